@@ -1,0 +1,84 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Every error crmkit returns for an expected condition
+// matches one of them with errors.Is; messages start with "crm:".
+var (
+	// ErrNotFound: the record does not exist in this tenant.
+	ErrNotFound = errors.New("crm: not found")
+	// ErrConflict: a concurrent writer changed the record first (stale
+	// version), or a unique value is already taken.
+	ErrConflict = errors.New("crm: conflict")
+	// ErrInvalid: the input was rejected. The error is usually a
+	// *ValidationError listing every problem.
+	ErrInvalid = errors.New("crm: invalid input")
+	// ErrForbidden: the acting user may not do this.
+	ErrForbidden = errors.New("crm: forbidden")
+	// ErrNoConsent: the person has not consented to this purpose.
+	ErrNoConsent = errors.New("crm: no consent")
+	// ErrClosed: the CRM was closed.
+	ErrClosed = errors.New("crm: closed")
+)
+
+// FieldError is one problem with one input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e FieldError) String() string { return e.Field + " " + e.Message }
+
+// ValidationError lists every problem found in one input. It matches
+// ErrInvalid with errors.Is.
+type ValidationError struct {
+	Fields []FieldError `json:"fields"`
+}
+
+// Error reports all problems: "crm: invalid input: email is not a valid
+// address; first_name is longer than 200 characters".
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.String()
+	}
+	return ErrInvalid.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// Add records a problem with field.
+func (e *ValidationError) Add(field, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Has reports whether a problem with field was recorded.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns e when it holds a problem and nil otherwise, so a validator can
+// end with `return v.Err()`.
+func (e *ValidationError) Err() error {
+	if e == nil || len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Invalid returns a ValidationError with a single problem.
+func Invalid(field, format string, args ...any) error {
+	v := &ValidationError{}
+	v.Add(field, format, args...)
+	return v
+}

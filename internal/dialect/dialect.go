@@ -1,0 +1,259 @@
+package dialect
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	bundialect "github.com/uptrace/bun/dialect"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Kind names a supported database.
+type Kind string
+
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+)
+
+// TimeLayout is the one text format times are stored in where the database
+// has no time type (SQLite): fixed width, UTC, microseconds, so that text
+// order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
+
+// Dialect describes one database as crmkit's SQL sees it.
+type Dialect struct {
+	Kind Kind
+
+	// NumberedParams: placeholders are $1, $2 … instead of ?.
+	NumberedParams bool
+	// TimeAsText: times are bound and stored as TimeLayout text.
+	TimeAsText bool
+	// pgxCached: the connection is pgx's database/sql driver; queries ask it
+	// to prepare once per connection and reuse the statement.
+	pgxCached bool
+
+	rebound sync.Map // query with ? → query with $n
+}
+
+// For describes the database behind db.
+func For(db *bun.DB) (*Dialect, error) {
+	switch db.Dialect().Name() {
+	case bundialect.SQLite:
+		return &Dialect{Kind: SQLite, TimeAsText: true}, nil
+	case bundialect.PG:
+		_, pgxDriver := db.Driver().(*stdlib.Driver)
+		return &Dialect{Kind: Postgres, NumberedParams: true, pgxCached: pgxDriver}, nil
+	default:
+		return nil, fmt.Errorf("crm: unsupported database dialect %s (crmkit supports sqlite and pg)", db.Dialect().Name())
+	}
+}
+
+// Rebind rewrites ? placeholders for the database. crmkit's SQL never has a
+// ? inside a string literal or as an operator.
+func (d *Dialect) Rebind(query string) string {
+	if !d.NumberedParams {
+		return query
+	}
+	if q, ok := d.rebound.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	q := b.String()
+	d.rebound.Store(query, q)
+	return q
+}
+
+// Args converts Go values to what the database stores: times become UTC at
+// microsecond precision (as TimeLayout text where TimeAsText). On pgx the
+// returned slice starts with the option asking for a cached prepared
+// statement, so a query is parsed and planned once per connection.
+func (d *Dialect) Args(args []any) []any {
+	out := args
+	if d.pgxCached {
+		out = make([]any, 0, len(args)+1)
+		out = append(out, pgx.QueryExecModeCacheStatement)
+		out = append(out, args...)
+	}
+	for i, a := range out {
+		switch v := a.(type) {
+		case time.Time:
+			out[i] = d.Time(v)
+		case *time.Time:
+			if v == nil {
+				out[i] = nil
+			} else {
+				out[i] = d.Time(*v)
+			}
+		}
+	}
+	return out
+}
+
+// Time returns t as the database stores it.
+func (d *Dialect) Time(t time.Time) any {
+	t = t.UTC().Truncate(time.Microsecond)
+	if d.TimeAsText {
+		return t.Format(TimeLayout)
+	}
+	return t
+}
+
+// Types returns the column types migrations use, by token.
+func (d *Dialect) Types() map[string]string {
+	if d.Kind == Postgres {
+		return map[string]string{"ID": "UUID", "JSON": "JSONB", "TIME": "TIMESTAMPTZ", "BIGINT": "BIGINT", "TEXT": "TEXT", "BOOL": "BOOLEAN"}
+	}
+	return map[string]string{"ID": "TEXT", "JSON": "TEXT", "TIME": "TIMESTAMP", "BIGINT": "INTEGER", "TEXT": "TEXT", "BOOL": "BOOLEAN"}
+}
+
+// JSONText is the SQL for the text value of key in JSON object column col,
+// or NULL when the key is missing or not a JSON string.
+func (d *Dialect) JSONText(col, key string) string {
+	k := quoteLiteral(key)
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'string' THEN %s->>%s END)", col, k, col, k)
+	}
+	p := quoteLiteral(jsonPath(key))
+	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) = 'text' THEN json_extract(%s, %s) END)", col, p, col, p)
+}
+
+// JSONNumber is the SQL for the numeric value of key in JSON object column
+// col, or NULL when the key is missing or not a JSON number.
+func (d *Dialect) JSONNumber(col, key string) string {
+	k := quoteLiteral(key)
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'number' THEN (%s->>%s)::double precision END)", col, k, col, k)
+	}
+	p := quoteLiteral(jsonPath(key))
+	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) IN ('integer', 'real') THEN json_extract(%s, %s) END)", col, p, col, p)
+}
+
+// JSONBool is the SQL for the boolean value of key in JSON object column
+// col, or NULL when the key is missing or not a JSON boolean.
+func (d *Dialect) JSONBool(col, key string) string {
+	k := quoteLiteral(key)
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'boolean' THEN (%s->>%s)::boolean END)", col, k, col, k)
+	}
+	p := quoteLiteral(jsonPath(key))
+	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) IN ('true', 'false') THEN json_extract(%s, %s) = 1 END)", col, p, col, p)
+}
+
+// JSONHas is the SQL testing that JSON object column col has a non-null key.
+func (d *Dialect) JSONHas(col, key string) string {
+	k := quoteLiteral(key)
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(jsonb_typeof(%s->%s) IS NOT NULL AND jsonb_typeof(%s->%s) <> 'null')", col, k, col, k)
+	}
+	p := quoteLiteral(jsonPath(key))
+	return fmt.Sprintf("(json_type(%s, %s) IS NOT NULL AND json_type(%s, %s) <> 'null')", col, p, col, p)
+}
+
+// ArrayContains is the SQL testing that JSON string-array column col holds
+// the bound value (one ? placeholder).
+func (d *Dialect) ArrayContains(col string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(%s @> jsonb_build_array(?::text))", col)
+	}
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) WHERE json_each.value = ?)", col)
+}
+
+// ArrayNotEmpty is the SQL testing that JSON array column col has elements.
+func (d *Dialect) ArrayNotEmpty(col string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(jsonb_array_length(%s) > 0)", col)
+	}
+	return fmt.Sprintf("(json_array_length(%s) > 0)", col)
+}
+
+// StringCompare wraps a string expression so that <, >, ordering and
+// prefix tests compare bytes (code points), the same on both databases and
+// in Go, whatever collation the PostgreSQL database was created with.
+func (d *Dialect) StringCompare(expr string) string {
+	if d.Kind == Postgres {
+		return expr + ` COLLATE "C"`
+	}
+	return expr
+}
+
+// Contains is the SQL testing that string expression expr contains the
+// bound value (case-sensitive).
+func (d *Dialect) Contains(expr string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(strpos(%s, ?) > 0)", expr)
+	}
+	return fmt.Sprintf("(instr(%s, ?) > 0)", expr)
+}
+
+// HasPrefix is the SQL testing that string expression expr starts with the
+// bound value (case-sensitive), and how many times the value must be bound.
+func (d *Dialect) HasPrefix(expr string) (string, int) {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("starts_with(%s, ?)", expr), 1
+	}
+	return fmt.Sprintf("(substr(%s, 1, length(?)) = ?)", expr), 2
+}
+
+// True and False are the boolean literals.
+func (d *Dialect) True() string  { return "TRUE" }
+func (d *Dialect) False() string { return "FALSE" }
+
+// IsUniqueViolation reports whether err is the database refusing a
+// duplicate value for a unique index or primary key.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// IsForeignKeyViolation reports whether err is a foreign key refusal.
+func IsForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
+
+// IsNoRows reports whether err is database/sql's "no rows".
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// jsonPath is SQLite's path to a top-level key, quoted so that any key
+// (dots, spaces) addresses exactly that key.
+func jsonPath(key string) string {
+	return `$."` + strings.ReplaceAll(key, `"`, `\"`) + `"`
+}

@@ -1,0 +1,226 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/internal/dialect"
+)
+
+//go:embed sql/*.sql
+var files embed.FS
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version int
+	Name    string
+	sql     string
+}
+
+var fileName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
+
+// All returns the embedded migrations in version order.
+func All() ([]Migration, error) {
+	entries, err := files.ReadDir("sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		m := fileName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("crm: migration file %s is not named NNNN_name.sql", e.Name())
+		}
+		body, err := files.ReadFile("sql/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		v, _ := strconv.Atoi(m[1])
+		out = append(out, Migration{Version: v, Name: m[2], sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i := 1; i < len(out); i++ {
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("crm: two migrations with version %d", out[i].Version)
+		}
+	}
+	return out, nil
+}
+
+// Statements returns the statements of m for dialect d.
+func (m Migration) Statements(d *dialect.Dialect) []string {
+	body := m.sql
+	for token, typ := range d.Types() {
+		body = strings.ReplaceAll(body, "{{"+token+"}}", typ)
+	}
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			if s := statementFor(cur.String(), d); s != "" {
+				out = append(out, s)
+			}
+			cur.Reset()
+		}
+	}
+	if s := statementFor(cur.String(), d); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func statementFor(stmt string, d *dialect.Dialect) string {
+	s := strings.TrimSpace(stmt)
+	for _, k := range []dialect.Kind{dialect.Postgres, dialect.SQLite} {
+		marker := "-- " + string(k) + " only"
+		if strings.HasPrefix(s, marker) {
+			if d.Kind != k {
+				return ""
+			}
+			s = strings.TrimSpace(strings.TrimPrefix(s, marker))
+		}
+	}
+	// A statement that is only comments is no statement.
+	for _, line := range strings.Split(s, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+			return s
+		}
+	}
+	return ""
+}
+
+// Up applies every pending migration and returns the names of those it
+// applied.
+func Up(ctx context.Context, db *bun.DB) ([]string, error) {
+	d, err := dialect.For(db)
+	if err != nil {
+		return nil, err
+	}
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	if d.Kind == dialect.SQLite {
+		// SQLite's lock is the database write lock, taken by the first write
+		// in the transaction; the table written must exist before it begins.
+		if _, err := db.DB.ExecContext(ctx, lockTable); err != nil {
+			return nil, fmt.Errorf("crm: migrate: create lock table: %w", err)
+		}
+	}
+	tx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("crm: migrate: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	if err := lock(ctx, tx, d); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, versionTable); err != nil {
+		return nil, fmt.Errorf("crm: migrate: create crm_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM crm_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("crm: migrate: read crm_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	var done []string
+	now := time.Now().UTC()
+	for _, m := range all {
+		if applied[m.Version] {
+			continue
+		}
+		for _, stmt := range m.Statements(d) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("crm: migration %04d_%s: %w\n%s", m.Version, m.Name, err, stmt)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO crm_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			m.Version, m.Name, d.Time(now)); err != nil {
+			return nil, fmt.Errorf("crm: migrate: record %04d_%s: %w", m.Version, m.Name, err)
+		}
+		done = append(done, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("crm: migrate: commit: %w", err)
+	}
+	return done, nil
+}
+
+// Applied returns the versions recorded in crm_migrations.
+func Applied(ctx context.Context, db *bun.DB) ([]int, error) {
+	rows, err := db.DB.QueryContext(ctx, "SELECT version FROM crm_migrations ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+const lockTable = `CREATE TABLE IF NOT EXISTS crm_migration_locks (
+	name TEXT PRIMARY KEY,
+	locked_at TEXT NOT NULL,
+	locked_by TEXT NOT NULL
+)`
+
+const versionTable = `CREATE TABLE IF NOT EXISTS crm_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`
+
+func lock(ctx context.Context, tx *sql.Tx, d *dialect.Dialect) error {
+	if d.Kind == dialect.Postgres {
+		// Scoped to the schema, so crmkit instances in different schemas of one
+		// database do not wait for each other.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('crmkit.migrate.' || current_schema()))`); err != nil {
+			return fmt.Errorf("crm: migrate: lock: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, lockTable); err != nil {
+			return fmt.Errorf("crm: migrate: create lock table: %w", err)
+		}
+	}
+	host, _ := os.Hostname()
+	// On SQLite this first write takes the database write lock (waiting for
+	// another migrating process up to the busy timeout).
+	_, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO crm_migration_locks (name, locked_at, locked_by) VALUES ('migrate', ?, ?)
+		ON CONFLICT (name) DO UPDATE SET locked_at = excluded.locked_at, locked_by = excluded.locked_by`),
+		time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf("%s:%d", host, os.Getpid()))
+	if err != nil {
+		return fmt.Errorf("crm: migrate: lock: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package migrate_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/opendb"
+)
+
+func TestUpIsIdempotent(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		all, err := migrate.All()
+		require.NoError(t, err)
+
+		first, err := migrate.Up(ctx, db)
+		require.NoError(t, err)
+		require.Len(t, first, len(all))
+
+		second, err := migrate.Up(ctx, db)
+		require.NoError(t, err)
+		require.Empty(t, second)
+
+		versions, err := migrate.Applied(ctx, db)
+		require.NoError(t, err)
+		require.Len(t, versions, len(all))
+
+		var n int
+		require.NoError(t, db.DB.QueryRowContext(ctx, "SELECT count(*) FROM crm_contacts").Scan(&n))
+		require.Zero(t, n)
+	})
+}
+
+// Several processes starting at once: each has its own pool; all succeed and
+// every migration is applied exactly once.
+func TestUpConcurrentProcesses(t *testing.T) {
+	ctx := context.Background()
+	run := func(t *testing.T, open func() *bun.DB) {
+		const procs = 4
+		var wg sync.WaitGroup
+		applied := make([][]string, procs)
+		errs := make([]error, procs)
+		for i := 0; i < procs; i++ {
+			db := open()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				applied[i], errs[i] = migrate.Up(ctx, db)
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for i := range errs {
+			require.NoError(t, errs[i])
+			total += len(applied[i])
+		}
+		all, err := migrate.All()
+		require.NoError(t, err)
+		require.Equal(t, len(all), total, "each migration applied once in all")
+		versions, err := migrate.Applied(ctx, open())
+		require.NoError(t, err)
+		require.Len(t, versions, len(all))
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := "file:" + t.TempDir() + "/crm.db"
+		run(t, func() *bun.DB {
+			db, err := opendb.OpenSQLite(ctx, path, opendb.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn, schema := dbtest.PostgresSchema(t)
+		run(t, func() *bun.DB {
+			db, err := opendb.OpenPostgres(ctx, dbtest.WithSearchPath(dsn, schema), opendb.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/crmkit/crmkit/core"
+)
+
+// BeforeFunc runs inside the transaction of a change, before the change's
+// event is stored. Returning an error vetoes the change: the whole write is
+// rolled back and the error returned to the caller.
+type BeforeFunc func(ctx context.Context, tx *Tx, ev core.Event) error
+
+// AfterFunc runs after the transaction that produced ev committed.
+type AfterFunc func(ctx context.Context, ev core.Event)
+
+type hook[F any] struct {
+	id    int
+	types []string
+	fn    F
+}
+
+// Hooks holds the before hooks and after-commit subscribers of one CRM.
+// It is safe for concurrent use.
+type Hooks struct {
+	mu     sync.RWMutex
+	nextID int
+	before []hook[BeforeFunc]
+	after  []hook[AfterFunc]
+}
+
+// Before registers fn for events whose type matches one of types (an exact
+// type, a "contact.*" prefix pattern, or, when types is empty, every event).
+// The returned function unregisters it.
+func (h *Hooks) Before(types []string, fn BeforeFunc) (remove func()) {
+	return register(h, &h.before, types, fn)
+}
+
+// Subscribe registers fn to run after commit for events matching types.
+func (h *Hooks) Subscribe(types []string, fn AfterFunc) (remove func()) {
+	return register(h, &h.after, types, fn)
+}
+
+func register[F any](h *Hooks, list *[]hook[F], types []string, fn F) func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nextID++
+	id := h.nextID
+	*list = append(*list, hook[F]{id: id, types: append([]string(nil), types...), fn: fn})
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		kept := (*list)[:0:0]
+		for _, e := range *list {
+			if e.id != id {
+				kept = append(kept, e)
+			}
+		}
+		*list = kept
+	}
+}
+
+func matches(types []string, t string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, p := range types {
+		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, p[:len(p)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Hooks) runBefore(ctx context.Context, tx *Tx, ev core.Event) error {
+	h.mu.RLock()
+	list := h.before
+	h.mu.RUnlock()
+	for _, e := range list {
+		if matches(e.types, ev.Type) {
+			if err := e.fn(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Hooks) subscribers(t string) []AfterFunc {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []AfterFunc
+	for _, e := range h.after {
+		if matches(e.types, t) {
+			out = append(out, e.fn)
+		}
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+)
+
+// Runtime is what every module of one CRM shares. It is immutable after
+// construction.
+type Runtime struct {
+	DB      *bun.DB
+	Dialect *dialect.Dialect
+	Clock   core.Clock
+	Cursors *core.CursorSigner
+	Logger  *slog.Logger
+	Hooks   *Hooks
+
+	raw conn
+}
+
+// NewRuntime wires a runtime around db.
+func NewRuntime(db *bun.DB, clock core.Clock, cursorKey []byte, logger *slog.Logger) (*Runtime, error) {
+	d, err := dialect.For(db)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{DB: db, Dialect: d, Clock: clock, Cursors: core.NewCursorSigner(cursorKey), Logger: logger, Hooks: &Hooks{}, raw: db.DB}, nil
+}
+
+// Now is the runtime clock's time, normalised for storage.
+func (rt *Runtime) Now() time.Time { return core.NormalizeTime(rt.Clock.Now()) }
+
+// DefaultTenant is the tenant of hosts that have only one.
+const DefaultTenant = "default"
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+// Scope binds module code to one tenant and, optionally, one transaction.
+// It is a small value; copies are independent.
+type Scope struct {
+	rt     *Runtime
+	tenant string
+	err    error
+	tx     *Tx
+}
+
+// NewScope returns a scope of rt for the default tenant.
+func NewScope(rt *Runtime) Scope {
+	return Scope{rt: rt, tenant: DefaultTenant}
+}
+
+// WithTenant returns a copy bound to tenant. An invalid tenant id does not
+// fail here: every operation of the copy returns the error instead.
+func (s Scope) WithTenant(tenant string) Scope {
+	s.tenant, s.err = tenant, nil
+	if !tenantPattern.MatchString(tenant) {
+		s.err = core.Invalid("tenant", "must be 1-64 characters of letters, digits and . _ : - (got %q)", tenant)
+	}
+	return s
+}
+
+// Runtime returns the shared runtime.
+func (s Scope) Runtime() *Runtime { return s.rt }
+
+// Tenant returns the scope's tenant, or the error that made it invalid.
+func (s Scope) Tenant() (string, error) { return s.tenant, s.err }
+
+// TenantName returns the tenant id without validation, for display.
+func (s Scope) TenantName() string { return s.tenant }
+
+// Tx returns the transaction the scope is bound to, or nil.
+func (s Scope) Tx() *Tx { return s.tx }
+
+// Q returns the querier for reads: the bound transaction's, else the pool's.
+// Code inside a transaction must read through it (with one SQLite connection
+// a read on the pool would wait for the transaction forever).
+func (s Scope) Q() Q {
+	if s.tx != nil {
+		return s.tx.q
+	}
+	return Q{c: s.rt.raw, D: s.rt.Dialect}
+}
+
+// Bun returns the bun handle matching Q: the bound transaction or the DB.
+func (s Scope) Bun() bun.IDB {
+	if s.tx != nil {
+		return s.tx.bun
+	}
+	return s.rt.DB
+}
+
+// Write runs fn as one atomic change. See the package documentation.
+func (s Scope) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.tx != nil {
+		return s.tx.savepoint(ctx, func(ctx context.Context) error { return fn(ctx, s.tx) })
+	}
+	tx, err := s.rt.begin(ctx)
+	if err != nil {
+		return err
+	}
+	return tx.run(ctx, func(ctx context.Context) error { return fn(ctx, tx) })
+}
+
+// InTx runs fn with a scope bound to one transaction: crmkit's own, begun
+// and committed here, or — when s is already bound — a savepoint of the
+// enclosing one.
+func (s Scope) InTx(ctx context.Context, fn func(ctx context.Context, s Scope) error) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.tx != nil {
+		return s.tx.savepoint(ctx, func(ctx context.Context) error { return fn(ctx, s) })
+	}
+	tx, err := s.rt.begin(ctx)
+	if err != nil {
+		return err
+	}
+	bound := s
+	bound.tx = tx
+	return tx.run(ctx, func(ctx context.Context) error { return fn(ctx, bound) })
+}
+
+// Join returns a copy of s bound to the host's transaction. crmkit's writes
+// then become part of it; crmkit never commits or rolls it back. Events are
+// held until the host reports the commit with Tx.Committed.
+func (s Scope) Join(tx bun.Tx) Scope {
+	c, _ := rawConn(tx)
+	s.tx = &Tx{rt: s.rt, bun: tx, q: Q{c: c, D: s.rt.Dialect}}
+	return s
+}
+
+func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
+	btx, err := rt.DB.BeginTx(ctx, &sql.TxOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("crm: begin transaction: %w", err)
+	}
+	return &Tx{rt: rt, bun: btx, q: Q{c: btx.Tx, D: rt.Dialect}, own: true}, nil
+}
