@@ -120,10 +120,12 @@ func (d *Dialect) Time(t time.Time) any {
 	return t
 }
 
-// Types returns the column types migrations use, by token.
+// Types returns the column types migrations use, by token. {{TEXT}} is text
+// that is compared and sorted: on PostgreSQL it uses the "C" collation, so
+// order is byte order as in SQLite and Go, whatever the database's locale.
 func (d *Dialect) Types() map[string]string {
 	if d.Kind == Postgres {
-		return map[string]string{"ID": "UUID", "JSON": "JSONB", "TIME": "TIMESTAMPTZ", "BIGINT": "BIGINT", "TEXT": "TEXT", "BOOL": "BOOLEAN"}
+		return map[string]string{"ID": "UUID", "JSON": "JSONB", "TIME": "TIMESTAMPTZ", "BIGINT": "BIGINT", "TEXT": `TEXT COLLATE "C"`, "BOOL": "BOOLEAN"}
 	}
 	return map[string]string{"ID": "TEXT", "JSON": "TEXT", "TIME": "TIMESTAMP", "BIGINT": "INTEGER", "TEXT": "TEXT", "BOOL": "BOOLEAN"}
 }
@@ -256,4 +258,13 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // (dots, spaces) addresses exactly that key.
 func jsonPath(key string) string {
 	return `$."` + strings.ReplaceAll(key, `"`, `\"`) + `"`
+}
+
+// JSONPairsAgg is an aggregate building a JSON array of [a, b] pairs over
+// the group ("[]" when the group is empty).
+func (d *Dialect) JSONPairsAgg(a, b string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("COALESCE(jsonb_agg(jsonb_build_array(%s, %s)), '[]'::jsonb)", a, b)
+	}
+	return fmt.Sprintf("json_group_array(json_array(%s, %s))", a, b)
 }

@@ -148,3 +148,10 @@ func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
 	}
 	return &Tx{rt: rt, bun: btx, q: Q{c: btx.Tx, D: rt.Dialect}, own: true}, nil
 }
+
+// WithTx returns a copy of s bound to tx, e.g. for a before hook that must
+// write in the transaction of the change it vetoes.
+func (s Scope) WithTx(tx *Tx) Scope {
+	s.tx = tx
+	return s
+}

@@ -1,0 +1,196 @@
+package contacts
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// CompanySchema is the filter allowlist of companies.
+var CompanySchema = filter.NewSchema("company", "co.attributes",
+	filter.Field{Name: "name", Column: "co.name", Type: filter.String, Sortable: true},
+	filter.Field{Name: "domain", Column: "co.domain", Type: filter.String},
+	filter.Field{Name: "created_at", Column: "co.created_at", Type: filter.Time},
+	filter.Field{Name: "updated_at", Column: "co.updated_at", Type: filter.Time},
+)
+
+// Companies manages the companies of one tenant (c.Companies).
+type Companies struct {
+	sc   store.Scope
+	repo repository
+}
+
+// NewCompanies returns the service for scope sc. Hosts use crm.CRM.Companies.
+func NewCompanies(sc store.Scope) *Companies {
+	return &Companies{sc: sc, repo: sqlRepository{}}
+}
+
+// Get returns the company with id.
+func (s *Companies) Get(ctx context.Context, id core.ID) (*Company, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.id = ?", id)
+	return c, wrap(err, "get company")
+}
+
+// GetByDomain returns the company with domain (normalised first).
+func (s *Companies) GetByDomain(ctx context.Context, domain string) (*Company, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	domain = NormalizeDomain(domain)
+	if domain == "" {
+		return nil, core.Invalid("domain", "is required")
+	}
+	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.domain = ? AND co.domain <> ''", domain)
+	return c, wrap(err, "get company by domain")
+}
+
+// Create stores a new company and emits "company.created".
+func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error) {
+	var out *Company
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		now := tx.Runtime().Now()
+		c := &Company{ID: core.NewID(), Name: strings.TrimSpace(in.Name), Domain: NormalizeDomain(in.Domain),
+			Attributes: maps.Clone(in.Attributes), CreatedAt: now, UpdatedAt: now, Version: 1}
+		if c.Attributes == nil {
+			c.Attributes = map[string]any{}
+		}
+		attrs, err := validateCompany(c)
+		if err != nil {
+			return err
+		}
+		if err := s.checkDomain(ctx, tx.Q(), tenant, c); err != nil {
+			return err
+		}
+		if err := s.repo.insertCompany(ctx, tx.Q(), tenant, c, attrs); err != nil {
+			return translateCompany(err, c)
+		}
+		out = c
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.created", SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
+	})
+	if err != nil {
+		return nil, wrap(err, "create company")
+	}
+	return out, nil
+}
+
+func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c *Company) error {
+	if c.Domain == "" {
+		return nil
+	}
+	other, err := s.repo.getCompany(ctx, q, tenant, "co.domain = ? AND co.domain <> ''", c.Domain)
+	switch {
+	case err == nil && other.ID != c.ID:
+		return fmt.Errorf("%w: domain %s already belongs to company %s", core.ErrConflict, c.Domain, other.ID)
+	case err != nil && err != core.ErrNotFound:
+		return err
+	}
+	return nil
+}
+
+func translateCompany(err error, c *Company) error {
+	if dialect.IsUniqueViolation(err) {
+		return fmt.Errorf("%w: domain %s was taken concurrently", core.ErrConflict, c.Domain)
+	}
+	return err
+}
+
+// Update applies patch if patch.Version is still the company's version and
+// emits "company.updated". A stale version is ErrConflict.
+func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) (*Company, error) {
+	var out *Company
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		cur, err := s.repo.getCompany(ctx, tx.Q(), tenant, "co.id = ?", id)
+		if err != nil {
+			return err
+		}
+		if patch.Version != cur.Version {
+			return fmt.Errorf("%w: company %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, patch.Version)
+		}
+		next := *cur
+		next.Attributes = maps.Clone(cur.Attributes)
+		if patch.Name != nil {
+			next.Name = strings.TrimSpace(*patch.Name)
+		}
+		if patch.Domain != nil {
+			next.Domain = NormalizeDomain(*patch.Domain)
+		}
+		mergeAttributes(next.Attributes, patch.Attributes)
+		attrs, err := validateCompany(&next)
+		if err != nil {
+			return err
+		}
+		if next.Name == cur.Name && next.Domain == cur.Domain && string(eventData(next.Attributes)) == string(eventData(cur.Attributes)) {
+			out = cur
+			return nil
+		}
+		if err := s.checkDomain(ctx, tx.Q(), tenant, &next); err != nil {
+			return err
+		}
+		next.UpdatedAt = tx.Runtime().Now()
+		next.Version = cur.Version + 1
+		if err := s.repo.updateCompany(ctx, tx.Q(), tenant, &next, attrs, cur.Version); err != nil {
+			return translateCompany(err, &next)
+		}
+		out = &next
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.updated", SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: eventData(out)})
+	})
+	if err != nil {
+		return nil, wrap(err, "update company")
+	}
+	return out, nil
+}
+
+// Delete removes the company with id; its contacts stay, without a company.
+// Emits "company.deleted".
+func (s *Companies) Delete(ctx context.Context, id core.ID) error {
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		ok, err := s.repo.deleteCompany(ctx, tx.Q(), tenant, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return core.ErrNotFound
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.deleted", SubjectType: "company", SubjectID: id,
+			Data: eventData(map[string]any{"id": id})})
+	})
+	return wrap(err, "delete company")
+}
+
+// CompanyListOptions select, order and page a list of companies.
+type CompanyListOptions struct {
+	Filter filter.Expr
+	// Sort is "name" (default) or "-name".
+	Sort   string
+	Limit  int
+	Cursor string
+}
+
+// List returns one page of companies.
+func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Page[*Company], error) {
+	plan, err := s.sc.PlanList(store.ListRequest{Schema: CompanySchema, Filter: opts.Filter, Sort: opts.Sort,
+		DefaultSort: "name", Limit: opts.Limit, Cursor: opts.Cursor})
+	if err != nil {
+		return core.Page[*Company]{}, err
+	}
+	tenant, _ := s.sc.Tenant()
+	rows, err := s.repo.listCompanies(ctx, s.sc.Q(), tenant, plan.Where, plan.Sort, plan.After, plan.Fetch)
+	if err != nil {
+		return core.Page[*Company]{}, wrap(err, "list companies")
+	}
+	return store.PageOf(s.sc, plan, rows, func(c *Company) (any, core.ID) { return c.Name, c.ID })
+}

@@ -1,0 +1,305 @@
+package contacts
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// repository is the storage port of contacts: every query, each scoped to
+// one tenant. sqlRepository serves SQLite and PostgreSQL alike.
+type repository interface {
+	getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error)
+	insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) error
+	updateContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte, oldVersion int64) error
+	deleteContact(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error)
+	insertExternalID(ctx context.Context, q store.Q, tenant string, id core.ID, x ExternalID, now time.Time) error
+	externalIDOwner(ctx context.Context, q store.Q, tenant string, x ExternalID) (core.ID, error)
+	emailOwner(ctx context.Context, q store.Q, tenant, email string) (core.ID, error)
+	listContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Contact, error)
+	countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error)
+
+	getCompany(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Company, error)
+	insertCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte) error
+	updateCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte, oldVersion int64) error
+	deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error)
+	listCompanies(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Company, error)
+}
+
+type sqlRepository struct{}
+
+var _ repository = sqlRepository{}
+
+const contactColumns = `c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage,
+	c.owner_id, c.tags, c.attributes, c.created_at, c.updated_at, c.version`
+
+// selectContacts is the SELECT of whole contacts, external ids included.
+func selectContacts(d *dialect.Dialect) string {
+	return `SELECT ` + contactColumns + `, (SELECT ` + d.JSONPairsAgg("x.source", "x.external_id") + `
+		FROM crm_contact_external_ids x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id)
+	FROM crm_contacts c `
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanContact(row scanner) (*Contact, error) {
+	var (
+		c                Contact
+		company          uuid.NullUUID
+		stage            string
+		tags, attrs, ext []byte
+	)
+	if err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.FirstName, &c.LastName, &company, &stage,
+		&c.OwnerID, &tags, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version, &ext); err != nil {
+		return nil, err
+	}
+	c.LifecycleStage = Stage(stage)
+	if company.Valid {
+		id := company.UUID
+		c.CompanyID = &id
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if err := json.Unmarshal(tags, &c.Tags); err != nil {
+		return nil, fmt.Errorf("crm: contact %s: decode tags: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+		return nil, fmt.Errorf("crm: contact %s: decode attributes: %w", c.ID, err)
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(ext, &pairs); err != nil {
+		return nil, fmt.Errorf("crm: contact %s: decode external ids: %w", c.ID, err)
+	}
+	c.ExternalIDs = make([]ExternalID, len(pairs))
+	for i, p := range pairs {
+		c.ExternalIDs[i] = ExternalID{Source: p[0], ID: p[1]}
+	}
+	slices.SortFunc(c.ExternalIDs, func(a, b ExternalID) int {
+		return strings.Compare(a.Source+"\x00"+a.ID, b.Source+"\x00"+b.ID)
+	})
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	return &c, nil
+}
+
+func (sqlRepository) getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error) {
+	c, err := scanContact(q.QueryRow(ctx, selectContacts(q.D)+`WHERE c.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	return c, err
+}
+
+func nullID(id *core.ID) any {
+	if id == nil {
+		return nil
+	}
+	return *id
+}
+
+func tagsJSON(tags []string) string {
+	if tags == nil {
+		tags = []string{}
+	}
+	b, _ := json.Marshal(tags)
+	return string(b)
+}
+
+func (sqlRepository) insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) error {
+	_, err := q.Exec(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
+		lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID),
+		string(c.LifecycleStage), c.OwnerID, tagsJSON(c.Tags), string(attrs), c.CreatedAt, c.UpdatedAt, c.Version)
+	return err
+}
+
+func (sqlRepository) updateContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte, oldVersion int64) error {
+	res, err := q.Exec(ctx, `UPDATE crm_contacts SET email = ?, phone = ?, first_name = ?, last_name = ?, company_id = ?,
+		lifecycle_stage = ?, owner_id = ?, tags = ?, attributes = ?, updated_at = ?, version = ?
+		WHERE tenant_id = ? AND id = ? AND version = ?`,
+		c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID), string(c.LifecycleStage), c.OwnerID,
+		tagsJSON(c.Tags), string(attrs), c.UpdatedAt, c.Version, tenant, c.ID, oldVersion)
+	if err != nil {
+		return err
+	}
+	return staleIfNone(res, "contact", c.ID)
+}
+
+// staleIfNone turns "no row updated" into ErrConflict: the caller read the
+// row in this transaction, so it exists, and its version moved.
+func staleIfNone(res sql.Result, what string, id core.ID) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s %s was changed by someone else; read it again", core.ErrConflict, what, id)
+	}
+	return nil
+}
+
+func (sqlRepository) deleteContact(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
+	res, err := q.Exec(ctx, `DELETE FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (sqlRepository) insertExternalID(ctx context.Context, q store.Q, tenant string, id core.ID, x ExternalID, now time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO crm_contact_external_ids (tenant_id, source, external_id, contact_id, created_at)
+		VALUES (?, ?, ?, ?, ?)`, tenant, x.Source, x.ID, id, now)
+	return err
+}
+
+func (sqlRepository) externalIDOwner(ctx context.Context, q store.Q, tenant string, x ExternalID) (core.ID, error) {
+	var id core.ID
+	err := q.QueryRow(ctx, `SELECT contact_id FROM crm_contact_external_ids WHERE tenant_id = ? AND source = ? AND external_id = ?`,
+		tenant, x.Source, x.ID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return core.NilID, nil
+	}
+	return id, err
+}
+
+func (sqlRepository) emailOwner(ctx context.Context, q store.Q, tenant, email string) (core.ID, error) {
+	var id core.ID
+	// email <> '' lets PostgreSQL use the partial unique index in a generic plan.
+	err := q.QueryRow(ctx, `SELECT id FROM crm_contacts WHERE tenant_id = ? AND email = ? AND email <> ''`, tenant, email).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return core.NilID, nil
+	}
+	return id, err
+}
+
+func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Contact, error) {
+	var b strings.Builder
+	b.WriteString(selectContacts(q.D))
+	b.WriteString("WHERE c.tenant_id = ? AND ")
+	b.WriteString(where.Where)
+	args := append([]any{tenant}, where.Args...)
+	if after != nil {
+		b.WriteString(" AND " + sort.After("c.id"))
+		args = append(args, after...)
+	}
+	b.WriteString(" ORDER BY " + sort.OrderBy("c.id") + " LIMIT ?")
+	args = append(args, limit)
+	rows, err := q.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*Contact, 0, limit)
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (sqlRepository) countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND `+where.Where,
+		append([]any{tenant}, where.Args...)...).Scan(&n)
+	return n, err
+}
+
+const selectCompanies = `SELECT co.id, co.name, co.domain, co.attributes, co.created_at, co.updated_at, co.version FROM crm_companies co `
+
+func scanCompany(row scanner) (*Company, error) {
+	var c Company
+	var attrs []byte
+	if err := row.Scan(&c.ID, &c.Name, &c.Domain, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+		return nil, fmt.Errorf("crm: company %s: decode attributes: %w", c.ID, err)
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	return &c, nil
+}
+
+func (sqlRepository) getCompany(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Company, error) {
+	c, err := scanCompany(q.QueryRow(ctx, selectCompanies+`WHERE co.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	return c, err
+}
+
+func (sqlRepository) insertCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte) error {
+	_, err := q.Exec(ctx, `INSERT INTO crm_companies (tenant_id, id, name, domain, attributes, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, c.ID, c.Name, c.Domain, string(attrs), c.CreatedAt, c.UpdatedAt, c.Version)
+	return err
+}
+
+func (sqlRepository) updateCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte, oldVersion int64) error {
+	res, err := q.Exec(ctx, `UPDATE crm_companies SET name = ?, domain = ?, attributes = ?, updated_at = ?, version = ?
+		WHERE tenant_id = ? AND id = ? AND version = ?`,
+		c.Name, c.Domain, string(attrs), c.UpdatedAt, c.Version, tenant, c.ID, oldVersion)
+	if err != nil {
+		return err
+	}
+	return staleIfNone(res, "company", c.ID)
+}
+
+func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
+	// Contacts keep existing without their company.
+	if _, err := q.Exec(ctx, `UPDATE crm_contacts SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
+		return false, err
+	}
+	res, err := q.Exec(ctx, `DELETE FROM crm_companies WHERE tenant_id = ? AND id = ?`, tenant, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (sqlRepository) listCompanies(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Company, error) {
+	query := selectCompanies + "WHERE co.tenant_id = ? AND " + where.Where
+	args := append([]any{tenant}, where.Args...)
+	if after != nil {
+		query += " AND " + sort.After("co.id")
+		args = append(args, after...)
+	}
+	query += " ORDER BY " + sort.OrderBy("co.id") + " LIMIT ?"
+	args = append(args, limit)
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Company
+	for rows.Next() {
+		c, err := scanCompany(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

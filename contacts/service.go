@@ -1,0 +1,489 @@
+package contacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// Service manages contacts of one tenant. Get one from the crm facade
+// (c.Contacts); its zero value is not usable.
+type Service struct {
+	sc   store.Scope
+	repo repository
+}
+
+// New returns the service for scope sc. Hosts use crm.CRM.Contacts.
+func New(sc store.Scope) *Service {
+	return &Service{sc: sc, repo: sqlRepository{}}
+}
+
+// Get returns the contact with id.
+func (s *Service) Get(ctx context.Context, id core.ID) (*Contact, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.id = ?", id)
+	return c, wrap(err, "get contact")
+}
+
+// GetByEmail returns the contact with email (compared normalised).
+func (s *Service) GetByEmail(ctx context.Context, email string) (*Contact, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	email = NormalizeEmail(email)
+	if email == "" {
+		return nil, core.Invalid("email", "is required")
+	}
+	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.email = ? AND c.email <> ''", email)
+	return c, wrap(err, "get contact by email")
+}
+
+// GetByExternalID returns the contact linked to source's id.
+func (s *Service) GetByExternalID(ctx context.Context, source, id string) (*Contact, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	if source == "" || id == "" {
+		return nil, core.Invalid("external_id", "source and id are required")
+	}
+	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant,
+		"c.id = (SELECT x.contact_id FROM crm_contact_external_ids x WHERE x.tenant_id = ? AND x.source = ? AND x.external_id = ?)",
+		tenant, source, id)
+	return c, wrap(err, "get contact by external id")
+}
+
+// Create stores a new contact and emits "contact.created".
+func (s *Service) Create(ctx context.Context, in NewContact) (*Contact, error) {
+	var out *Contact
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		c, err := s.create(ctx, tx, in)
+		out = c
+		return err
+	})
+	if err != nil {
+		return nil, wrap(err, "create contact")
+	}
+	return out, nil
+}
+
+func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, error) {
+	tenant, _ := s.sc.Tenant()
+	in.normalize()
+	now := tx.Runtime().Now()
+	c := &Contact{
+		ID: core.NewID(), Email: in.Email, Phone: in.Phone, FirstName: in.FirstName, LastName: in.LastName,
+		CompanyID: in.CompanyID, LifecycleStage: in.LifecycleStage, OwnerID: in.OwnerID,
+		Tags: in.Tags, Attributes: maps.Clone(in.Attributes), ExternalIDs: slices.Clone(in.ExternalIDs),
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	attrs, err := validateContact(c, c.ExternalIDs)
+	if err != nil {
+		return nil, err
+	}
+	q := tx.Q()
+	if err := s.checkUnique(ctx, q, tenant, c, c.ExternalIDs); err != nil {
+		return nil, err
+	}
+	if err := s.repo.insertContact(ctx, q, tenant, c, attrs); err != nil {
+		return nil, s.translate(err, c)
+	}
+	for _, x := range c.ExternalIDs {
+		if err := s.repo.insertExternalID(ctx, q, tenant, c.ID, x, now); err != nil {
+			return nil, s.translate(err, c)
+		}
+	}
+	slices.SortFunc(c.ExternalIDs, compareExternalIDs)
+	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
+}
+
+func compareExternalIDs(a, b ExternalID) int {
+	if a.Source != b.Source {
+		if a.Source < b.Source {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return 0
+}
+
+// checkUnique refuses an email or external id that belongs to another
+// contact, and a company that does not exist, with clear errors. The
+// database's constraints still decide races (see translate).
+func (s *Service) checkUnique(ctx context.Context, q store.Q, tenant string, c *Contact, newExt []ExternalID) error {
+	if c.Email != "" {
+		owner, err := s.repo.emailOwner(ctx, q, tenant, c.Email)
+		if err != nil {
+			return err
+		}
+		if owner != core.NilID && owner != c.ID {
+			return fmt.Errorf("%w: email %s already belongs to contact %s", core.ErrConflict, c.Email, owner)
+		}
+	}
+	for _, x := range newExt {
+		owner, err := s.repo.externalIDOwner(ctx, q, tenant, x)
+		if err != nil {
+			return err
+		}
+		if owner != core.NilID && owner != c.ID {
+			return fmt.Errorf("%w: external id %s:%s already belongs to contact %s", core.ErrConflict, x.Source, x.ID, owner)
+		}
+	}
+	if c.CompanyID != nil {
+		if _, err := s.repo.getCompany(ctx, q, tenant, "co.id = ?", *c.CompanyID); errors.Is(err, core.ErrNotFound) {
+			return core.Invalid("company_id", "company %s does not exist", *c.CompanyID)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// translate maps constraint violations that a concurrent writer caused to
+// crmkit errors.
+func (s *Service) translate(err error, c *Contact) error {
+	switch {
+	case dialect.IsUniqueViolation(err):
+		return fmt.Errorf("%w: contact %s", errTakenConcurrently, c.ID)
+	case dialect.IsForeignKeyViolation(err):
+		return core.Invalid("company_id", "company does not exist")
+	}
+	return err
+}
+
+// Update applies patch to the contact with id, if patch.Version is still
+// its version, and emits "contact.updated" with the fields that changed.
+// A patch that changes nothing returns the contact as it is, without a new
+// version or event. A stale version is ErrConflict.
+func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*Contact, error) {
+	var out *Contact
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		cur, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?", id)
+		if err != nil {
+			return err
+		}
+		if patch.Version != cur.Version {
+			return fmt.Errorf("%w: contact %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, patch.Version)
+		}
+		next := applyPatch(cur, patch)
+		out, err = s.save(ctx, tx, cur, next, nil)
+		return err
+	})
+	if err != nil {
+		return nil, wrap(err, "update contact")
+	}
+	return out, nil
+}
+
+func applyPatch(cur *Contact, p ContactPatch) *Contact {
+	n := *cur
+	n.Tags = slices.Clone(cur.Tags)
+	n.Attributes = maps.Clone(cur.Attributes)
+	n.ExternalIDs = slices.Clone(cur.ExternalIDs)
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&n.Email, p.Email)
+	set(&n.Phone, p.Phone)
+	set(&n.FirstName, p.FirstName)
+	set(&n.LastName, p.LastName)
+	set(&n.OwnerID, p.OwnerID)
+	if p.CompanyID != nil {
+		id := *p.CompanyID
+		n.CompanyID = &id
+	}
+	if p.LifecycleStage != nil {
+		n.LifecycleStage = *p.LifecycleStage
+	}
+	if p.Tags != nil {
+		n.Tags = *p.Tags
+	}
+	mergeAttributes(n.Attributes, p.Attributes)
+	return &n
+}
+
+func mergeAttributes(dst, src map[string]any) {
+	for k, v := range src {
+		if v == nil {
+			delete(dst, k)
+		} else {
+			dst[k] = v
+		}
+	}
+}
+
+// save validates next and, when it differs from cur, writes it with the
+// next version, links newExt, and emits "contact.updated".
+func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, newExt []ExternalID) (*Contact, error) {
+	tenant, _ := s.sc.Tenant()
+	in := NewContact{Email: next.Email, Phone: next.Phone, FirstName: next.FirstName, LastName: next.LastName,
+		LifecycleStage: next.LifecycleStage, OwnerID: next.OwnerID, Tags: next.Tags}
+	in.normalize()
+	next.Email, next.Phone, next.FirstName, next.LastName = in.Email, in.Phone, in.FirstName, in.LastName
+	next.LifecycleStage, next.OwnerID, next.Tags = in.LifecycleStage, in.OwnerID, in.Tags
+	attrs, err := validateContact(next, newExt)
+	if err != nil {
+		return nil, err
+	}
+	changed := changedFields(cur, next)
+	if len(newExt) > 0 {
+		changed = append(changed, "external_ids")
+	}
+	if len(changed) == 0 {
+		return cur, nil
+	}
+	q := tx.Q()
+	if err := s.checkUnique(ctx, q, tenant, next, newExt); err != nil {
+		return nil, err
+	}
+	next.UpdatedAt = tx.Runtime().Now()
+	next.Version = cur.Version + 1
+	if err := s.repo.updateContact(ctx, q, tenant, next, attrs, cur.Version); err != nil {
+		return nil, s.translate(err, next)
+	}
+	for _, x := range newExt {
+		if err := s.repo.insertExternalID(ctx, q, tenant, next.ID, x, next.UpdatedAt); err != nil {
+			return nil, s.translate(err, next)
+		}
+		next.ExternalIDs = append(next.ExternalIDs, x)
+	}
+	slices.SortFunc(next.ExternalIDs, compareExternalIDs)
+	data := eventData(map[string]any{"contact": next, "changed": changed})
+	return next, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.updated", SubjectType: "contact", SubjectID: next.ID, OccurredAt: next.UpdatedAt, Data: data})
+}
+
+func changedFields(a, b *Contact) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("email", a.Email != b.Email)
+	add("phone", a.Phone != b.Phone)
+	add("first_name", a.FirstName != b.FirstName)
+	add("last_name", a.LastName != b.LastName)
+	add("company_id", !sameID(a.CompanyID, b.CompanyID))
+	add("lifecycle_stage", a.LifecycleStage != b.LifecycleStage)
+	add("owner_id", a.OwnerID != b.OwnerID)
+	add("tags", !slices.Equal(a.Tags, b.Tags))
+	add("attributes", string(eventData(a.Attributes)) != string(eventData(b.Attributes)))
+	return out
+}
+
+func sameID(a, b *core.ID) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// Delete removes the contact with id (and its external ids) and emits
+// "contact.deleted".
+func (s *Service) Delete(ctx context.Context, id core.ID) error {
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		ok, err := s.repo.deleteContact(ctx, tx.Q(), tenant, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return core.ErrNotFound
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: id,
+			Data: eventData(map[string]any{"id": id})})
+	})
+	return wrap(err, "delete contact")
+}
+
+// LinkExternalID links source's id to the contact with id. Linking a pair
+// the contact already has does nothing; a pair of another contact is
+// ErrConflict.
+func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) (*Contact, error) {
+	var out *Contact
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		cur, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?", id)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(cur.ExternalIDs, x) {
+			out = cur
+			return nil
+		}
+		next := applyPatch(cur, ContactPatch{})
+		out, err = s.save(ctx, tx, cur, next, []ExternalID{x})
+		return err
+	})
+	if err != nil {
+		return nil, wrap(err, "link external id")
+	}
+	return out, nil
+}
+
+// Upsert creates or updates a contact from in: it finds the contact by the
+// first of in.ExternalIDs that is linked, else by in.Email. A found contact
+// takes every non-empty field of in, gains its tags and external ids, and
+// has its attributes merged; nothing given is cleared. created reports
+// whether a contact was created. Upsert is idempotent: repeated with the same
+// input it changes nothing and emits nothing.
+func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, created bool, err error) {
+	// Two callers upserting the same new person at once: one inserts, the
+	// other's insert hits the unique index and is retried as an update.
+	for attempt := 0; attempt < 3; attempt++ {
+		err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			c, created, err = s.upsert(ctx, tx, in)
+			return err
+		})
+		if !errors.Is(err, errRace) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false, wrap(err, "upsert contact")
+	}
+	return c, created, nil
+}
+
+// errTakenConcurrently: a unique index refused a write because a concurrent
+// transaction took the email or external id after the pre-checks ran.
+var errTakenConcurrently = fmt.Errorf("%w: email or external id was taken concurrently", core.ErrConflict)
+
+var errRace = fmt.Errorf("%w: concurrent upsert", core.ErrConflict)
+
+func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, bool, error) {
+	tenant, _ := s.sc.Tenant()
+	stageGiven := in.LifecycleStage != ""
+	in.normalize()
+	q := tx.Q()
+	var cur *Contact
+	for _, x := range in.ExternalIDs {
+		owner, err := s.repo.externalIDOwner(ctx, q, tenant, x)
+		if err != nil {
+			return nil, false, err
+		}
+		if owner != core.NilID {
+			if cur, err = s.repo.getContact(ctx, q, tenant, "c.id = ?", owner); err != nil {
+				return nil, false, err
+			}
+			break
+		}
+	}
+	if cur == nil && in.Email != "" {
+		var err error
+		cur, err = s.repo.getContact(ctx, q, tenant, "c.email = ? AND c.email <> ''", in.Email)
+		if err != nil && !errors.Is(err, core.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	if cur == nil {
+		c, err := s.create(ctx, tx, in)
+		// Nothing matched the email or external ids when this transaction
+		// looked, so a conflict now means a concurrent writer just added them:
+		// retry, and the next attempt finds and updates that contact.
+		if errors.Is(err, core.ErrConflict) {
+			return nil, false, errRace
+		}
+		return c, err == nil, err
+	}
+	next := applyPatch(cur, ContactPatch{})
+	setIf := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setIf(&next.Email, in.Email)
+	setIf(&next.Phone, in.Phone)
+	setIf(&next.FirstName, in.FirstName)
+	setIf(&next.LastName, in.LastName)
+	setIf(&next.OwnerID, in.OwnerID)
+	if in.CompanyID != nil {
+		next.CompanyID = in.CompanyID
+	}
+	if stageGiven {
+		next.LifecycleStage = in.LifecycleStage
+	}
+	for _, t := range in.Tags {
+		if !slices.Contains(next.Tags, t) {
+			next.Tags = append(next.Tags, t)
+		}
+	}
+	mergeAttributes(next.Attributes, in.Attributes)
+	var newExt []ExternalID
+	for _, x := range in.ExternalIDs {
+		if !slices.Contains(cur.ExternalIDs, x) && !slices.Contains(newExt, x) {
+			newExt = append(newExt, x)
+		}
+	}
+	out, err := s.save(ctx, tx, cur, next, newExt)
+	return out, false, err
+}
+
+// Count returns the number of contacts matching f.
+func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return 0, err
+	}
+	where, err := Schema.Compile(f, s.sc.Runtime().Dialect, s.sc.Runtime().Now())
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.repo.countContacts(ctx, s.sc.Q(), tenant, where)
+	return n, wrap(err, "count contacts")
+}
+
+// List returns one page of contacts matching opts.Filter in opts.Sort
+// order. Pass the returned page's Next as opts.Cursor (with the same filter
+// and sort) for the following page.
+func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contact], error) {
+	plan, err := s.sc.PlanList(store.ListRequest{Schema: Schema, Filter: opts.Filter, Sort: opts.Sort,
+		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})
+	if err != nil {
+		return core.Page[*Contact]{}, err
+	}
+	tenant, _ := s.sc.Tenant()
+	rows, err := s.repo.listContacts(ctx, s.sc.Q(), tenant, plan.Where, plan.Sort, plan.After, plan.Fetch)
+	if err != nil {
+		return core.Page[*Contact]{}, wrap(err, "list contacts")
+	}
+	field := plan.Sort.Field.Name
+	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return c.FilterValue(field), c.ID })
+}
+
+// wrap adds what was being done to unexpected errors; crmkit's own errors
+// (sentinels, validation) pass through unchanged.
+func wrap(err error, doing string) error {
+	if err == nil {
+		return nil
+	}
+	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent} {
+		if errors.Is(err, known) {
+			return err
+		}
+	}
+	return fmt.Errorf("crm: %s: %w", doing, err)
+}

@@ -1,0 +1,213 @@
+package contacts
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+)
+
+// Stage is a contact's lifecycle stage.
+type Stage string
+
+// Lifecycle stages, in the order a contact usually moves through them.
+const (
+	StageSubscriber  Stage = "subscriber"
+	StageLead        Stage = "lead"
+	StageMQL         Stage = "mql" // marketing-qualified lead
+	StageSQL         Stage = "sql" // sales-qualified lead
+	StageOpportunity Stage = "opportunity"
+	StageCustomer    Stage = "customer"
+	StageEvangelist  Stage = "evangelist"
+	StageOther       Stage = "other"
+)
+
+// Stages lists every lifecycle stage.
+var Stages = []Stage{StageSubscriber, StageLead, StageMQL, StageSQL, StageOpportunity, StageCustomer, StageEvangelist, StageOther}
+
+// ExternalID links a contact to a record in another system: Source names
+// the system ("shop", "erp"), ID is that system's id.
+type ExternalID struct {
+	Source string `json:"source"`
+	ID     string `json:"id"`
+}
+
+// Contact is a person the CRM knows.
+type Contact struct {
+	ID             core.ID        `json:"id"`
+	Email          string         `json:"email,omitempty"`
+	Phone          string         `json:"phone,omitempty"`
+	FirstName      string         `json:"first_name,omitempty"`
+	LastName       string         `json:"last_name,omitempty"`
+	CompanyID      *core.ID       `json:"company_id,omitempty"`
+	LifecycleStage Stage          `json:"lifecycle_stage"`
+	OwnerID        string         `json:"owner_id,omitempty"`
+	Tags           []string       `json:"tags"`
+	Attributes     map[string]any `json:"attributes"`
+	ExternalIDs    []ExternalID   `json:"external_ids"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+	// Version counts changes; pass it back to Update.
+	Version int64 `json:"version"`
+}
+
+// Name is the contact's full name, "" when neither part is known.
+func (c *Contact) Name() string {
+	switch {
+	case c.FirstName == "":
+		return c.LastName
+	case c.LastName == "":
+		return c.FirstName
+	}
+	return c.FirstName + " " + c.LastName
+}
+
+// NewContact is the input of Create and Upsert. A contact needs at least
+// one of email, phone, a name or an external id.
+type NewContact struct {
+	Email     string   `json:"email,omitempty"`
+	Phone     string   `json:"phone,omitempty"`
+	FirstName string   `json:"first_name,omitempty"`
+	LastName  string   `json:"last_name,omitempty"`
+	CompanyID *core.ID `json:"company_id,omitempty"`
+	// LifecycleStage defaults to StageLead.
+	LifecycleStage Stage          `json:"lifecycle_stage,omitempty"`
+	OwnerID        string         `json:"owner_id,omitempty"`
+	Tags           []string       `json:"tags,omitempty"`
+	Attributes     map[string]any `json:"attributes,omitempty"`
+	ExternalIDs    []ExternalID   `json:"external_ids,omitempty"`
+}
+
+// ContactPatch is the input of Update: nil fields stay as they are.
+type ContactPatch struct {
+	// Version is the version the caller read; required.
+	Version   int64
+	Email     *string
+	Phone     *string
+	FirstName *string
+	LastName  *string
+	// CompanyID sets the company; a pointer to core.NilID removes it.
+	CompanyID      *core.ID
+	LifecycleStage *Stage
+	OwnerID        *string
+	// Tags replaces the whole set.
+	Tags *[]string
+	// Attributes are merged: each key given is set, and a key given with a
+	// nil value is removed.
+	Attributes map[string]any
+}
+
+// ListOptions select, order and page a list.
+type ListOptions struct {
+	// Filter selects contacts; the zero Expr selects all. See Schema for
+	// the fields.
+	Filter filter.Expr
+	// Sort is "created_at", "updated_at" or "last_name", with "-" for
+	// descending. Default "-created_at" (newest first).
+	Sort string
+	// Limit is the page size: default 50, at most 1000.
+	Limit int
+	// Cursor continues from the page that returned it.
+	Cursor string
+}
+
+// Schema is the filter allowlist of contacts. Custom attributes are
+// "attributes.<key>".
+var Schema = filter.NewSchema("contact", "c.attributes",
+	filter.Field{Name: "email", Column: "c.email", Type: filter.String},
+	filter.Field{Name: "phone", Column: "c.phone", Type: filter.String},
+	filter.Field{Name: "first_name", Column: "c.first_name", Type: filter.String},
+	filter.Field{Name: "last_name", Column: "c.last_name", Type: filter.String, Sortable: true},
+	filter.Field{Name: "lifecycle_stage", Column: "c.lifecycle_stage", Type: filter.Enum, Values: stageNames()},
+	filter.Field{Name: "owner_id", Column: "c.owner_id", Type: filter.String},
+	filter.Field{Name: "company_id", Column: "c.company_id", Type: filter.ID},
+	filter.Field{Name: "tags", Column: "c.tags", Type: filter.Tags},
+	filter.Field{Name: "created_at", Column: "c.created_at", Type: filter.Time, Sortable: true},
+	filter.Field{Name: "updated_at", Column: "c.updated_at", Type: filter.Time, Sortable: true},
+)
+
+func stageNames() []string {
+	out := make([]string, len(Stages))
+	for i, s := range Stages {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// FilterValue implements filter.Record, so a Contact can be tested with
+// Schema.Match.
+func (c *Contact) FilterValue(field string) any {
+	switch field {
+	case "email":
+		return c.Email
+	case "phone":
+		return c.Phone
+	case "first_name":
+		return c.FirstName
+	case "last_name":
+		return c.LastName
+	case "lifecycle_stage":
+		return string(c.LifecycleStage)
+	case "owner_id":
+		return c.OwnerID
+	case "company_id":
+		if c.CompanyID == nil {
+			return core.NilID
+		}
+		return *c.CompanyID
+	case "tags":
+		return c.Tags
+	case "created_at":
+		return c.CreatedAt
+	case "updated_at":
+		return c.UpdatedAt
+	}
+	if key, ok := cutAttr(field); ok {
+		return c.Attributes[key]
+	}
+	return nil
+}
+
+func cutAttr(field string) (string, bool) {
+	if len(field) > len(filter.AttributePrefix) && field[:len(filter.AttributePrefix)] == filter.AttributePrefix {
+		return field[len(filter.AttributePrefix):], true
+	}
+	return "", false
+}
+
+// Company is an organisation contacts belong to.
+type Company struct {
+	ID   core.ID `json:"id"`
+	Name string  `json:"name"`
+	// Domain is the company's web domain, lower-case, unique per tenant.
+	Domain     string         `json:"domain,omitempty"`
+	Attributes map[string]any `json:"attributes"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	Version    int64          `json:"version"`
+}
+
+// NewCompany is the input of CreateCompany.
+type NewCompany struct {
+	Name       string         `json:"name"`
+	Domain     string         `json:"domain,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// CompanyPatch is the input of UpdateCompany: nil fields stay as they are.
+type CompanyPatch struct {
+	Version    int64
+	Name       *string
+	Domain     *string
+	Attributes map[string]any
+}
+
+// eventData is the JSON payload of an event about v.
+func eventData(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}

@@ -1,0 +1,76 @@
+package crm
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crmkit/crmkit/core"
+)
+
+// Config configures a CRM. The zero Config is usable: an SQLite file
+// "crm.db" in the working directory, the system clock in UTC, slog's default
+// logger, and a random per-process secret.
+type Config struct {
+	// DSN names the database for Open: "postgres://…" for PostgreSQL,
+	// anything else an SQLite file name or "file:" URI, ":memory:" for a
+	// private in-memory SQLite database. Defaults to "file:crm.db".
+	// Ignored by New.
+	DSN string
+
+	// Clock tells crmkit the time. Defaults to core.SystemClock.
+	Clock core.Clock
+
+	// Logger receives crmkit's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// Secret keys the HMAC signatures of list cursors (and, later, of
+	// tokens in links). At least 32 bytes when set. Defaults to random bytes
+	// chosen at Open: cursors then do not survive a restart, and processes
+	// sharing a database do not accept each other's cursors. Set it for
+	// several processes behind one API.
+	Secret []byte
+
+	// MaxOpenConns bounds the pool Open creates. Defaults to 4 × GOMAXPROCS
+	// on PostgreSQL, max(4, GOMAXPROCS) for an SQLite file and 1 for
+	// SQLite in memory. Ignored by New.
+	MaxOpenConns int
+
+	// BusyTimeout is how long an SQLite writer waits for another's
+	// transaction before failing. Defaults to 10s. Ignored by New.
+	BusyTimeout time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.DSN == "" {
+		c.DSN = "file:crm.db"
+	}
+	if c.Clock == nil {
+		c.Clock = core.SystemClock
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Secret == nil {
+		c.Secret = make([]byte, 32)
+		if _, err := rand.Read(c.Secret); err != nil {
+			return c, fmt.Errorf("crm: make secret: %w", err)
+		}
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	v := &core.ValidationError{}
+	if len(c.Secret) < 32 {
+		v.Add("Secret", "must be at least 32 bytes")
+	}
+	if c.MaxOpenConns < 0 {
+		v.Add("MaxOpenConns", "must not be negative")
+	}
+	if c.BusyTimeout < 0 {
+		v.Add("BusyTimeout", "must not be negative")
+	}
+	return v.Err()
+}

@@ -1,0 +1,188 @@
+package crm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/opendb"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// CRM is crmkit bound to one tenant and, optionally, one transaction. It is
+// safe for concurrent use, except a copy bound to a transaction, which is
+// used by the goroutine that owns the transaction.
+type CRM struct {
+	// Contacts manages contacts.
+	Contacts *contacts.Service
+	// Companies manages companies.
+	Companies *contacts.Companies
+
+	shared *shared
+	sc     store.Scope
+}
+
+// shared is what every copy of one CRM shares.
+type shared struct {
+	rt        *store.Runtime
+	owned     bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// DefaultTenant is the tenant of a CRM that was not bound with Tenant.
+const DefaultTenant = store.DefaultTenant
+
+// Open opens (or creates) the database named by cfg.DSN and returns a CRM
+// on it for the default tenant. Call Migrate before first use and Close at
+// the end.
+func Open(ctx context.Context, cfg Config) (*CRM, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db, err := opendb.Open(ctx, cfg.DSN, opendb.Options{MaxOpenConns: cfg.MaxOpenConns, BusyTimeout: cfg.BusyTimeout})
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCRM(db, cfg, true)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// New returns a CRM on a database the host owns (SQLite or PostgreSQL
+// through bun). crmkit's tables are all named crm_*, so they can live beside
+// the host's. Close does not close db.
+//
+// For SQLite, open db as crmkit does (see internal/opendb): WAL,
+// foreign_keys on, a busy timeout and _txlock=immediate; with one
+// connection, never read through db while a transaction is open.
+func New(db *bun.DB, cfg Config) (*CRM, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newCRM(db, cfg, false)
+}
+
+func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
+	rt, err := store.NewRuntime(db, cfg.Clock, cfg.Secret, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return bind(&shared{rt: rt, owned: owned}, store.NewScope(rt)), nil
+}
+
+// bind builds the CRM value for scope sc.
+func bind(sh *shared, sc store.Scope) *CRM {
+	return &CRM{
+		Contacts:  contacts.New(sc),
+		Companies: contacts.NewCompanies(sc),
+		shared:    sh,
+		sc:        sc,
+	}
+}
+
+// Migrate brings crmkit's tables up to date. It is idempotent and safe to
+// run from several processes at once.
+func (c *CRM) Migrate(ctx context.Context) error {
+	_, err := migrate.Up(ctx, c.shared.rt.DB)
+	return err
+}
+
+// Close closes the database if Open opened it; for New it does nothing.
+// It is safe to call more than once.
+func (c *CRM) Close() error {
+	c.shared.closeOnce.Do(func() {
+		if c.shared.owned {
+			c.shared.closeErr = c.shared.rt.DB.Close()
+		}
+	})
+	return c.shared.closeErr
+}
+
+// DB returns the database handle, for the host's own queries.
+func (c *CRM) DB() *bun.DB { return c.shared.rt.DB }
+
+// Tenant returns a copy of c bound to tenant (1-64 letters, digits and
+// . _ : -). An invalid id is reported by every method of the copy, as an
+// error matching core.ErrInvalid.
+func (c *CRM) Tenant(tenant string) *CRM {
+	return bind(c.shared, c.sc.WithTenant(tenant))
+}
+
+// TenantID returns the tenant c is bound to.
+func (c *CRM) TenantID() string { return c.sc.TenantName() }
+
+// InTx runs fn in one transaction: every write through tx commits together
+// when fn returns nil, and none does when it returns an error or panics.
+// Subscribers see the events after the commit. Called on a CRM already bound
+// to a transaction, fn runs in a savepoint of it.
+func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx *CRM) error) error {
+	return c.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+		return fn(ctx, bind(c.shared, sc))
+	})
+}
+
+// WithTx returns a copy of c whose writes join tx, a transaction the host
+// began on the same database (e.g. db.BeginTx). crmkit never commits or
+// rolls back tx; each of its writes runs in a savepoint of tx, so a failed
+// write leaves nothing behind in it. Events are written to crm_events in tx;
+// after committing tx, call Committed on the copy to run the subscribers.
+func (c *CRM) WithTx(tx bun.Tx) *CRM {
+	return bind(c.shared, c.sc.Join(tx))
+}
+
+// Committed tells a CRM bound by WithTx that the host committed its
+// transaction: the subscribers then receive the events of crmkit's writes
+// in it. If the host rolled back, call Discarded instead (or drop the copy).
+// On a CRM not bound to a host transaction it does nothing.
+func (c *CRM) Committed(ctx context.Context) {
+	if tx := c.sc.Tx(); tx != nil {
+		tx.Committed(ctx)
+	}
+}
+
+// Discarded forgets the events of a rolled-back host transaction.
+func (c *CRM) Discarded() {
+	if tx := c.sc.Tx(); tx != nil {
+		tx.Discard()
+	}
+}
+
+// Subscribe registers fn to receive, after commit, every event whose type
+// matches one of types: an exact type ("contact.created"), a prefix pattern
+// ("contact.*"), or — no types — all. Subscribers of one CRM are shared by
+// all its tenant copies and run one after the other in the goroutine that
+// committed. The returned function unsubscribes.
+func (c *CRM) Subscribe(fn func(ctx context.Context, ev core.Event), types ...string) (unsubscribe func()) {
+	return c.shared.rt.Hooks.Subscribe(types, fn)
+}
+
+// Before registers fn to run inside the transaction of every change whose
+// event matches types, before the change commits. tx is bound to that
+// transaction and the event's tenant; writes through it commit or roll back
+// with the change. An error from fn vetoes the change: nothing of it is
+// written and the caller gets the error. The returned function removes fn.
+func (c *CRM) Before(fn func(ctx context.Context, tx *CRM, ev core.Event) error, types ...string) (remove func()) {
+	sh := c.shared
+	return sh.rt.Hooks.Before(types, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		return fn(ctx, bind(sh, store.NewScope(sh.rt).WithTenant(ev.TenantID).WithTx(tx)), ev)
+	})
+}
+
+// EventQuery selects events; see Events.
+type EventQuery = store.EventQuery
+
+// Events returns the tenant's events in the order they were appended:
+// about one subject (q.SubjectID), of some types, after an event id.
+func (c *CRM) Events(ctx context.Context, q EventQuery) ([]core.Event, error) {
+	return c.sc.Events(ctx, q)
+}

@@ -1,0 +1,39 @@
+// Package crm is crmkit's entry point: it opens or embeds the database,
+// runs migrations, binds a tenant, runs transactions and hooks, and wires the
+// modules (c.Contacts, c.Companies, …) together.
+//
+// Ten lines to embed:
+//
+//	c, err := crm.Open(ctx, crm.Config{DSN: "file:crm.db"})
+//	if err != nil { … }
+//	defer c.Close()
+//	if err := c.Migrate(ctx); err != nil { … }
+//	ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com", FirstName: "Ada"})
+//	found, err := c.Contacts.GetByEmail(ctx, "ADA@example.com")
+//
+// # Databases
+//
+// A DSN starting with postgres:// opens PostgreSQL through pgx; anything
+// else is an SQLite file name or URI (modernc.org/sqlite, pure Go, no cgo),
+// ":memory:" a private in-memory database. New embeds into a *bun.DB the
+// host already owns; Close never closes a database crmkit did not open.
+//
+// # Tenants
+//
+// A CRM is bound to one tenant: the default one ("default"), or the one of
+// the copy c.Tenant("acme") returns. Every query is filtered by tenant; no
+// method reads across tenants.
+//
+// # Transactions
+//
+// Each write is atomic on its own. InTx runs several in one crmkit
+// transaction. To make crmkit's writes part of a transaction the host holds
+// (the host's order and the CRM update commit together), bind it with
+// WithTx; crmkit never commits or rolls back a transaction it did not begin.
+//
+// # Events and hooks
+//
+// Every change appends an event to crm_events in its transaction. Before
+// hooks run inside that transaction and veto the change by returning an
+// error; subscribers run after the commit.
+package crm

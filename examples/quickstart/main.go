@@ -1,0 +1,127 @@
+// Command quickstart embeds crmkit on an SQLite file: it creates a company
+// and contacts, finds them by email and by the shop's customer id, lists the
+// leads, and prints what it did.
+//
+//	go run ./examples/quickstart            # uses ./quickstart.db, removed afterwards
+//	go run ./examples/quickstart -db my.db  # keeps my.db
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/filter"
+)
+
+func main() {
+	path := flag.String("db", "", "SQLite file to use (default: a fresh quickstart.db, removed at the end)")
+	flag.Parse()
+	if err := run(*path); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(path string) error {
+	ctx := context.Background()
+	if path == "" {
+		path = "quickstart.db"
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			_ = os.Remove(f)
+			defer os.Remove(f)
+		}
+	}
+
+	c, err := crm.Open(ctx, crm.Config{DSN: "file:" + path})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("opened %s and migrated\n", path)
+
+	c.Subscribe(func(ctx context.Context, ev core.Event) {
+		fmt.Printf("  event %s about %s\n", ev.Type, ev.SubjectType)
+	})
+
+	acme, err := c.Companies.Create(ctx, contacts.NewCompany{Name: "Acme GmbH", Domain: "https://www.acme.example"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("created company %q (domain %s)\n", acme.Name, acme.Domain)
+
+	ada, err := c.Contacts.Create(ctx, contacts.NewContact{
+		Email: "  Ada@Acme.Example ", FirstName: "Ada", LastName: "Lovelace",
+		CompanyID: &acme.ID, Tags: []string{"newsletter", "vip"},
+		Attributes:  map[string]any{"plan": "pro", "seats": 12},
+		ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "customer-1042"}},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("created contact %s <%s>, stage %s\n", ada.Name(), ada.Email, ada.LifecycleStage)
+
+	for _, in := range []contacts.NewContact{
+		{Email: "grace@navy.example", FirstName: "Grace", LastName: "Hopper", LifecycleStage: contacts.StageCustomer},
+		{Email: "linus@kernel.example", FirstName: "Linus", Tags: []string{"newsletter"}},
+	} {
+		if _, err := c.Contacts.Create(ctx, in); err != nil {
+			return err
+		}
+	}
+
+	byEmail, err := c.Contacts.GetByEmail(ctx, "ADA@acme.example")
+	if err != nil {
+		return err
+	}
+	byShop, err := c.Contacts.GetByExternalID(ctx, "shop", "customer-1042")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("found by email: %s; by shop id: %s\n", byEmail.Name(), byShop.Name())
+
+	// The shop reports the same customer again: Upsert finds and updates it.
+	up, created, err := c.Contacts.Upsert(ctx, contacts.NewContact{
+		Phone: "+49 30 1234567", ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "customer-1042"}},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("upserted %s: created=%v, phone %s, version %d\n", up.Name(), created, up.Phone, up.Version)
+
+	// A stale write is refused instead of silently overwriting.
+	stage := contacts.StageCustomer
+	if _, err := c.Contacts.Update(ctx, ada.ID, contacts.ContactPatch{Version: ada.Version, LifecycleStage: &stage}); errors.Is(err, core.ErrConflict) {
+		fmt.Println("update with a stale version refused:", err)
+	}
+
+	leads, err := c.Contacts.List(ctx, contacts.ListOptions{
+		Filter: filter.And(filter.Eq("lifecycle_stage", "lead"), filter.Contains("tags", "newsletter")),
+		Sort:   "last_name",
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("leads on the newsletter: %d\n", len(leads.Items))
+	for _, l := range leads.Items {
+		fmt.Printf("  %s <%s>\n", l.Name(), l.Email)
+	}
+	n, err := c.Contacts.Count(ctx, filter.Expr{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("contacts in all: %d\n", n)
+
+	_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "not-an-address", FirstName: strings.Repeat("x", 300)})
+	fmt.Println("invalid input refused:", err)
+	return nil
+}

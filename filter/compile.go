@@ -1,0 +1,156 @@
+package filter
+
+import (
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/internal/dialect"
+)
+
+// Compiled is a filter as SQL: a boolean expression with ? placeholders
+// and its arguments, in order.
+type Compiled struct {
+	Where string
+	Args  []any
+}
+
+// Compile checks e against the schema and translates it for database d.
+// now anchors relative dates. The empty filter compiles to TRUE.
+func (s *Schema) Compile(e Expr, d *dialect.Dialect, now time.Time) (Compiled, error) {
+	n, err := s.bind(e, now)
+	if err != nil {
+		return Compiled{}, err
+	}
+	c := &compiler{d: d, attrs: s.attrColumn}
+	c.node(n)
+	return Compiled{Where: c.b.String(), Args: c.args}, nil
+}
+
+type compiler struct {
+	d     *dialect.Dialect
+	attrs string
+	b     strings.Builder
+	args  []any
+}
+
+func (c *compiler) node(n node) {
+	switch {
+	case n.and != nil:
+		c.join(n.and, " AND ", c.d.True())
+	case n.or != nil:
+		c.join(n.or, " OR ", c.d.False())
+	case n.not != nil:
+		// A negated condition on a missing value is true: IS NOT TRUE maps
+		// SQL's NULL to true, the same as Match.
+		c.b.WriteString("((")
+		c.node(*n.not)
+		c.b.WriteString(") IS NOT TRUE)")
+	default:
+		c.cond(n)
+	}
+}
+
+func (c *compiler) join(kids []node, sep, empty string) {
+	if len(kids) == 0 {
+		c.b.WriteString(empty)
+		return
+	}
+	c.b.WriteByte('(')
+	for i, k := range kids {
+		if i > 0 {
+			c.b.WriteString(sep)
+		}
+		c.node(k)
+	}
+	c.b.WriteByte(')')
+}
+
+// expr is the SQL for the condition's value.
+func (c *compiler) expr(n node) string {
+	if n.attrKey == "" {
+		return n.field.Column
+	}
+	switch n.kind {
+	case kNumber:
+		return c.d.JSONNumber(c.attrs, n.attrKey)
+	case kBool:
+		return c.d.JSONBool(c.attrs, n.attrKey)
+	default:
+		return c.d.JSONText(c.attrs, n.attrKey)
+	}
+}
+
+var comparison = map[Op]string{OpEq: " = ", OpNe: " <> ", OpLt: " < ", OpLte: " <= ", OpGt: " > ", OpGte: " >= ", OpWithinLast: " >= "}
+
+func (c *compiler) cond(n node) {
+	if n.op == OpExists {
+		c.exists(n)
+		return
+	}
+	x := c.expr(n)
+	if n.field.Type == Tags {
+		// contains: holds the tag; in: holds one of them.
+		c.b.WriteByte('(')
+		for i, v := range n.vals {
+			if i > 0 {
+				c.b.WriteString(" OR ")
+			}
+			c.b.WriteString(c.d.ArrayContains(x))
+			c.args = append(c.args, v)
+		}
+		if len(n.vals) == 0 {
+			c.b.WriteString(c.d.False())
+		}
+		c.b.WriteByte(')')
+		return
+	}
+	switch n.op {
+	case OpIn:
+		if len(n.vals) == 0 {
+			c.b.WriteString(c.d.False())
+			return
+		}
+		c.b.WriteString("(" + x + " IN (")
+		for i, v := range n.vals {
+			if i > 0 {
+				c.b.WriteString(", ")
+			}
+			c.b.WriteByte('?')
+			c.args = append(c.args, v)
+		}
+		c.b.WriteString("))")
+	case OpContains:
+		c.b.WriteString(c.d.Contains(x))
+		c.args = append(c.args, n.vals[0])
+	case OpPrefix:
+		sql, binds := c.d.HasPrefix(x)
+		c.b.WriteString(sql)
+		for i := 0; i < binds; i++ {
+			c.args = append(c.args, n.vals[0])
+		}
+	default:
+		if n.attrKey != "" && n.kind == kString && n.op != OpEq && n.op != OpNe {
+			x = c.d.StringCompare(x)
+		}
+		c.b.WriteString("(" + x + comparison[n.op] + "?)")
+		c.args = append(c.args, n.vals[0])
+	}
+}
+
+func (c *compiler) exists(n node) {
+	var sql string
+	switch {
+	case n.attrKey != "":
+		sql = c.d.JSONHas(c.attrs, n.attrKey)
+	case n.field.Type == Tags:
+		sql = c.d.ArrayNotEmpty(n.field.Column)
+	case n.field.Type == String || n.field.Type == Enum:
+		sql = "(" + n.field.Column + " <> '')"
+	default:
+		sql = "(" + n.field.Column + " IS NOT NULL)"
+	}
+	if !n.exists {
+		sql = "(" + sql + " IS NOT TRUE)"
+	}
+	c.b.WriteString(sql)
+}

@@ -1,0 +1,364 @@
+package filter
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmkit/crmkit/core"
+)
+
+// Type is the type of a filterable field.
+type Type int
+
+const (
+	// String is a NOT NULL text column; "" means not given.
+	String Type = iota + 1
+	// Enum is a String with a fixed set of values.
+	Enum
+	// Time is a time column, possibly NULL.
+	Time
+	// Tags is a JSON array of strings.
+	Tags
+	// ID is a (nullable) reference to another record.
+	ID
+)
+
+// Field is one entry of a Schema's allowlist.
+type Field struct {
+	// Name is what filters and sort specs call the field.
+	Name string
+	// Column is the SQL expression for it, e.g. "c.email".
+	Column string
+	Type   Type
+	// Values lists the allowed values of an Enum.
+	Values []string
+	// Sortable fields may be used to sort lists (keyset-paginated: the
+	// column must be NOT NULL and indexed after the tenant).
+	Sortable bool
+}
+
+// Schema is the allowlist of one entity's filterable fields, plus an
+// optional JSON column of custom attributes addressed as "attributes.<key>".
+type Schema struct {
+	entity     string
+	fields     map[string]Field
+	attrColumn string
+}
+
+// AttributePrefix addresses a custom attribute: "attributes.plan".
+const AttributePrefix = "attributes."
+
+var attrKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// ValidAttributeKey reports whether k may name a custom attribute: a
+// lower-case letter, then lower-case letters, digits and underscores, at
+// most 63 in all.
+func ValidAttributeKey(k string) bool { return attrKeyPattern.MatchString(k) }
+
+// NewSchema returns the allowlist for entity. attrColumn is the JSON column
+// holding custom attributes, or "" when the entity has none.
+func NewSchema(entity, attrColumn string, fields ...Field) *Schema {
+	s := &Schema{entity: entity, fields: map[string]Field{}, attrColumn: attrColumn}
+	for _, f := range fields {
+		s.fields[f.Name] = f
+	}
+	return s
+}
+
+// Entity names the schema's entity.
+func (s *Schema) Entity() string { return s.entity }
+
+// Field returns the allowlisted field called name.
+func (s *Schema) Field(name string) (Field, bool) {
+	f, ok := s.fields[name]
+	return f, ok
+}
+
+// Check reports every problem of e against the schema (unknown fields,
+// operators a field does not support, values of the wrong type) as one
+// *core.ValidationError.
+func (s *Schema) Check(e Expr) error {
+	_, err := s.bind(e, time.Time{})
+	return err
+}
+
+// valueKind is the type of a bound condition's values.
+type valueKind int
+
+const (
+	kString valueKind = iota + 1
+	kNumber
+	kBool
+	kTime
+	kID
+)
+
+// node is an Expr checked against a Schema, with values converted.
+type node struct {
+	and, or []node
+	not     *node
+	// condition
+	field   Field
+	attrKey string
+	op      Op
+	kind    valueKind
+	vals    []any // string, float64, bool, time.Time or uuid.UUID by kind
+	exists  bool
+}
+
+func (s *Schema) bind(e Expr, now time.Time) (node, error) {
+	v := &core.ValidationError{}
+	n := 0
+	checkShape(e, "filter", 0, &n, v)
+	if err := v.Err(); err != nil {
+		return node{}, err
+	}
+	out := s.bindNode(e, "filter", now, v)
+	return out, v.Err()
+}
+
+func (s *Schema) bindNode(e Expr, path string, now time.Time, v *core.ValidationError) node {
+	switch {
+	case e.And != nil:
+		out := node{and: make([]node, len(e.And))}
+		for i, c := range e.And {
+			out.and[i] = s.bindNode(c, fmt.Sprintf("%s.and[%d]", path, i), now, v)
+		}
+		return out
+	case e.Or != nil:
+		out := node{or: make([]node, len(e.Or))}
+		for i, c := range e.Or {
+			out.or[i] = s.bindNode(c, fmt.Sprintf("%s.or[%d]", path, i), now, v)
+		}
+		return out
+	case e.Not != nil:
+		c := s.bindNode(*e.Not, path+".not", now, v)
+		return node{not: &c}
+	case e.IsZero():
+		return node{and: []node{}}
+	}
+	return s.bindCond(e, path, now, v)
+}
+
+func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.ValidationError) node {
+	out := node{op: e.Op}
+	if f, ok := s.fields[e.Field]; ok {
+		out.field = f
+	} else if key, ok := strings.CutPrefix(e.Field, AttributePrefix); ok && s.attrColumn != "" {
+		if !ValidAttributeKey(key) {
+			v.Add(path+".field", "%q is not a valid attribute key (lower-case letters, digits, _)", key)
+			return out
+		}
+		out.attrKey = key
+	} else {
+		v.Add(path+".field", "%q is not a filterable field of %s", e.Field, s.entity)
+		return out
+	}
+
+	if e.Op == OpExists {
+		b, ok := e.Value.(bool)
+		if !ok {
+			v.Add(path+".value", "must be true or false for exists")
+		}
+		out.exists = b
+		return out
+	}
+
+	// Which value kinds and operators the field allows.
+	var kind valueKind
+	var ops []Op
+	switch {
+	case out.attrKey != "":
+		kind = attrKind(e.Value)
+		switch kind {
+		case kString:
+			ops = []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpIn, OpContains, OpPrefix}
+		case kNumber:
+			ops = []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpIn}
+		case kBool:
+			ops = []Op{OpEq, OpNe, OpIn}
+		default:
+			v.Add(path+".value", "must be a string, number or boolean (or a list of one of them) for attribute %s", out.attrKey)
+			return out
+		}
+	case out.field.Type == String:
+		kind, ops = kString, []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpIn, OpContains, OpPrefix}
+	case out.field.Type == Enum:
+		kind, ops = kString, []Op{OpEq, OpNe, OpIn}
+	case out.field.Type == Time:
+		kind, ops = kTime, []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpWithinLast}
+	case out.field.Type == Tags:
+		kind, ops = kString, []Op{OpContains, OpIn}
+	case out.field.Type == ID:
+		kind, ops = kID, []Op{OpEq, OpNe, OpIn}
+	}
+	out.kind = kind
+	if !slices.Contains(ops, e.Op) {
+		names := make([]string, len(ops))
+		for i, o := range ops {
+			names[i] = string(o)
+		}
+		v.Add(path+".op", "%q is not an operator for %s (use %s or exists)", e.Op, e.Field, strings.Join(names, ", "))
+		return out
+	}
+
+	if e.Op == OpWithinLast {
+		str, _ := e.Value.(string)
+		d, err := ParseDuration(str)
+		if err != nil {
+			v.Add(path+".value", "%v", err)
+			return out
+		}
+		out.vals = []any{core.NormalizeTime(now.Add(-d))}
+		return out
+	}
+
+	raw := []any{e.Value}
+	if e.Op == OpIn {
+		list, ok := asList(e.Value)
+		if !ok {
+			v.Add(path+".value", "must be a list for in")
+			return out
+		}
+		raw = list
+	}
+	for i, r := range raw {
+		val, err := convert(kind, r)
+		if err != nil {
+			p := path + ".value"
+			if e.Op == OpIn {
+				p = fmt.Sprintf("%s[%d]", p, i)
+			}
+			v.Add(p, "%v", err)
+			continue
+		}
+		if out.field.Type == Enum && !slices.Contains(out.field.Values, val.(string)) {
+			v.Add(path+".value", "%q is not one of %s", val, strings.Join(out.field.Values, ", "))
+			continue
+		}
+		out.vals = append(out.vals, val)
+	}
+	return out
+}
+
+func asList(v any) ([]any, bool) {
+	switch l := v.(type) {
+	case []any:
+		return l, true
+	case []string:
+		out := make([]any, len(l))
+		for i, s := range l {
+			out[i] = s
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// attrKind tells the kind of an attribute condition from its value (the
+// first element of a list).
+func attrKind(v any) valueKind {
+	if l, ok := asList(v); ok {
+		if len(l) == 0 {
+			return kString
+		}
+		v = l[0]
+	}
+	switch v.(type) {
+	case string:
+		return kString
+	case bool:
+		return kBool
+	case float64, float32, int, int32, int64, json.Number:
+		return kNumber
+	}
+	return 0
+}
+
+func convert(k valueKind, v any) (any, error) {
+	switch k {
+	case kString:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("must be a string")
+		}
+		return s, nil
+	case kNumber:
+		f, ok := toFloat(v)
+		if !ok {
+			return nil, fmt.Errorf("must be a number")
+		}
+		return f, nil
+	case kBool:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("must be true or false")
+		}
+		return b, nil
+	case kTime:
+		switch t := v.(type) {
+		case time.Time:
+			return core.NormalizeTime(t), nil
+		case string:
+			p, err := time.Parse(time.RFC3339Nano, t)
+			if err != nil {
+				return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+			}
+			return core.NormalizeTime(p), nil
+		}
+		return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+	case kID:
+		switch id := v.(type) {
+		case uuid.UUID:
+			return id, nil
+		case string:
+			p, err := uuid.Parse(id)
+			if err != nil {
+				return nil, fmt.Errorf("must be an id")
+			}
+			return p, nil
+		}
+		return nil, fmt.Errorf("must be an id")
+	}
+	return nil, fmt.Errorf("has an unsupported type")
+}
+
+// toFloat converts a JSON or Go number.
+func toFloat(v any) (float64, bool) {
+	var f float64
+	switch n := v.(type) {
+	case float64:
+		f = n
+	case float32:
+		f = float64(n)
+	case int:
+		f = float64(n)
+	case int32:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	case json.Number:
+		x, err := n.Float64()
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func fieldInvalid(field, format string, args ...any) error {
+	return core.Invalid(field, format, args...)
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/crmkit/crmkit/core"
+)
+
+// EventQuery selects events of one tenant from the outbox.
+type EventQuery struct {
+	// SubjectID selects the events about one record; NilID selects all.
+	SubjectID core.ID
+	// Types selects these event types; empty selects all.
+	Types []string
+	// After continues after the event with this id (ids grow with time).
+	After core.ID
+	// Limit is at most MaxLimit; 0 means DefaultLimit.
+	Limit int
+}
+
+// Events returns events in the order they were appended (by id).
+func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) {
+	tenant, err := s.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	limit := eq.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	if limit < 0 || limit > MaxLimit {
+		return nil, core.Invalid("limit", "must be between 1 and %d", MaxLimit)
+	}
+	var where strings.Builder
+	args := []any{tenant}
+	where.WriteString("tenant_id = ?")
+	if eq.SubjectID != core.NilID {
+		where.WriteString(" AND subject_id = ?")
+		args = append(args, eq.SubjectID)
+	}
+	if eq.After != core.NilID {
+		where.WriteString(" AND id > ?")
+		args = append(args, eq.After)
+	}
+	if len(eq.Types) > 0 {
+		where.WriteString(" AND type IN (?" + strings.Repeat(", ?", len(eq.Types)-1) + ")")
+		for _, t := range eq.Types {
+			args = append(args, t)
+		}
+	}
+	args = append(args, limit)
+	rows, err := s.Q().Query(ctx, `SELECT tenant_id, id, type, subject_type, subject_id, actor_id, occurred_at, data
+		FROM crm_events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("crm: read events: %w", err)
+	}
+	defer rows.Close()
+	var out []core.Event
+	for rows.Next() {
+		var ev core.Event
+		var data []byte
+		if err := rows.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+			return nil, fmt.Errorf("crm: read events: %w", err)
+		}
+		ev.OccurredAt = ev.OccurredAt.UTC()
+		ev.Data = json.RawMessage(data)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
