@@ -67,16 +67,16 @@ func nonNil(e []Expr) []Expr {
 func Cond(field string, op Op, value any) Expr { return Expr{Field: field, Op: op, Value: value} }
 
 // Eq, Ne, Lt, Lte, Gt, Gte, In, Contains, Prefix and Exists build conditions.
-func Eq(field string, v any) Expr         { return Cond(field, OpEq, v) }
-func Ne(field string, v any) Expr         { return Cond(field, OpNe, v) }
-func Lt(field string, v any) Expr         { return Cond(field, OpLt, v) }
-func Lte(field string, v any) Expr        { return Cond(field, OpLte, v) }
-func Gt(field string, v any) Expr         { return Cond(field, OpGt, v) }
-func Gte(field string, v any) Expr        { return Cond(field, OpGte, v) }
-func In(field string, v ...any) Expr      { return Cond(field, OpIn, v) }
-func Contains(field string, v any) Expr   { return Cond(field, OpContains, v) }
-func Prefix(field string, v string) Expr  { return Cond(field, OpPrefix, v) }
-func Exists(field string) Expr            { return Cond(field, OpExists, true) }
+func Eq(field string, v any) Expr        { return Cond(field, OpEq, v) }
+func Ne(field string, v any) Expr        { return Cond(field, OpNe, v) }
+func Lt(field string, v any) Expr        { return Cond(field, OpLt, v) }
+func Lte(field string, v any) Expr       { return Cond(field, OpLte, v) }
+func Gt(field string, v any) Expr        { return Cond(field, OpGt, v) }
+func Gte(field string, v any) Expr       { return Cond(field, OpGte, v) }
+func In(field string, v ...any) Expr     { return Cond(field, OpIn, v) }
+func Contains(field string, v any) Expr  { return Cond(field, OpContains, v) }
+func Prefix(field string, v string) Expr { return Cond(field, OpPrefix, v) }
+func Exists(field string) Expr           { return Cond(field, OpExists, true) }
 func WithinLast(field string, d time.Duration) Expr {
 	return Cond(field, OpWithinLast, FormatDuration(d))
 }
