@@ -351,8 +351,9 @@ func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) 
 // whether a contact was created. Upsert is idempotent: repeated with the same
 // input it changes nothing and emits nothing.
 func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, created bool, err error) {
-	// Two callers upserting the same new person at once: one inserts, the
-	// other's insert hits the unique index and is retried as an update.
+	// Callers upserting the same person at once: a found contact is locked,
+	// so updates queue; of concurrent inserts of a new person one wins, the
+	// others hit the unique index and are retried, then find and update it.
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 			c, created, err = s.upsert(ctx, tx, in)
@@ -386,7 +387,7 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 			return nil, false, err
 		}
 		if owner != core.NilID {
-			if cur, err = s.repo.getContact(ctx, q, tenant, "c.id = ?", owner); err != nil {
+			if cur, err = s.repo.getContact(ctx, q, tenant, "c.id = ?"+q.D.LockRows(), owner); err != nil {
 				return nil, false, err
 			}
 			break
@@ -394,7 +395,7 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	}
 	if cur == nil && in.Email != "" {
 		var err error
-		cur, err = s.repo.getContact(ctx, q, tenant, "c.email = ? AND c.email <> ''", in.Email)
+		cur, err = s.repo.getContact(ctx, q, tenant, "c.email = ? AND c.email <> ''"+q.D.LockRows(), in.Email)
 		if err != nil && !errors.Is(err, core.ErrNotFound) {
 			return nil, false, err
 		}

@@ -268,3 +268,14 @@ func (d *Dialect) JSONPairsAgg(a, b string) string {
 	}
 	return fmt.Sprintf("json_group_array(json_array(%s, %s))", a, b)
 }
+
+// LockRows is appended to a SELECT that reads rows the transaction will
+// update, so a concurrent writer waits instead of racing: FOR UPDATE on
+// PostgreSQL; nothing on SQLite, whose transactions hold the database write
+// lock from BEGIN.
+func (d *Dialect) LockRows() string {
+	if d.Kind == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}

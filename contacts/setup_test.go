@@ -1,0 +1,71 @@
+package contacts_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// bundle is what a contacts test works with.
+type bundle struct {
+	db        *bun.DB
+	rt        *store.Runtime
+	sc        store.Scope
+	svc       *contacts.Service
+	companies *contacts.Companies
+	clock     *testClock
+}
+
+// forTenant returns services of another tenant on the same database.
+func (b *bundle) forTenant(t string) (*contacts.Service, *contacts.Companies) {
+	sc := b.sc.WithTenant(t)
+	return contacts.New(sc), contacts.NewCompanies(sc)
+}
+
+// events returns the stored events of the default tenant.
+func (b *bundle) events(t *testing.T) []core.Event {
+	evs, err := b.sc.Events(context.Background(), store.EventQuery{Limit: store.MaxLimit})
+	require.NoError(t, err)
+	return evs
+}
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+func setup(t *testing.T, db *bun.DB) *bundle {
+	t.Helper()
+	_, err := migrate.Up(context.Background(), db)
+	require.NoError(t, err)
+	clock := &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
+	require.NoError(t, err)
+	sc := store.NewScope(rt)
+	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.New(sc), companies: contacts.NewCompanies(sc), clock: clock}
+}
+
+// each runs fn on SQLite and PostgreSQL with a fresh bundle.
+func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
+}
+
+func eventsOf(id core.ID) store.EventQuery { return store.EventQuery{SubjectID: id, Limit: store.MaxLimit} }
