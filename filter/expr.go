@@ -117,7 +117,34 @@ func Parse(data []byte) (Expr, error) {
 	return e, nil
 }
 
-// MarshalJSON is the canonical JSON form.
+// MarshalJSON writes the canonical JSON form, which Parse reads back to an
+// equal filter: an empty "and" or "or" list is kept (they match all and
+// nothing), and a condition always carries its value.
+func (e Expr) MarshalJSON() ([]byte, error) {
+	switch {
+	case e.And != nil:
+		return json.Marshal(struct {
+			And []Expr `json:"and"`
+		}{e.And})
+	case e.Or != nil:
+		return json.Marshal(struct {
+			Or []Expr `json:"or"`
+		}{e.Or})
+	case e.Not != nil:
+		return json.Marshal(struct {
+			Not *Expr `json:"not"`
+		}{e.Not})
+	case e.IsZero():
+		return []byte("{}"), nil
+	}
+	return json.Marshal(struct {
+		Field string `json:"field"`
+		Op    Op     `json:"op"`
+		Value any    `json:"value"`
+	}{e.Field, e.Op, e.Value})
+}
+
+// String is the canonical JSON form.
 func (e Expr) String() string {
 	b, err := json.Marshal(e)
 	if err != nil {
