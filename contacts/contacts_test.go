@@ -90,8 +90,8 @@ func TestCreateRejectsBadInputWithoutWriting(t *testing.T) {
 			{"every problem at once", contacts.NewContact{
 				Email: "x", Phone: "call me", FirstName: strings.Repeat("n", 201), LastName: "a\x00b",
 				LifecycleStage: "champion", Tags: []string{strings.Repeat("t", 101)},
-				Attributes:     map[string]any{"Bad Key": 1},
-				ExternalIDs:    []contacts.ExternalID{{Source: "Shop!", ID: ""}},
+				Attributes:  map[string]any{"Bad Key": 1},
+				ExternalIDs: []contacts.ExternalID{{Source: "Shop!", ID: ""}},
 			}, []string{"email", "phone", "first_name", "last_name", "lifecycle_stage", "tags", "attributes", "external_ids"}},
 			{"invalid utf-8", contacts.NewContact{FirstName: "\xff\xfe"}, []string{"first_name"}},
 			{"unknown company", contacts.NewContact{Email: "x@example.com", CompanyID: ptr(core.NewID())}, []string{"company_id"}},

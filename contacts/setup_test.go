@@ -76,4 +76,6 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
 }
 
-func eventsOf(id core.ID) store.EventQuery { return store.EventQuery{SubjectID: id, Limit: store.MaxLimit} }
+func eventsOf(id core.ID) store.EventQuery {
+	return store.EventQuery{SubjectID: id, Limit: store.MaxLimit}
+}
