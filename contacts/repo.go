@@ -201,7 +201,7 @@ func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string,
 	}
 	b.WriteString(" ORDER BY " + sort.OrderBy("c.id") + " LIMIT ?")
 	args = append(args, limit)
-	rows, err := q.Query(ctx, b.String(), args...)
+	rows, err := q.PlanPerCall().Query(ctx, b.String(), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string,
 
 func (sqlRepository) countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error) {
 	var n int64
-	err := q.QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND `+where.Where,
+	err := q.PlanPerCall().QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND `+where.Where,
 		append([]any{tenant}, where.Args...)...).Scan(&n)
 	return n, err
 }
@@ -288,7 +288,7 @@ func (sqlRepository) listCompanies(ctx context.Context, q store.Q, tenant string
 	}
 	query += " ORDER BY " + sort.OrderBy("co.id") + " LIMIT ?"
 	args = append(args, limit)
-	rows, err := q.Query(ctx, query, args...)
+	rows, err := q.PlanPerCall().Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

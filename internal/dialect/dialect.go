@@ -42,6 +42,9 @@ type Dialect struct {
 	// pgxCached: the connection is pgx's database/sql driver; queries ask it
 	// to prepare once per connection and reuse the statement.
 	pgxCached bool
+	// PrepareCache: the driver does not cache prepared statements itself,
+	// so crmkit keeps a cache of *sql.Stmt (see internal/store).
+	PrepareCache bool
 
 	rebound sync.Map // query with ? → query with $n
 }
@@ -50,10 +53,10 @@ type Dialect struct {
 func For(db *bun.DB) (*Dialect, error) {
 	switch db.Dialect().Name() {
 	case bundialect.SQLite:
-		return &Dialect{Kind: SQLite, TimeAsText: true}, nil
+		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true}, nil
 	case bundialect.PG:
 		_, pgxDriver := db.Driver().(*stdlib.Driver)
-		return &Dialect{Kind: Postgres, NumberedParams: true, pgxCached: pgxDriver}, nil
+		return &Dialect{Kind: Postgres, NumberedParams: true, pgxCached: pgxDriver, PrepareCache: !pgxDriver}, nil
 	default:
 		return nil, fmt.Errorf("crm: unsupported database dialect %s (crmkit supports sqlite and pg)", db.Dialect().Name())
 	}
@@ -89,11 +92,22 @@ func (d *Dialect) Rebind(query string) string {
 // microsecond precision (as TimeLayout text where TimeAsText). On pgx the
 // returned slice starts with the option asking for a cached prepared
 // statement, so a query is parsed and planned once per connection.
-func (d *Dialect) Args(args []any) []any {
+//
+// planPerCall asks for a query planned with its values on every call
+// instead of a cached generic plan: right for filtered, sorted lists, whose
+// best plan depends on how selective the values are (a generic plan for a
+// list ran 25× slower here). On pgx this is QueryExecModeCacheDescribe: the
+// parameter types are cached, and the query runs as an unnamed statement,
+// which PostgreSQL plans with the values, in one round trip.
+func (d *Dialect) Args(args []any, planPerCall bool) []any {
 	out := args
 	if d.pgxCached {
+		mode := pgx.QueryExecModeCacheStatement
+		if planPerCall {
+			mode = pgx.QueryExecModeCacheDescribe
+		}
 		out = make([]any, 0, len(args)+1)
-		out = append(out, pgx.QueryExecModeCacheStatement)
+		out = append(out, mode)
 		out = append(out, args...)
 	}
 	for i, a := range out {

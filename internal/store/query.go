@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
-
-	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/internal/dialect"
 )
@@ -26,38 +23,30 @@ type conn interface {
 // bun inlines values into the SQL text, which defeats prepared-statement
 // reuse on PostgreSQL (see internal/dialect).
 type Q struct {
-	c conn
-	D *dialect.Dialect
+	c           conn
+	D           *dialect.Dialect
+	planPerCall bool
+}
+
+// PlanPerCall returns a Q whose queries are planned with their values on
+// every call rather than with a cached generic plan: use it for filtered
+// lists and counts (see dialect.Args). Point lookups keep the default.
+func (q Q) PlanPerCall() Q {
+	q.planPerCall = true
+	return q
 }
 
 // Exec runs a statement.
 func (q Q) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.c.ExecContext(ctx, q.D.Rebind(query), q.D.Args(args)...)
+	return q.c.ExecContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
 }
 
 // Query runs a query returning rows.
 func (q Q) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.c.QueryContext(ctx, q.D.Rebind(query), q.D.Args(args)...)
+	return q.c.QueryContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
 }
 
 // QueryRow runs a query returning at most one row.
 func (q Q) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.c.QueryRowContext(ctx, q.D.Rebind(query), q.D.Args(args)...)
-}
-
-// rawConn returns the database/sql handle behind a bun handle.
-func rawConn(idb bun.IDB) (conn, error) {
-	switch v := idb.(type) {
-	case *bun.DB:
-		return v.DB, nil
-	case bun.Tx:
-		return v.Tx, nil
-	case *bun.Tx:
-		return v.Tx, nil
-	case bun.Conn:
-		return v.Conn, nil
-	case *bun.Conn:
-		return v.Conn, nil
-	}
-	return nil, fmt.Errorf("crm: unsupported bun handle %T", idb)
+	return q.c.QueryRowContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
 }

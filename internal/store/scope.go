@@ -24,7 +24,8 @@ type Runtime struct {
 	Logger  *slog.Logger
 	Hooks   *Hooks
 
-	raw conn
+	raw   conn
+	stmts *stmtCache // nil when the driver caches statements itself
 }
 
 // NewRuntime wires a runtime around db.
@@ -33,7 +34,20 @@ func NewRuntime(db *bun.DB, clock core.Clock, cursorKey []byte, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{DB: db, Dialect: d, Clock: clock, Cursors: core.NewCursorSigner(cursorKey), Logger: logger, Hooks: &Hooks{}, raw: db.DB}, nil
+	rt := &Runtime{DB: db, Dialect: d, Clock: clock, Cursors: core.NewCursorSigner(cursorKey), Logger: logger, Hooks: &Hooks{}, raw: db.DB}
+	if d.PrepareCache {
+		rt.stmts = newStmtCache(db.DB, 512)
+		rt.raw = cachedConn{cache: rt.stmts}
+	}
+	return rt, nil
+}
+
+// txConn is the conn crmkit's queries use inside tx.
+func (rt *Runtime) txConn(tx *sql.Tx) conn {
+	if rt.stmts != nil {
+		return cachedConn{cache: rt.stmts, tx: tx}
+	}
+	return tx
 }
 
 // Now is the runtime clock's time, normalised for storage.
@@ -136,8 +150,7 @@ func (s Scope) InTx(ctx context.Context, fn func(ctx context.Context, s Scope) e
 // then become part of it; crmkit never commits or rolls it back. Events are
 // held until the host reports the commit with Tx.Committed.
 func (s Scope) Join(tx bun.Tx) Scope {
-	c, _ := rawConn(tx)
-	s.tx = &Tx{rt: s.rt, bun: tx, q: Q{c: c, D: s.rt.Dialect}}
+	s.tx = &Tx{rt: s.rt, bun: tx, q: Q{c: s.rt.txConn(tx.Tx), D: s.rt.Dialect}}
 	return s
 }
 
@@ -146,7 +159,7 @@ func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crm: begin transaction: %w", err)
 	}
-	return &Tx{rt: rt, bun: btx, q: Q{c: btx.Tx, D: rt.Dialect}, own: true}, nil
+	return &Tx{rt: rt, bun: btx, q: Q{c: rt.txConn(btx.Tx), D: rt.Dialect}, own: true}, nil
 }
 
 // WithTx returns a copy of s bound to tx, e.g. for a before hook that must

@@ -1,0 +1,423 @@
+package contacts_test
+
+// Benchmarks over a cached dataset of 1M contacts (CRM_BENCH_CONTACTS
+// overrides the size), each with a hand-written raw-SQL baseline beside it:
+//
+//	CRM_TEST_POSTGRES_DSN=postgres://… go test -run XXX -bench . -benchtime 3s ./contacts
+//
+// The SQLite dataset is kept in $TMPDIR/crmkit-bench; the PostgreSQL one in
+// the schema crmbench_contacts_<n> of the test database. Both are built on
+// first use (a minute or two) and reused while their row count matches.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/opendb"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// benchEpoch is the created_at of contact 0; contact i is i seconds later.
+var benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func benchSize() int {
+	if n, err := strconv.Atoi(os.Getenv("CRM_BENCH_CONTACTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// benchEnv is one database with the dataset, the crmkit service over it and
+// a raw query function for baselines.
+type benchEnv struct {
+	svc *contacts.Service
+	// raw runs a hand-written query with driver placeholders, prepared once.
+	rawRow func(ctx context.Context, query string, args ...any) rowScanner
+	// rawRows runs a hand-written query returning rows, scanning each into
+	// dest; it returns the number of rows.
+	rawRows func(ctx context.Context, query string, dest []any, args ...any) (int, error)
+	// ph rewrites ? placeholders for the database.
+	ph func(string) string
+	n  int
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func benchBoth(b *testing.B, fn func(b *testing.B, e *benchEnv)) {
+	b.Run("sqlite", func(b *testing.B) { fn(b, sqliteBench(b)) })
+	b.Run("postgres", func(b *testing.B) { fn(b, postgresBench(b)) })
+}
+
+var benchCache = map[string]*benchEnv{}
+
+func newService(b *testing.B, db *bun.DB, now time.Time) *contacts.Service {
+	rt, err := store.NewRuntime(db, core.ClockFunc(func() time.Time { return now }), []byte("bench-secret-bench-secret-bench-secret"), slog.Default())
+	require.NoError(b, err)
+	return contacts.New(store.NewScope(rt))
+}
+
+func sqliteBench(b *testing.B) *benchEnv {
+	n := benchSize()
+	key := fmt.Sprint("sqlite", n)
+	if e, ok := benchCache[key]; ok {
+		return e
+	}
+	ctx := context.Background()
+	dir := filepath.Join(os.TempDir(), "crmkit-bench")
+	require.NoError(b, os.MkdirAll(dir, 0o755))
+	path := filepath.Join(dir, fmt.Sprintf("contacts-%d.db", n))
+	db, err := opendb.OpenSQLite(ctx, "file:"+path, opendb.Options{})
+	require.NoError(b, err)
+	_, err = migrate.Up(ctx, db)
+	require.NoError(b, err)
+	if rows(b, db) != n {
+		b.Logf("building SQLite dataset of %d contacts in %s", n, path)
+		_, err := db.DB.ExecContext(ctx, "DELETE FROM crm_contacts")
+		require.NoError(b, err)
+		_, err = db.DB.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
+			INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id, lifecycle_stage, owner_id,
+				tags, attributes, created_at, updated_at, version)
+			SELECT 'default', printf('00000000-0000-7000-8000-%012x', i), 'user' || i || '@example.com', '',
+				'First' || (i % 97), 'Name' || (i % 5003), NULL,
+				CASE i % 8 WHEN 0 THEN 'subscriber' WHEN 1 THEN 'lead' WHEN 2 THEN 'mql' WHEN 3 THEN 'sql'
+					WHEN 4 THEN 'opportunity' WHEN 5 THEN 'customer' WHEN 6 THEN 'evangelist' ELSE 'other' END,
+				'user-' || (i % 50),
+				CASE i % 3 WHEN 0 THEN '["newsletter"]' WHEN 1 THEN '["vip","newsletter"]' ELSE '[]' END,
+				'{"plan":"' || CASE i % 3 WHEN 0 THEN 'free' WHEN 1 THEN 'pro' ELSE 'team' END || '","seats":' || (i % 100) || '}',
+				strftime('%Y-%m-%dT%H:%M:%f', ? + i, 'unixepoch') || '000Z',
+				strftime('%Y-%m-%dT%H:%M:%f', ? + i, 'unixepoch') || '000Z', 1
+			FROM seq`, n, benchEpoch.Unix(), benchEpoch.Unix())
+		require.NoError(b, err)
+		_, err = db.DB.ExecContext(ctx, "ANALYZE")
+		require.NoError(b, err)
+	}
+	e := &benchEnv{
+		svc: newService(b, db, benchEpoch.Add(time.Duration(n)*time.Second)),
+		ph:  func(q string) string { return q },
+		n:   n,
+	}
+	stmts := map[string]*sql.Stmt{}
+	e.rawRow = func(ctx context.Context, query string, args ...any) rowScanner {
+		st, ok := stmts[query]
+		if !ok {
+			st, err = db.DB.PrepareContext(ctx, query)
+			require.NoError(b, err)
+			stmts[query] = st
+		}
+		return st.QueryRowContext(ctx, args...)
+	}
+	e.rawRows = func(ctx context.Context, query string, dest []any, args ...any) (int, error) {
+		st, ok := stmts[query]
+		if !ok {
+			st, err = db.DB.PrepareContext(ctx, query)
+			require.NoError(b, err)
+			stmts[query] = st
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, rows.Err()
+	}
+	benchCache[key] = e
+	return e
+}
+
+func postgresBench(b *testing.B) *benchEnv {
+	dsn := dbtest.PostgresDSN(b)
+	n := benchSize()
+	key := fmt.Sprint("postgres", n)
+	if e, ok := benchCache[key]; ok {
+		return e
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("crmbench_contacts_%d", n)
+	admin, err := opendb.OpenPostgres(ctx, dsn, opendb.Options{MaxOpenConns: 1})
+	require.NoError(b, err)
+	_, err = admin.DB.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema)
+	require.NoError(b, err)
+	admin.Close()
+	sdsn := dbtest.WithSearchPath(dsn, schema)
+	db, err := opendb.OpenPostgres(ctx, sdsn, opendb.Options{})
+	require.NoError(b, err)
+	_, err = migrate.Up(ctx, db)
+	require.NoError(b, err)
+	if rows(b, db) != n {
+		b.Logf("building PostgreSQL dataset of %d contacts in schema %s", n, schema)
+		_, err := db.DB.ExecContext(ctx, "TRUNCATE crm_contacts CASCADE")
+		require.NoError(b, err)
+		_, err = db.DB.ExecContext(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
+				lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
+			SELECT 'default', ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'user' || i || '@example.com', '',
+				'First' || (i % 97), 'Name' || (i % 5003), NULL,
+				(ARRAY['subscriber','lead','mql','sql','opportunity','customer','evangelist','other'])[i % 8 + 1],
+				'user-' || (i % 50),
+				(ARRAY['["newsletter"]','["vip","newsletter"]','[]'])[i % 3 + 1]::jsonb,
+				('{"plan":"' || (ARRAY['free','pro','team'])[i % 3 + 1] || '","seats":' || (i % 100) || '}')::jsonb,
+				$1::timestamptz + i * interval '1 second', $1::timestamptz + i * interval '1 second', 1
+			FROM generate_series(0, $2 - 1) AS i`, benchEpoch, n)
+		require.NoError(b, err)
+		_, err = db.DB.ExecContext(ctx, "VACUUM ANALYZE crm_contacts")
+		require.NoError(b, err)
+	}
+	conn, err := pgx.Connect(ctx, sdsn)
+	require.NoError(b, err)
+	e := &benchEnv{
+		svc: newService(b, db, benchEpoch.Add(time.Duration(n)*time.Second)),
+		ph:  func(q string) string { return rebindDollar(q) },
+		n:   n,
+	}
+	// pgx prepares each query once and reuses it (its default mode): the
+	// fastest way a Go program runs a repeated query on PostgreSQL.
+	e.rawRow = func(ctx context.Context, query string, args ...any) rowScanner {
+		return conn.QueryRow(ctx, query, args...)
+	}
+	e.rawRows = func(ctx context.Context, query string, dest []any, args ...any) (int, error) {
+		rows, err := conn.Query(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, rows.Err()
+	}
+	benchCache[key] = e
+	return e
+}
+
+func rows(b *testing.B, db *bun.DB) int {
+	var n int
+	require.NoError(b, db.DB.QueryRow("SELECT count(*) FROM crm_contacts").Scan(&n))
+	return n
+}
+
+func rebindDollar(q string) string {
+	out := make([]byte, 0, len(q)+8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			out = append(out, '$')
+			out = strconv.AppendInt(out, int64(n), 10)
+			continue
+		}
+		out = append(out, q[i])
+	}
+	return string(out)
+}
+
+// benchID is the id of contact i in the dataset.
+func benchID(i int) core.ID {
+	id, err := core.ParseID(fmt.Sprintf("00000000-0000-7000-8000-%012x", i))
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// rawContact is what the raw baselines scan: the same columns as crmkit,
+// without decoding the JSON.
+type rawContact struct {
+	id, email, phone, first, last, stage, owner string
+	company                                     sql.NullString
+	tags, attrs, ext                            []byte
+	created, updated                            time.Time
+	version                                     int64
+}
+
+func (r *rawContact) dest() []any {
+	return []any{&r.id, &r.email, &r.phone, &r.first, &r.last, &r.company, &r.stage, &r.owner,
+		&r.tags, &r.attrs, &r.created, &r.updated, &r.version, &r.ext}
+}
+
+// The hand-written lookups: the same row and the same external-id
+// aggregate crmkit reads.
+const rawSelectSQLite = `SELECT c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage, c.owner_id,
+	c.tags, c.attributes, c.created_at, c.updated_at, c.version,
+	(SELECT json_group_array(json_array(x.source, x.external_id)) FROM crm_contact_external_ids x
+		WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id)
+	FROM crm_contacts c WHERE c.tenant_id = ? AND `
+
+const rawSelectPostgres = `SELECT c.id::text, c.email, c.phone, c.first_name, c.last_name, c.company_id::text, c.lifecycle_stage, c.owner_id,
+	c.tags::text::bytea, c.attributes::text::bytea, c.created_at, c.updated_at, c.version,
+	(SELECT COALESCE(jsonb_agg(jsonb_build_array(x.source, x.external_id)), '[]'::jsonb)::text::bytea FROM crm_contact_external_ids x
+		WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id)
+	FROM crm_contacts c WHERE c.tenant_id = ? AND `
+
+func (e *benchEnv) rawSelect(where string) string {
+	if e.ph("?") == "?" {
+		return rawSelectSQLite + where
+	}
+	return e.ph(rawSelectPostgres + where)
+}
+
+func BenchmarkContactGetByID(b *testing.B) {
+	benchBoth(b, func(b *testing.B, e *benchEnv) {
+		ctx := context.Background()
+		ids := make([]core.ID, 1024)
+		for i := range ids {
+			ids[i] = benchID((i * 7919) % e.n)
+		}
+		b.Run("crmkit", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				c, err := e.svc.Get(ctx, ids[i%len(ids)])
+				if err != nil || c.ID != ids[i%len(ids)] {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			q := e.rawSelect("c.id = ?")
+			var r rawContact
+			for i := 0; b.Loop(); i++ {
+				if err := e.rawRow(ctx, q, "default", ids[i%len(ids)].String()).Scan(r.dest()...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkContactGetByEmail(b *testing.B) {
+	benchBoth(b, func(b *testing.B, e *benchEnv) {
+		ctx := context.Background()
+		emails := make([]string, 1024)
+		for i := range emails {
+			emails[i] = fmt.Sprintf("user%d@example.com", (i*7919)%e.n)
+		}
+		b.Run("crmkit", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := e.svc.GetByEmail(ctx, emails[i%len(emails)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			q := e.rawSelect("c.email = ? AND c.email <> ''")
+			var r rawContact
+			for i := 0; b.Loop(); i++ {
+				if err := e.rawRow(ctx, q, "default", emails[i%len(emails)]).Scan(r.dest()...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// A list of 3 conditions, newest first, a page of 50: leads on the
+// newsletter created in the last 7 days.
+func BenchmarkContactList(b *testing.B) {
+	benchBoth(b, func(b *testing.B, e *benchEnv) {
+		ctx := context.Background()
+		opts := contacts.ListOptions{
+			Filter: filter.And(
+				filter.Eq("lifecycle_stage", "lead"),
+				filter.Contains("tags", "newsletter"),
+				filter.WithinLast("created_at", 7*24*time.Hour),
+			),
+			Limit: 50,
+		}
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				page, err := e.svc.List(ctx, opts)
+				if err != nil || len(page.Items) != 50 {
+					b.Fatal(err, len(page.Items))
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			tags := "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)"
+			since := any(benchEpoch.Add(time.Duration(e.n)*time.Second - 7*24*time.Hour).Format("2006-01-02T15:04:05.000000Z"))
+			if e.ph("?") != "?" {
+				tags = "c.tags @> jsonb_build_array(?::text)"
+				since = benchEpoch.Add(time.Duration(e.n)*time.Second - 7*24*time.Hour)
+			}
+			q := e.rawSelect("c.lifecycle_stage = ? AND " + tags + " AND c.created_at >= ? ORDER BY c.created_at DESC, c.id DESC LIMIT 51")
+			args := []any{"default", "lead", "newsletter", since}
+			if e.ph("?") != "?" {
+				// Planned with its values, as crmkit's lists are: a cached
+				// generic plan of this query is many times slower.
+				args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+			}
+			var r rawContact
+			for b.Loop() {
+				n, err := e.rawRows(ctx, q, r.dest(), args...)
+				if err != nil || n != 51 {
+					b.Fatal(err, n)
+				}
+			}
+		})
+	})
+}
+
+// Single creates into an empty database, each its own transaction: crmkit
+// (validation, uniqueness checks, the row, the outbox event) against a raw
+// prepared INSERT of the row alone.
+func BenchmarkContactCreate(b *testing.B) {
+	run := func(b *testing.B, db *bun.DB) {
+		ctx := context.Background()
+		_, err := migrate.Up(ctx, db)
+		require.NoError(b, err)
+		svc := newService(b, db, benchEpoch)
+		b.Run("crmkit", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := svc.Create(ctx, contacts.NewContact{Email: fmt.Sprintf("k%d@example.com", i), FirstName: "Ada",
+					LastName: "Lovelace", Tags: []string{"newsletter"}, Attributes: map[string]any{"plan": "pro"}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+		b.Run("raw", func(b *testing.B) {
+			q := `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id, lifecycle_stage,
+				owner_id, tags, attributes, created_at, updated_at, version) VALUES (?, ?, ?, '', ?, ?, NULL, 'lead', '', ?, ?, ?, ?, 1)`
+			now := any(benchEpoch.Format("2006-01-02T15:04:05.000000Z"))
+			if db.Dialect().Name().String() == "pg" {
+				q = rebindDollar(q)
+				now = benchEpoch
+			}
+			st, err := db.DB.PrepareContext(ctx, q)
+			require.NoError(b, err)
+			defer st.Close()
+			for i := 0; b.Loop(); i++ {
+				if _, err := st.ExecContext(ctx, "default", core.NewID().String(), fmt.Sprintf("r%d@example.com", i), "Ada", "Lovelace",
+					`["newsletter"]`, `{"plan":"pro"}`, now, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+	b.Run("sqlite", func(b *testing.B) { run(b, dbtest.SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { run(b, dbtest.Postgres(b)) })
+}
