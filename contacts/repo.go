@@ -71,14 +71,14 @@ func scanContact(row scanner) (*Contact, error) {
 		c.CompanyID = &id
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	if err := json.Unmarshal(tags, &c.Tags); err != nil {
+	if err := decodeJSON(tags, &c.Tags); err != nil {
 		return nil, fmt.Errorf("crm: contact %s: decode tags: %w", c.ID, err)
 	}
-	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+	if err := decodeJSON(attrs, &c.Attributes); err != nil {
 		return nil, fmt.Errorf("crm: contact %s: decode attributes: %w", c.ID, err)
 	}
 	var pairs [][2]string
-	if err := json.Unmarshal(ext, &pairs); err != nil {
+	if err := decodeJSON(ext, &pairs); err != nil {
 		return nil, fmt.Errorf("crm: contact %s: decode external ids: %w", c.ID, err)
 	}
 	c.ExternalIDs = make([]ExternalID, len(pairs))
@@ -95,6 +95,15 @@ func scanContact(row scanner) (*Contact, error) {
 		c.Attributes = map[string]any{}
 	}
 	return &c, nil
+}
+
+// decodeJSON decodes a JSON column, skipping the decoder for the empty
+// array and object most rows hold.
+func decodeJSON(b []byte, v any) error {
+	if string(b) == "[]" || string(b) == "{}" {
+		return nil
+	}
+	return json.Unmarshal(b, v)
 }
 
 func (sqlRepository) getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error) {
@@ -233,7 +242,7 @@ func scanCompany(row scanner) (*Company, error) {
 		return nil, err
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+	if err := decodeJSON(attrs, &c.Attributes); err != nil {
 		return nil, fmt.Errorf("crm: company %s: decode attributes: %w", c.ID, err)
 	}
 	if c.Attributes == nil {
