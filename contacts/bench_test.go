@@ -134,14 +134,7 @@ func sqliteBench(b *testing.B) *benchEnv {
 			return 0, err
 		}
 		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return n, err
-			}
-			n++
-		}
-		return n, rows.Err()
+		return scanAll(rows, dest)
 	}
 	benchCache[key] = e
 	return e
@@ -202,17 +195,27 @@ func postgresBench(b *testing.B) *benchEnv {
 			return 0, err
 		}
 		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return n, err
-			}
-			n++
-		}
-		return n, rows.Err()
+		return scanAll(rows, dest)
 	}
 	benchCache[key] = e
 	return e
+}
+
+// scanAll scans every row of a *sql.Rows or pgx.Rows into dest and counts
+// them.
+func scanAll(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, dest []any) (int, error) {
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }
 
 func rows(b *testing.B, db *bun.DB) int {
