@@ -45,7 +45,7 @@ func Open(ctx context.Context, cfg Config) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := opendb.Open(ctx, cfg.DSN, opendb.Options{MaxOpenConns: cfg.MaxOpenConns, BusyTimeout: cfg.BusyTimeout})
+	db, err := OpenDB(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +57,26 @@ func Open(ctx context.Context, cfg Config) (*CRM, error) {
 	return c, nil
 }
 
+// OpenDB opens the database named by cfg.DSN configured as crmkit needs
+// it (see Open) and returns it for the host to own: use it for the host's
+// own tables too, pass it to New, and close it yourself.
+func OpenDB(ctx context.Context, cfg Config) (*bun.DB, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return opendb.Open(ctx, cfg.DSN, opendb.Options{MaxOpenConns: cfg.MaxOpenConns, BusyTimeout: cfg.BusyTimeout})
+}
+
 // New returns a CRM on a database the host owns (SQLite or PostgreSQL
 // through bun). crmkit's tables are all named crm_*, so they can live beside
 // the host's. Close does not close db.
 //
-// For SQLite, open db as crmkit does (see internal/opendb): WAL,
-// foreign_keys on, a busy timeout and _txlock=immediate; with one
-// connection, never read through db while a transaction is open.
+// An SQLite db should be opened as OpenDB does: WAL, foreign keys on, a busy
+// timeout, and transactions that take the write lock at BEGIN
+// (_txlock=immediate with modernc.org/sqlite); otherwise concurrent writers
+// can fail with SQLITE_BUSY. With a single connection, never read through db
+// while a transaction is open on it.
 func New(db *bun.DB, cfg Config) (*CRM, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

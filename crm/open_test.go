@@ -91,11 +91,20 @@ func TestOpenPostgres(t *testing.T) {
 }
 
 func TestNewNeverClosesTheHostDatabase(t *testing.T) {
-	db := dbtest.SQLite(t)
+	ctx := context.Background()
+	db, err := crm.OpenDB(ctx, crm.Config{DSN: "file:" + t.TempDir() + "/host.db"})
+	require.NoError(t, err)
+	defer db.Close()
 	c, err := crm.New(db, crm.Config{})
+	require.NoError(t, err)
+	require.NoError(t, c.Migrate(ctx))
+	_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "a@example.com"})
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	require.NoError(t, db.Ping(), "the host's database is still open")
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM crm_contacts").Scan(&n))
+	require.Equal(t, 1, n)
 }
 
 func TestBadConfigAndDSN(t *testing.T) {
