@@ -3,6 +3,7 @@ module github.com/crmkit/crmkit
 go 1.26.8
 
 require (
+	github.com/goccy/go-json v0.12.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/shopspring/decimal v1.6.0

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/core"
@@ -71,7 +72,7 @@ func scanContact(row scanner) (*Contact, error) {
 		c.CompanyID = &id
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	if err := decodeJSON(tags, &c.Tags); err != nil {
+	if err := decodeTags(tags, &c.Tags); err != nil {
 		return nil, fmt.Errorf("crm: contact %s: decode tags: %w", c.ID, err)
 	}
 	if err := decodeJSON(attrs, &c.Attributes); err != nil {
@@ -103,7 +104,32 @@ func decodeJSON(b []byte, v any) error {
 	if string(b) == "[]" || string(b) == "{}" {
 		return nil
 	}
-	return json.Unmarshal(b, v)
+	return fastjson.Unmarshal(b, v)
+}
+
+// decodeTags decodes the tags column. Tags are usually plain words, so a
+// JSON array of strings without escapes is split directly; anything else
+// goes through encoding/json.
+func decodeTags(b []byte, out *[]string) error {
+	s := string(b)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' || strings.ContainsRune(s, '\\') {
+		return json.Unmarshal(b, out)
+	}
+	body := strings.TrimSpace(s[1 : len(s)-1])
+	if body == "" {
+		return nil
+	}
+	tags := make([]string, 0, strings.Count(body, ",")+1)
+	for _, part := range strings.Split(body, ",") {
+		part = strings.TrimSpace(part)
+		if len(part) < 2 || part[0] != '"' || part[len(part)-1] != '"' || strings.Contains(part[1:len(part)-1], `"`) {
+			// A comma inside a tag, or not a plain string: decode properly.
+			return json.Unmarshal(b, out)
+		}
+		tags = append(tags, part[1:len(part)-1])
+	}
+	*out = tags
+	return nil
 }
 
 func (sqlRepository) getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error) {
