@@ -21,8 +21,6 @@ var (
 	ErrForbidden = errors.New("crm: forbidden")
 	// ErrNoConsent: the person has not consented to this purpose.
 	ErrNoConsent = errors.New("crm: no consent")
-	// ErrClosed: the CRM was closed.
-	ErrClosed = errors.New("crm: closed")
 )
 
 // FieldError is one problem with one input field.
