@@ -47,6 +47,9 @@ func (s *Companies) GetByDomain(ctx context.Context, domain string) (*Company, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKey("domain", domain); err != nil {
+		return nil, err
+	}
 	domain = NormalizeDomain(domain)
 	if domain == "" {
 		return nil, core.Invalid("domain", "is required")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -41,6 +42,9 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*Contact, error
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKey("email", email); err != nil {
+		return nil, err
+	}
 	email = NormalizeEmail(email)
 	if email == "" {
 		return nil, core.Invalid("email", "is required")
@@ -57,6 +61,9 @@ func (s *Service) GetByExternalID(ctx context.Context, source, id string) (*Cont
 	}
 	if source == "" || id == "" {
 		return nil, core.Invalid("external_id", "source and id are required")
+	}
+	if err := checkKey("external_id", source+id); err != nil {
+		return nil, err
 	}
 	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant,
 		"c.id = (SELECT x.contact_id FROM crm_contact_external_ids x WHERE x.tenant_id = ? AND x.source = ? AND x.external_id = ?)",
@@ -82,16 +89,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	tenant, _ := s.sc.Tenant()
 	in.normalize()
 	now := tx.Runtime().Now()
-	c := &Contact{
-		ID: core.NewID(), Email: in.Email, Phone: in.Phone, FirstName: in.FirstName, LastName: in.LastName,
-		CompanyID: in.CompanyID, LifecycleStage: in.LifecycleStage, OwnerID: in.OwnerID,
-		Tags: in.Tags, Attributes: maps.Clone(in.Attributes), ExternalIDs: slices.Clone(in.ExternalIDs),
-		CreatedAt: now, UpdatedAt: now, Version: 1,
-	}
-	if c.Attributes == nil {
-		c.Attributes = map[string]any{}
-	}
-	attrs, err := validateContact(c, c.ExternalIDs)
+	c, attrs, err := newContact(in, now)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +107,25 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	}
 	slices.SortFunc(c.ExternalIDs, compareExternalIDs)
 	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
+}
+
+// newContact builds and validates the contact a normalised input describes,
+// and returns its attributes as JSON.
+func newContact(in NewContact, now time.Time) (*Contact, []byte, error) {
+	c := &Contact{
+		ID: core.NewID(), Email: in.Email, Phone: in.Phone, FirstName: in.FirstName, LastName: in.LastName,
+		CompanyID: in.CompanyID, LifecycleStage: in.LifecycleStage, OwnerID: in.OwnerID,
+		Tags: in.Tags, Attributes: maps.Clone(in.Attributes), ExternalIDs: slices.Clone(in.ExternalIDs),
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	if c.ExternalIDs == nil {
+		c.ExternalIDs = []ExternalID{}
+	}
+	attrs, err := validateContact(c, c.ExternalIDs)
+	return c, attrs, err
 }
 
 func compareExternalIDs(a, b ExternalID) int {
@@ -379,6 +396,10 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	tenant, _ := s.sc.Tenant()
 	stageGiven := in.LifecycleStage != ""
 	in.normalize()
+	// Validate before looking anything up: the keys must be storable text.
+	if _, _, err := newContact(in, time.Time{}); err != nil {
+		return nil, false, err
+	}
 	q := tx.Q()
 	var cur *Contact
 	for _, x := range in.ExternalIDs {

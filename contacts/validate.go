@@ -35,11 +35,22 @@ var (
 )
 
 // NormalizeEmail trims and lower-cases an address, the form crmkit stores
-// and looks up.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// and looks up. Invalid UTF-8 is left as it is, for validation to refuse
+// (lower-casing would silently replace it).
+func NormalizeEmail(s string) string {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToLower(s)
+}
 
 func checkEmail(v *core.ValidationError, email string) {
 	if email == "" {
+		return
+	}
+	if !storableText(email) {
+		v.Add("email", "is not valid text (invalid UTF-8 or a NUL byte)")
 		return
 	}
 	if len(email) > MaxEmailLen {
@@ -55,6 +66,49 @@ func checkEmail(v *core.ValidationError, email string) {
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
 		v.Add("email", "is not a valid address (the domain needs a dot)")
 	}
+}
+
+// storableText reports whether s can be stored and compared as text on
+// both databases: valid UTF-8 without NUL bytes (PostgreSQL refuses both).
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// checkKey refuses a lookup key that no stored value can equal, before it
+// reaches the database.
+func checkKey(field, s string) error {
+	if !storableText(s) {
+		return core.Invalid(field, "is not valid text (invalid UTF-8 or a NUL byte)")
+	}
+	return nil
+}
+
+// storableJSON reports whether every string (and key) inside a decoded
+// JSON value is storable text.
+func storableJSON(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return storableText(x)
+	case map[string]any:
+		for k, e := range x {
+			if !storableText(k) || !storableJSON(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !storableJSON(e) {
+				return false
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if !storableText(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkText checks a free-text field: valid UTF-8, no control characters,
@@ -146,11 +200,8 @@ func checkAttributes(v *core.ValidationError, attrs map[string]any) []byte {
 	if len(b) > MaxAttributesLen {
 		v.Add("attributes", "are larger than %d bytes as JSON", MaxAttributesLen)
 	}
-	if !utf8.Valid(b) {
-		v.Add("attributes", "are not valid UTF-8")
-	}
-	if strings.Contains(string(b), `\u0000`) {
-		v.Add("attributes", "contain a NUL character")
+	if !storableJSON(map[string]any(attrs)) {
+		v.Add("attributes", "hold text that is not valid UTF-8 or has a NUL byte")
 	}
 	return b
 }
@@ -216,7 +267,11 @@ func validateContact(c *Contact, extIDs []ExternalID) ([]byte, error) {
 // NormalizeDomain lower-cases a domain and strips a scheme, "www." and a
 // trailing path, so "https://www.Example.com/about" becomes "example.com".
 func NormalizeDomain(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return s // refused by validation
+	}
+	s = strings.ToLower(s)
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
 	if i := strings.IndexAny(s, "/?#"); i >= 0 {
 		s = s[:i]

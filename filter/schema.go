@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -288,6 +289,9 @@ func convert(k valueKind, v any) (any, error) {
 		s, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("must be a string")
+		}
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("must be valid UTF-8 text without NUL bytes")
 		}
 		return s, nil
 	case kNumber:
