@@ -44,7 +44,8 @@ type sqlRepository struct{}
 var _ repository = sqlRepository{}
 
 const contactColumns = `c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage,
-	c.owner_id, c.tags, c.attributes, c.created_at, c.updated_at, c.version`
+	c.owner_id, c.tags, c.attributes, c.created_at, c.updated_at, c.version,
+	c.last_activity_at, c.purchase_count, c.purchase_total, c.purchase_currency, c.first_purchase_at, c.last_purchase_at`
 
 // selectContacts is the SELECT of whole contacts, external ids included.
 func selectContacts(d *dialect.Dialect) string {
@@ -57,14 +58,24 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanContact(row scanner) (*Contact, error) {
 	var (
-		c                Contact
-		company          uuid.NullUUID
-		stage            string
-		tags, attrs, ext []byte
+		c                         Contact
+		company                   uuid.NullUUID
+		stage, currency           string
+		tags, attrs, ext          []byte
+		lastActivity, first, last sql.NullTime
+		total                     int64
 	)
 	if err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.FirstName, &c.LastName, &company, &stage,
-		&c.OwnerID, &tags, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version, &ext); err != nil {
+		&c.OwnerID, &tags, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version,
+		&lastActivity, &c.Facts.PurchaseCount, &total, &currency, &first, &last, &ext); err != nil {
 		return nil, err
+	}
+	c.Facts.LastActivityAt = nullTime(lastActivity)
+	c.Facts.FirstPurchaseAt = nullTime(first)
+	c.Facts.LastPurchaseAt = nullTime(last)
+	if currency != "" {
+		m := core.MoneyFromMinor(total, currency)
+		c.Facts.PurchaseTotal = &m
 	}
 	c.LifecycleStage = Stage(stage)
 	if company.Valid {
@@ -96,6 +107,14 @@ func scanContact(row scanner) (*Contact, error) {
 		c.Attributes = map[string]any{}
 	}
 	return &c, nil
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
 }
 
 // decodeJSON decodes a JSON column, skipping the decoder for the empty

@@ -18,11 +18,18 @@ func TestTenantIsolation(t *testing.T) {
 		ctx := context.Background()
 		aContacts, aCompanies := b.forTenant("tenant-a")
 		bContacts, bCompanies := b.forTenant("tenant-b")
+		aNotes, bNotes := contacts.NewNotes(b.sc.WithTenant("tenant-a")), contacts.NewNotes(b.sc.WithTenant("tenant-b"))
 
 		co, err := aCompanies.Create(ctx, contacts.NewCompany{Name: "A Corp", Domain: "a.example"})
 		require.NoError(t, err)
 		ada, err := aContacts.Create(ctx, contacts.NewContact{Email: "ada@a.example", FirstName: "Ada", CompanyID: &co.ID,
 			Tags: []string{"vip"}, ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "1"}}})
+		require.NoError(t, err)
+		act, err := aContacts.Track(ctx, contacts.ByID(ada.ID), contacts.NewActivity{Kind: contacts.KindCall, IdempotencyKey: "k1"})
+		require.NoError(t, err)
+		note, err := aNotes.Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "A's secret", AuthorID: "u1"})
+		require.NoError(t, err)
+		ada, err = aContacts.Get(ctx, ada.ID)
 		require.NoError(t, err)
 
 		// Each row: a call through tenant B and what it must return.
@@ -78,6 +85,57 @@ func TestTenantIsolation(t *testing.T) {
 				}
 				return err
 			}, nil},
+			{"Track by id", func() error {
+				_, err := bContacts.Track(ctx, contacts.ByID(ada.ID), contacts.NewActivity{Kind: contacts.KindCall})
+				return err
+			}, core.ErrNotFound},
+			// By now B has its own contact with A's email (the Upsert above):
+			// Track by email records on B's contact, never on A's.
+			{"Track by email", func() error {
+				got, err := bContacts.Track(ctx, contacts.ByEmail(ada.Email), contacts.NewActivity{Kind: contacts.KindCall})
+				if err == nil && got.ContactID == ada.ID {
+					t.Errorf("tenant B tracked on A's contact")
+				}
+				return err
+			}, nil},
+			// The same idempotency key in B records B's own activity.
+			{"Track with A's idempotency key", func() error {
+				c, err := bContacts.Create(ctx, contacts.NewContact{Email: "own@b.example"})
+				if err != nil {
+					return err
+				}
+				got, err := bContacts.Track(ctx, contacts.ByID(c.ID), contacts.NewActivity{Kind: contacts.KindCall, IdempotencyKey: "k1"})
+				if err == nil && got.ID == act.ID {
+					t.Errorf("tenant B got A's activity through its idempotency key")
+				}
+				return err
+			}, nil},
+			{"GetActivity", func() error { _, err := bContacts.GetActivity(ctx, act.ID); return err }, core.ErrNotFound},
+			{"Timeline", func() error { _, err := bContacts.Timeline(ctx, ada.ID, contacts.TimelineOptions{}); return err }, core.ErrNotFound},
+			{"GetNote", func() error { _, err := bNotes.Get(ctx, note.ID); return err }, core.ErrNotFound},
+			{"UpdateNote", func() error {
+				_, err := bNotes.Update(ctx, note.ID, contacts.NotePatch{Version: note.Version, Body: ptr("mine")})
+				return err
+			}, core.ErrNotFound},
+			{"DeleteNote", func() error { return bNotes.Delete(ctx, note.ID) }, core.ErrNotFound},
+			{"CreateNote on A's contact", func() error {
+				_, err := bNotes.Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "x", AuthorID: "u"})
+				return err
+			}, core.ErrInvalid},
+			{"ListNotes", func() error {
+				page, err := bNotes.List(ctx, contacts.NoteListOptions{ContactID: ada.ID})
+				if err == nil && len(page.Items) != 0 {
+					t.Errorf("tenant B listed A's notes")
+				}
+				return err
+			}, nil},
+			{"PinnedNotes", func() error {
+				got, err := bNotes.Pinned(ctx, ada.ID)
+				if err == nil && len(got) != 0 {
+					t.Errorf("tenant B saw A's notes")
+				}
+				return err
+			}, nil},
 			{"GetCompany", func() error { _, err := bCompanies.Get(ctx, co.ID); return err }, core.ErrNotFound},
 			{"GetCompanyByDomain", func() error { _, err := bCompanies.GetByDomain(ctx, "a.example"); return err }, core.ErrNotFound},
 			{"UpdateCompany", func() error {
@@ -106,6 +164,9 @@ func TestTenantIsolation(t *testing.T) {
 		got, err := aContacts.Get(ctx, ada.ID)
 		require.NoError(t, err)
 		require.Equal(t, ada, got)
+		gotNote, err := aNotes.Get(ctx, note.ID)
+		require.NoError(t, err)
+		require.Equal(t, note, gotNote)
 		gotCo, err := aCompanies.Get(ctx, co.ID)
 		require.NoError(t, err)
 		require.Equal(t, co, gotCo)

@@ -50,6 +50,23 @@ type Contact struct {
 	UpdatedAt      time.Time      `json:"updated_at"`
 	// Version counts changes; pass it back to Update.
 	Version int64 `json:"version"`
+
+	// Facts derived from the contact's activities, kept current by Track;
+	// read-only (Create and Update ignore them) and filterable.
+	Facts Facts `json:"facts"`
+}
+
+// Facts are what a contact's activities add up to.
+type Facts struct {
+	// LastActivityAt is when the latest activity occurred; nil without one.
+	LastActivityAt *time.Time `json:"last_activity_at,omitempty"`
+	// PurchaseCount counts purchase activities.
+	PurchaseCount int64 `json:"purchase_count"`
+	// PurchaseTotal sums them; nil without purchases. A contact's purchases
+	// share one currency.
+	PurchaseTotal   *core.Money `json:"purchase_total,omitempty"`
+	FirstPurchaseAt *time.Time  `json:"first_purchase_at,omitempty"`
+	LastPurchaseAt  *time.Time  `json:"last_purchase_at,omitempty"`
 }
 
 // Name is the contact's full name, "" when neither part is known.
@@ -125,6 +142,12 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "tags", Column: "c.tags", Type: filter.Tags},
 	filter.Field{Name: "created_at", Column: "c.created_at", Type: filter.Time, Sortable: true},
 	filter.Field{Name: "updated_at", Column: "c.updated_at", Type: filter.Time, Sortable: true},
+	filter.Field{Name: "last_activity_at", Column: "c.last_activity_at", Type: filter.Time},
+	filter.Field{Name: "purchase_count", Column: "c.purchase_count", Type: filter.Number},
+	// In currency units: 19.99, not minor units.
+	filter.Field{Name: "purchase_total", Column: "(c.purchase_total / 10000.0)", Type: filter.Number},
+	filter.Field{Name: "first_purchase_at", Column: "c.first_purchase_at", Type: filter.Time},
+	filter.Field{Name: "last_purchase_at", Column: "c.last_purchase_at", Type: filter.Time},
 )
 
 func stageNames() []string {
@@ -162,11 +185,32 @@ func (c *Contact) FilterValue(field string) any {
 		return c.CreatedAt
 	case "updated_at":
 		return c.UpdatedAt
+	case "last_activity_at":
+		return timeOrZero(c.Facts.LastActivityAt)
+	case "purchase_count":
+		return float64(c.Facts.PurchaseCount)
+	case "purchase_total":
+		if c.Facts.PurchaseTotal == nil {
+			return float64(0)
+		}
+		f, _ := c.Facts.PurchaseTotal.Amount.Float64()
+		return f
+	case "first_purchase_at":
+		return timeOrZero(c.Facts.FirstPurchaseAt)
+	case "last_purchase_at":
+		return timeOrZero(c.Facts.LastPurchaseAt)
 	}
 	if key, ok := cutAttr(field); ok {
 		return c.Attributes[key]
 	}
 	return nil
+}
+
+func timeOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func cutAttr(field string) (string, bool) {

@@ -21,6 +21,8 @@ type CRM struct {
 	Contacts *contacts.Service
 	// Companies manages companies.
 	Companies *contacts.Companies
+	// Notes manages notes about contacts.
+	Notes *contacts.Notes
 
 	shared *shared
 	sc     store.Scope
@@ -98,6 +100,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 	return &CRM{
 		Contacts:  contacts.New(sc),
 		Companies: contacts.NewCompanies(sc),
+		Notes:     contacts.NewNotes(sc),
 		shared:    sh,
 		sc:        sc,
 	}

@@ -10,8 +10,9 @@ import (
 
 // Record is a value Match can test: FilterValue returns the value of an
 // allowlisted field by name — a string, a time.Time (zero: none), a
-// []string of tags, a uuid.UUID (nil: none) — and for "attributes.<key>"
-// the attribute's JSON value (nil when absent).
+// []string of tags, a uuid.UUID (nil: none), a number (float64 or an
+// integer) — and for "attributes.<key>" the attribute's JSON value (nil when
+// absent).
 type Record interface {
 	FilterValue(field string) any
 }

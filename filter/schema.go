@@ -29,6 +29,8 @@ const (
 	Tags
 	// ID is a (nullable) reference to another record.
 	ID
+	// Number is a numeric column (NOT NULL), compared as a float.
+	Number
 )
 
 // Field is one entry of a Schema's allowlist.
@@ -199,6 +201,8 @@ func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.Validation
 		kind, ops = kString, []Op{OpContains, OpIn}
 	case out.field.Type == ID:
 		kind, ops = kID, []Op{OpEq, OpNe, OpIn}
+	case out.field.Type == Number:
+		kind, ops = kNumber, []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpIn}
 	}
 	out.kind = kind
 	if !slices.Contains(ops, e.Op) {

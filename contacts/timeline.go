@@ -1,0 +1,213 @@
+package contacts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// Timeline item types.
+const (
+	ItemActivity = "activity"
+	ItemNote     = "note"
+	ItemEvent    = "event"
+)
+
+// TimelineItem is one entry of a contact's timeline: an activity, a note,
+// or an event about the contact (created, updated, …).
+type TimelineItem struct {
+	Type     string      `json:"type"`
+	At       time.Time   `json:"at"`
+	ID       core.ID     `json:"id"`
+	Activity *Activity   `json:"activity,omitempty"`
+	Note     *Note       `json:"note,omitempty"`
+	Event    *core.Event `json:"event,omitempty"`
+}
+
+// TimelineOptions select and page a timeline.
+type TimelineOptions struct {
+	// Types selects item types (ItemActivity, ItemNote, ItemEvent); empty
+	// selects all.
+	Types []string
+	// Kinds narrows activities to these kinds; empty keeps all.
+	Kinds []ActivityKind
+	// Limit is the page size: default 50, at most 1000.
+	Limit  int
+	Cursor string
+}
+
+// Timeline returns a contact's activities, notes and events merged, newest
+// first (by when they occurred), one page at a time.
+func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts TimelineOptions) (core.Page[TimelineItem], error) {
+	var page core.Page[TimelineItem]
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return page, err
+	}
+	v := &core.ValidationError{}
+	want := map[string]bool{}
+	for _, t := range opts.Types {
+		if t != ItemActivity && t != ItemNote && t != ItemEvent {
+			v.Add("types", "%q is not one of activity, note, event", t)
+		}
+		want[t] = true
+	}
+	for _, k := range opts.Kinds {
+		if !slices.Contains(ActivityKinds, k) {
+			v.Add("kinds", "%q is not an activity kind", k)
+		}
+	}
+	limit := opts.Limit
+	if limit == 0 {
+		limit = store.DefaultLimit
+	}
+	if limit < 0 || limit > store.MaxLimit {
+		v.Add("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	if err := v.Err(); err != nil {
+		return page, err
+	}
+	all := len(want) == 0
+
+	// The cursor is bound to the tenant, the contact and the selection.
+	kinds := make([]string, len(opts.Kinds))
+	for i, k := range opts.Kinds {
+		kinds[i] = string(k)
+	}
+	types := slices.Sorted(maps.Keys(want))
+	slices.Sort(kinds)
+	scope := fmt.Sprintf("%s\x00timeline\x00%s\x00%s\x00%s", tenant, contactID, strings.Join(types, ","), strings.Join(kinds, ","))
+	var after []any
+	if opts.Cursor != "" {
+		vals, err := s.sc.Runtime().Cursors.Decode(scope, opts.Cursor)
+		if err != nil {
+			return page, err
+		}
+		var at time.Time
+		var id core.ID
+		if len(vals) != 2 || json.Unmarshal(vals[0], &at) != nil || json.Unmarshal(vals[1], &id) != nil {
+			return page, core.Invalid("cursor", "is not a cursor of this list")
+		}
+		after = []any{at, id}
+	}
+
+	q := s.sc.Q()
+	if _, err := s.repo.getContact(ctx, q, tenant, "c.id = ?", contactID); err != nil {
+		return page, wrap(err, "timeline")
+	}
+	// Each source is read newest first up to one page past the cursor, then
+	// the three are merged.
+	keyset := func(atCol, idCol string) (string, []any) {
+		if after == nil {
+			return "", nil
+		}
+		return fmt.Sprintf(" AND (%s, %s) < (?, ?)", atCol, idCol), after
+	}
+	var items []TimelineItem
+	if all || want[ItemActivity] {
+		where, args := keyset("a.occurred_at", "a.id")
+		if len(kinds) > 0 {
+			where += " AND a.kind IN (?" + strings.Repeat(", ?", len(kinds)-1) + ")"
+			for _, k := range kinds {
+				args = append(args, k)
+			}
+		}
+		rows, err := q.Query(ctx, `SELECT `+activityColumns+` FROM crm_activities a WHERE a.tenant_id = ? AND a.contact_id = ?`+where+
+			` ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+		err = eachRow(rows, func(r scanner) error {
+			a, err := scanActivity(r)
+			if err == nil {
+				items = append(items, TimelineItem{Type: ItemActivity, At: a.OccurredAt, ID: a.ID, Activity: a})
+			}
+			return err
+		})
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+	}
+	if all || want[ItemNote] {
+		where, args := keyset("n.created_at", "n.id")
+		rows, err := q.Query(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ?`+where+
+			` ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+		err = eachRow(rows, func(r scanner) error {
+			n, err := scanNote(r)
+			if err == nil {
+				items = append(items, TimelineItem{Type: ItemNote, At: n.CreatedAt, ID: n.ID, Note: n})
+			}
+			return err
+		})
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+	}
+	if all || want[ItemEvent] {
+		where, args := keyset("e.occurred_at", "e.id")
+		rows, err := q.Query(ctx, `SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
+			FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ?`+where+
+			` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+		err = eachRow(rows, func(r scanner) error {
+			var ev core.Event
+			var data []byte
+			if err := r.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+				return err
+			}
+			ev.OccurredAt = ev.OccurredAt.UTC()
+			ev.Data = data
+			items = append(items, TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
+			return nil
+		})
+		if err != nil {
+			return page, wrap(err, "timeline")
+		}
+	}
+
+	slices.SortFunc(items, func(a, b TimelineItem) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID.String(), a.ID.String())
+	})
+	if len(items) <= limit {
+		page.Items = items
+		if page.Items == nil {
+			page.Items = []TimelineItem{}
+		}
+		return page, nil
+	}
+	page.Items = items[:limit]
+	last := page.Items[limit-1]
+	page.Next, err = s.sc.Runtime().Cursors.Encode(scope, last.At, last.ID)
+	return page, err
+}
+
+// eachRow calls fn for every row and closes rows.
+func eachRow(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}, fn func(scanner) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
