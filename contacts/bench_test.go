@@ -256,23 +256,29 @@ type rawContact struct {
 	tags, attrs, ext                            []byte
 	created, updated                            time.Time
 	version                                     int64
+	lastActivity, firstBuy, lastBuy             sql.NullTime
+	buys, total                                 int64
+	currency                                    string
 }
 
 func (r *rawContact) dest() []any {
 	return []any{&r.id, &r.email, &r.phone, &r.first, &r.last, &r.company, &r.stage, &r.owner,
-		&r.tags, &r.attrs, &r.created, &r.updated, &r.version, &r.ext}
+		&r.tags, &r.attrs, &r.created, &r.updated, &r.version,
+		&r.lastActivity, &r.buys, &r.total, &r.currency, &r.firstBuy, &r.lastBuy, &r.ext}
 }
 
 // The hand-written lookups: the same row and the same external-id
 // aggregate crmkit reads.
 const rawSelectSQLite = `SELECT c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage, c.owner_id,
 	c.tags, c.attributes, c.created_at, c.updated_at, c.version,
+	c.last_activity_at, c.purchase_count, c.purchase_total, c.purchase_currency, c.first_purchase_at, c.last_purchase_at,
 	(SELECT json_group_array(json_array(x.source, x.external_id)) FROM crm_contact_external_ids x
 		WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id)
 	FROM crm_contacts c WHERE c.tenant_id = ? AND `
 
 const rawSelectPostgres = `SELECT c.id::text, c.email, c.phone, c.first_name, c.last_name, c.company_id::text, c.lifecycle_stage, c.owner_id,
 	c.tags::text::bytea, c.attributes::text::bytea, c.created_at, c.updated_at, c.version,
+	c.last_activity_at, c.purchase_count, c.purchase_total, c.purchase_currency, c.first_purchase_at, c.last_purchase_at,
 	(SELECT COALESCE(jsonb_agg(jsonb_build_array(x.source, x.external_id)), '[]'::jsonb)::text::bytea FROM crm_contact_external_ids x
 		WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id)
 	FROM crm_contacts c WHERE c.tenant_id = ? AND `
@@ -434,4 +440,112 @@ func BenchmarkContactCreate(b *testing.B) {
 	}
 	b.Run("sqlite", func(b *testing.B) { run(b, dbtest.SQLite(b)) })
 	b.Run("postgres", func(b *testing.B) { run(b, dbtest.Postgres(b)) })
+}
+
+// The first page of the timeline of a contact with 10k activities (and a
+// few notes and events): crmkit against the same three keyset queries
+// written by hand and prepared.
+func BenchmarkTimeline(b *testing.B) {
+	run := func(b *testing.B, db *bun.DB) {
+		ctx := context.Background()
+		_, err := migrate.Up(ctx, db)
+		require.NoError(b, err)
+		svc := newService(b, db, benchEpoch)
+		c, err := svc.Create(ctx, contacts.NewContact{Email: "busy@example.com"})
+		require.NoError(b, err)
+		pg := db.Dialect().Name().String() == "pg"
+		gen := `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < 10000)
+			INSERT INTO crm_activities (tenant_id, id, contact_id, kind, name, occurred_at, properties, created_at)
+			SELECT 'default', printf('00000000-0000-7000-9000-%012x', i), ?, CASE i % 3 WHEN 0 THEN 'web' WHEN 1 THEN 'email' ELSE 'call' END,
+				'page_view', strftime('%Y-%m-%dT%H:%M:%f', ? - i * 60, 'unixepoch') || '000Z', '{"path":"/pricing"}',
+				strftime('%Y-%m-%dT%H:%M:%f', ?, 'unixepoch') || '000Z' FROM seq`
+		args := []any{c.ID.String(), benchEpoch.Unix(), benchEpoch.Unix()}
+		if pg {
+			gen = `INSERT INTO crm_activities (tenant_id, id, contact_id, kind, name, occurred_at, properties, created_at)
+				SELECT 'default', ('00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'))::uuid, $1::uuid,
+					(ARRAY['web','email','call'])[i % 3 + 1], 'page_view', $2::timestamptz - i * interval '1 minute', '{"path":"/pricing"}', $2::timestamptz
+				FROM generate_series(0, 9999) AS i`
+			args = []any{c.ID.String(), benchEpoch}
+		}
+		_, err = db.DB.ExecContext(ctx, gen, args...)
+		require.NoError(b, err)
+		notes := contacts.NewNotes(store.NewScope(mustRuntime(b, db)))
+		for i := 0; i < 20; i++ {
+			_, err := notes.Create(ctx, contacts.NewNote{ContactID: c.ID, Body: fmt.Sprint("note ", i), AuthorID: "u"})
+			require.NoError(b, err)
+		}
+		if _, err := db.DB.ExecContext(ctx, "ANALYZE"); err != nil {
+			b.Fatal(err)
+		}
+
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				page, err := svc.Timeline(ctx, c.ID, contacts.TimelineOptions{})
+				if err != nil || len(page.Items) != 50 {
+					b.Fatal(err, len(page.Items))
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			ph := func(q string) string { return q }
+			if pg {
+				ph = rebindDollar
+			}
+			prep := func(q string) *sql.Stmt {
+				st, err := db.DB.PrepareContext(ctx, ph(q))
+				require.NoError(b, err)
+				return st
+			}
+			acts := prep(`SELECT a.id, a.contact_id, a.company_id, a.deal_id, a.kind, a.name, a.occurred_at, a.actor_id,
+				a.idempotency_key, a.properties, a.order_id, a.amount, a.currency, a.items, a.created_at
+				FROM crm_activities a WHERE a.tenant_id = ? AND a.contact_id = ? ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?`)
+			nts := prep(`SELECT n.id, n.contact_id, n.author_id, n.body, n.pinned, n.created_at, n.updated_at, n.version
+				FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ? ORDER BY n.created_at DESC, n.id DESC LIMIT ?`)
+			evs := prep(`SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
+				FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`)
+			var (
+				id, contact, kind, name, actor, key, order, currency, author, body, tenant, typ, stype string
+				company, deal                                                                          sql.NullString
+				amount                                                                                 sql.NullInt64
+				props, items, data                                                                     []byte
+				at, created, updated                                                                   time.Time
+				pinned                                                                                 bool
+				version                                                                                int64
+			)
+			id = c.ID.String()
+			for b.Loop() {
+				n := 0
+				for _, q := range []struct {
+					st   *sql.Stmt
+					dest []any
+				}{
+					{acts, []any{&id, &contact, &company, &deal, &kind, &name, &at, &actor, &key, &props, &order, &amount, &currency, &items, &created}},
+					{nts, []any{&id, &contact, &author, &body, &pinned, &created, &updated, &version}},
+					{evs, []any{&tenant, &id, &typ, &stype, &contact, &actor, &at, &data}},
+				} {
+					rows, err := q.st.QueryContext(ctx, "default", c.ID.String(), 51)
+					if err != nil {
+						b.Fatal(err)
+					}
+					k, err := scanAll(rows, q.dest)
+					rows.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += k
+				}
+				if n < 51 {
+					b.Fatal(n)
+				}
+			}
+		})
+	}
+	b.Run("sqlite", func(b *testing.B) { run(b, dbtest.SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { run(b, dbtest.Postgres(b)) })
+}
+
+func mustRuntime(b *testing.B, db *bun.DB) *store.Runtime {
+	rt, err := store.NewRuntime(db, core.ClockFunc(func() time.Time { return benchEpoch }), []byte("bench-secret-bench-secret-bench-secret"), slog.Default())
+	require.NoError(b, err)
+	return rt
 }
