@@ -214,8 +214,11 @@ func (g *gen) cond() filter.Expr {
 		if g.r.IntN(2) == 0 {
 			return filter.WithinLast(field, time.Duration(1+g.r.IntN(80))*24*time.Hour)
 		}
-		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(g.r.IntN(80*24)) * time.Hour)
 		ops := []filter.Op{filter.OpLt, filter.OpLte, filter.OpGt, filter.OpGte, filter.OpNe}
+		if g.r.IntN(3) == 0 {
+			return filter.Cond(field, ops[g.r.IntN(len(ops))], fmt.Sprintf("now-%dh", g.r.IntN(80*24)))
+		}
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(g.r.IntN(80*24)) * time.Hour)
 		return filter.Cond(field, ops[g.r.IntN(len(ops))], at.Format(time.RFC3339))
 	case 5:
 		switch g.r.IntN(3) {

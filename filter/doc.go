@@ -18,6 +18,11 @@
 //	  {"not": {"field": "attributes.plan", "op": "in", "value": ["free", "trial"]}}
 //	]}
 //
+// Times compare with RFC 3339 values or with times relative to the moment
+// the filter runs: "now", "now-7d", "now+48h" ({"field": "due_at", "op":
+// "lt", "value": "now"} selects what is overdue). A stored filter keeps
+// meaning "the last 7 days" however long it is kept.
+//
 // Field names come from a per-entity Schema (an allowlist); custom
 // attributes are addressed as "attributes.<key>". Compile turns an Expr into
 // SQL for SQLite or PostgreSQL with every value a bound parameter, so

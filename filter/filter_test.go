@@ -101,6 +101,27 @@ func TestSort(t *testing.T) {
 	}
 }
 
+func TestRelativeTimes(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	r := rec{"created_at": now.Add(-36 * time.Hour)}
+	for _, tc := range []struct {
+		e    filter.Expr
+		want bool
+	}{
+		{filter.Lt("created_at", "now"), true},
+		{filter.Gte("created_at", "now-2d"), true},
+		{filter.Gte("created_at", "now-1d"), false},
+		{filter.Lt("created_at", "now+48h"), true},
+	} {
+		got, err := schema.Match(tc.e, r, now)
+		require.NoError(t, err, "%s", tc.e)
+		require.Equal(t, tc.want, got, "%s", tc.e)
+	}
+	for _, bad := range []string{"now*2", "now-", "now-soon", "nowhere"} {
+		require.ErrorIs(t, schema.Check(filter.Lt("created_at", bad)), core.ErrInvalid, bad)
+	}
+}
+
 func TestDurations(t *testing.T) {
 	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "12h": 12 * time.Hour, "30m": 30 * time.Minute, "1h30m": 90 * time.Minute} {
 		got, err := filter.ParseDuration(in)

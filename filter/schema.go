@@ -235,7 +235,7 @@ func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.Validation
 		raw = list
 	}
 	for i, r := range raw {
-		val, err := convert(kind, r)
+		val, err := convert(kind, r, now)
 		if err != nil {
 			p := path + ".value"
 			if e.Op == OpIn {
@@ -287,7 +287,7 @@ func attrKind(v any) valueKind {
 	return 0
 }
 
-func convert(k valueKind, v any) (any, error) {
+func convert(k valueKind, v any, now time.Time) (any, error) {
 	switch k {
 	case kString:
 		s, ok := v.(string)
@@ -315,13 +315,19 @@ func convert(k valueKind, v any) (any, error) {
 		case time.Time:
 			return core.NormalizeTime(t), nil
 		case string:
+			if rel, ok, err := relativeTime(t, now); ok {
+				if err != nil {
+					return nil, err
+				}
+				return core.NormalizeTime(rel), nil
+			}
 			p, err := time.Parse(time.RFC3339Nano, t)
 			if err != nil {
-				return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+				return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z, or now, now-7d, now+48h")
 			}
 			return core.NormalizeTime(p), nil
 		}
-		return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+		return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z, or now, now-7d, now+48h")
 	case kID:
 		switch id := v.(type) {
 		case uuid.UUID:
@@ -336,6 +342,30 @@ func convert(k valueKind, v any) (any, error) {
 		return nil, fmt.Errorf("must be an id")
 	}
 	return nil, fmt.Errorf("has an unsupported type")
+}
+
+// relativeTime reads a time relative to now: "now", "now-7d", "now+48h"
+// (durations as ParseDuration reads them). ok is false for other strings.
+func relativeTime(s string, now time.Time) (t time.Time, ok bool, err error) {
+	rest, isRel := strings.CutPrefix(s, "now")
+	if !isRel {
+		return time.Time{}, false, nil
+	}
+	if rest == "" {
+		return now, true, nil
+	}
+	sign := rest[0]
+	if sign != '+' && sign != '-' {
+		return time.Time{}, true, fmt.Errorf("%q is not a relative time such as now, now-7d or now+48h", s)
+	}
+	d, err := ParseDuration(rest[1:])
+	if err != nil {
+		return time.Time{}, true, fmt.Errorf("%q is not a relative time such as now, now-7d or now+48h", s)
+	}
+	if sign == '-' {
+		d = -d
+	}
+	return now.Add(d), true, nil
 }
 
 // toFloat converts a JSON or Go number.
