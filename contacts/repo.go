@@ -209,6 +209,10 @@ func staleIfNone(res sql.Result, what string, id core.ID) error {
 }
 
 func (sqlRepository) deleteContact(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
+	// Tasks outlive the contact they were about.
+	if _, err := q.Exec(ctx, `UPDATE crm_tasks SET contact_id = NULL WHERE tenant_id = ? AND contact_id = ?`, tenant, id); err != nil {
+		return false, err
+	}
 	res, err := q.Exec(ctx, `DELETE FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id)
 	if err != nil {
 		return false, err
@@ -321,9 +325,11 @@ func (sqlRepository) updateCompany(ctx context.Context, q store.Q, tenant string
 }
 
 func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
-	// Contacts keep existing without their company.
-	if _, err := q.Exec(ctx, `UPDATE crm_contacts SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
-		return false, err
+	// Contacts and tasks keep existing without their company.
+	for _, table := range []string{"crm_contacts", "crm_tasks"} {
+		if _, err := q.Exec(ctx, `UPDATE `+table+` SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
+			return false, err
+		}
 	}
 	res, err := q.Exec(ctx, `DELETE FROM crm_companies WHERE tenant_id = ? AND id = ?`, tenant, id)
 	if err != nil {

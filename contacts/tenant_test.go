@@ -19,6 +19,7 @@ func TestTenantIsolation(t *testing.T) {
 		aContacts, aCompanies := b.forTenant("tenant-a")
 		bContacts, bCompanies := b.forTenant("tenant-b")
 		aNotes, bNotes := contacts.NewNotes(b.sc.WithTenant("tenant-a")), contacts.NewNotes(b.sc.WithTenant("tenant-b"))
+		aTasks, bTasks := contacts.NewTasks(b.sc.WithTenant("tenant-a")), contacts.NewTasks(b.sc.WithTenant("tenant-b"))
 
 		co, err := aCompanies.Create(ctx, contacts.NewCompany{Name: "A Corp", Domain: "a.example"})
 		require.NoError(t, err)
@@ -28,6 +29,8 @@ func TestTenantIsolation(t *testing.T) {
 		act, err := aContacts.Track(ctx, contacts.ByID(ada.ID), contacts.NewActivity{Kind: contacts.KindCall, IdempotencyKey: "k1"})
 		require.NoError(t, err)
 		note, err := aNotes.Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "A's secret", AuthorID: "u1"})
+		require.NoError(t, err)
+		task, err := aTasks.Create(ctx, contacts.NewTask{Title: "Call Ada", AssigneeID: "rep", ContactID: &ada.ID})
 		require.NoError(t, err)
 		ada, err = aContacts.Get(ctx, ada.ID)
 		require.NoError(t, err)
@@ -136,6 +139,25 @@ func TestTenantIsolation(t *testing.T) {
 				}
 				return err
 			}, nil},
+			{"GetTask", func() error { _, err := bTasks.Get(ctx, task.ID); return err }, core.ErrNotFound},
+			{"CompleteTask", func() error { _, err := bTasks.Complete(ctx, task.ID, task.Version); return err }, core.ErrNotFound},
+			{"ReassignTask", func() error { _, err := bTasks.Reassign(ctx, task.ID, task.Version, "me"); return err }, core.ErrNotFound},
+			{"UpdateTask", func() error {
+				_, err := bTasks.Update(ctx, task.ID, contacts.TaskPatch{Version: task.Version, Title: ptr("mine")})
+				return err
+			}, core.ErrNotFound},
+			{"DeleteTask", func() error { return bTasks.Delete(ctx, task.ID) }, core.ErrNotFound},
+			{"CreateTask on A's contact", func() error {
+				_, err := bTasks.Create(ctx, contacts.NewTask{Title: "x", ContactID: &ada.ID})
+				return err
+			}, core.ErrInvalid},
+			{"OpenTasks", func() error {
+				page, err := bTasks.Open(ctx, "rep", contacts.TaskListOptions{})
+				if err == nil && len(page.Items) != 0 {
+					t.Errorf("tenant B listed A's tasks")
+				}
+				return err
+			}, nil},
 			{"GetCompany", func() error { _, err := bCompanies.Get(ctx, co.ID); return err }, core.ErrNotFound},
 			{"GetCompanyByDomain", func() error { _, err := bCompanies.GetByDomain(ctx, "a.example"); return err }, core.ErrNotFound},
 			{"UpdateCompany", func() error {
@@ -164,6 +186,9 @@ func TestTenantIsolation(t *testing.T) {
 		got, err := aContacts.Get(ctx, ada.ID)
 		require.NoError(t, err)
 		require.Equal(t, ada, got)
+		gotTask, err := aTasks.Get(ctx, task.ID)
+		require.NoError(t, err)
+		require.Equal(t, task, gotTask)
 		gotNote, err := aNotes.Get(ctx, note.ID)
 		require.NoError(t, err)
 		require.Equal(t, note, gotNote)

@@ -23,6 +23,8 @@ type CRM struct {
 	Companies *contacts.Companies
 	// Notes manages notes about contacts.
 	Notes *contacts.Notes
+	// Tasks manages tasks.
+	Tasks *contacts.Tasks
 
 	shared *shared
 	sc     store.Scope
@@ -101,6 +103,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Contacts:  contacts.New(sc),
 		Companies: contacts.NewCompanies(sc),
 		Notes:     contacts.NewNotes(sc),
+		Tasks:     contacts.NewTasks(sc),
 		shared:    sh,
 		sc:        sc,
 	}

@@ -197,22 +197,26 @@ func checkShape(e Expr, path string, depth int, n *int, v *core.ValidationError)
 // ParseDuration reads a relative-date duration: "90d", "12h", "30m", or
 // any Go duration ("1h30m"). Negative and zero durations are refused.
 func ParseDuration(s string) (time.Duration, error) {
-	var d time.Duration
+	d, err := parseSpan(s)
+	if err == nil && d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration", s)
+	}
+	return d, err
+}
+
+// parseSpan reads a duration like ParseDuration, zero and negative ones
+// included.
+func parseSpan(s string) (time.Duration, error) {
 	if len(s) > 1 && s[len(s)-1] == 'd' {
 		days, err := strconv.Atoi(s[:len(s)-1])
-		if err != nil || days > 100*366 {
+		if err != nil || days > 100*366 || days < -100*366 {
 			return 0, fmt.Errorf("%q is not a duration such as 90d, 12h or 30m", s)
 		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		var err error
-		d, err = time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as 90d, 12h or 30m", s)
-		}
+		return time.Duration(days) * 24 * time.Hour, nil
 	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration", s)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 90d, 12h or 30m", s)
 	}
 	return d, nil
 }

@@ -112,12 +112,13 @@ func TestRelativeTimes(t *testing.T) {
 		{filter.Gte("created_at", "now-2d"), true},
 		{filter.Gte("created_at", "now-1d"), false},
 		{filter.Lt("created_at", "now+48h"), true},
+		{filter.Lt("created_at", "now-0d"), true},
 	} {
 		got, err := schema.Match(tc.e, r, now)
 		require.NoError(t, err, "%s", tc.e)
 		require.Equal(t, tc.want, got, "%s", tc.e)
 	}
-	for _, bad := range []string{"now*2", "now-", "now-soon", "nowhere"} {
+	for _, bad := range []string{"now*2", "now-", "now-soon", "nowhere", "now--1d", "now+-2h"} {
 		require.ErrorIs(t, schema.Check(filter.Lt("created_at", bad)), core.ErrInvalid, bad)
 	}
 }

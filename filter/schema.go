@@ -358,8 +358,8 @@ func relativeTime(s string, now time.Time) (t time.Time, ok bool, err error) {
 	if sign != '+' && sign != '-' {
 		return time.Time{}, true, fmt.Errorf("%q is not a relative time such as now, now-7d or now+48h", s)
 	}
-	d, err := ParseDuration(rest[1:])
-	if err != nil {
+	d, err := parseSpan(rest[1:])
+	if err != nil || d < 0 || rest[1] == '-' || rest[1] == '+' {
 		return time.Time{}, true, fmt.Errorf("%q is not a relative time such as now, now-7d or now+48h", s)
 	}
 	if sign == '-' {
