@@ -69,7 +69,11 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 		if c.Attributes == nil {
 			c.Attributes = map[string]any{}
 		}
-		attrs, err := validateCompany(c)
+		defs, err := listFields(ctx, tx.Q(), tenant, EntityCompany)
+		if err != nil {
+			return err
+		}
+		attrs, err := validateCompany(c, defs)
 		if err != nil {
 			return err
 		}
@@ -131,7 +135,11 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 			next.Domain = NormalizeDomain(*patch.Domain)
 		}
 		mergeAttributes(next.Attributes, patch.Attributes)
-		attrs, err := validateCompany(&next)
+		defs, err := listFields(ctx, tx.Q(), tenant, EntityCompany)
+		if err != nil {
+			return err
+		}
+		attrs, err := validateCompany(&next, defs)
 		if err != nil {
 			return err
 		}
@@ -185,7 +193,11 @@ type CompanyListOptions struct {
 
 // List returns one page of companies.
 func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Page[*Company], error) {
-	plan, err := s.sc.PlanList(store.ListRequest{Schema: CompanySchema, Filter: opts.Filter, Sort: opts.Sort,
+	schema, err := schemaFor(ctx, s.sc, CompanySchema, EntityCompany, "co.attributes", opts.Filter, opts.Sort)
+	if err != nil {
+		return core.Page[*Company]{}, err
+	}
+	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
 		DefaultSort: "name", Limit: opts.Limit, Cursor: opts.Cursor})
 	if err != nil {
 		return core.Page[*Company]{}, err
@@ -195,5 +207,23 @@ func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Pag
 	if err != nil {
 		return core.Page[*Company]{}, wrap(err, "list companies")
 	}
-	return store.PageOf(s.sc, plan, rows, func(c *Company) (any, core.ID) { return c.Name, c.ID })
+	return store.PageOf(s.sc, plan, rows, func(c *Company) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
+}
+
+// FilterValue implements filter.Record.
+func (c *Company) FilterValue(field string) any {
+	switch field {
+	case "name":
+		return c.Name
+	case "domain":
+		return c.Domain
+	case "created_at":
+		return c.CreatedAt
+	case "updated_at":
+		return c.UpdatedAt
+	}
+	if key, ok := cutAttr(field); ok {
+		return c.Attributes[key]
+	}
+	return nil
 }

@@ -89,11 +89,15 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	tenant, _ := s.sc.Tenant()
 	in.normalize()
 	now := tx.Runtime().Now()
-	c, attrs, err := newContact(in, now)
+	q := tx.Q()
+	defs, err := listFields(ctx, q, tenant, EntityContact)
 	if err != nil {
 		return nil, err
 	}
-	q := tx.Q()
+	c, attrs, err := newContact(in, now, defs)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.checkUnique(ctx, q, tenant, c, c.ExternalIDs); err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 
 // newContact builds and validates the contact a normalised input describes,
 // and returns its attributes as JSON.
-func newContact(in NewContact, now time.Time) (*Contact, []byte, error) {
+func newContact(in NewContact, now time.Time, defs []*FieldDefinition) (*Contact, []byte, error) {
 	c := &Contact{
 		ID: core.NewID(), Email: in.Email, Phone: in.Phone, FirstName: in.FirstName, LastName: in.LastName,
 		CompanyID: in.CompanyID, LifecycleStage: in.LifecycleStage, OwnerID: in.OwnerID,
@@ -124,7 +128,7 @@ func newContact(in NewContact, now time.Time) (*Contact, []byte, error) {
 	if c.ExternalIDs == nil {
 		c.ExternalIDs = []ExternalID{}
 	}
-	attrs, err := validateContact(c, c.ExternalIDs)
+	attrs, err := validateContact(c, c.ExternalIDs, defs)
 	return c, attrs, err
 }
 
@@ -261,7 +265,11 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 	in.normalize()
 	next.Email, next.Phone, next.FirstName, next.LastName = in.Email, in.Phone, in.FirstName, in.LastName
 	next.LifecycleStage, next.OwnerID, next.Tags = in.LifecycleStage, in.OwnerID, in.Tags
-	attrs, err := validateContact(next, newExt)
+	defs, err := listFields(ctx, tx.Q(), tenant, EntityContact)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := validateContact(next, newExt, defs)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +405,7 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	stageGiven := in.LifecycleStage != ""
 	in.normalize()
 	// Validate before looking anything up: the keys must be storable text.
-	if _, _, err := newContact(in, time.Time{}); err != nil {
+	if _, _, err := newContact(in, time.Time{}, nil); err != nil {
 		return nil, false, err
 	}
 	q := tx.Q()
@@ -470,7 +478,11 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	where, err := Schema.Compile(f, s.sc.Runtime().Dialect, s.sc.Runtime().Now())
+	schema, err := schemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", f, "")
+	if err != nil {
+		return 0, err
+	}
+	where, err := schema.Compile(f, s.sc.Runtime().Dialect, s.sc.Runtime().Now())
 	if err != nil {
 		return 0, err
 	}
@@ -482,7 +494,11 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 // order. Pass the returned page's Next as opts.Cursor (with the same filter
 // and sort) for the following page.
 func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contact], error) {
-	plan, err := s.sc.PlanList(store.ListRequest{Schema: Schema, Filter: opts.Filter, Sort: opts.Sort,
+	schema, err := schemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", opts.Filter, opts.Sort)
+	if err != nil {
+		return core.Page[*Contact]{}, err
+	}
+	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
 		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})
 	if err != nil {
 		return core.Page[*Contact]{}, err
@@ -492,8 +508,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contac
 	if err != nil {
 		return core.Page[*Contact]{}, wrap(err, "list contacts")
 	}
-	field := plan.Sort.Field.Name
-	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return c.FilterValue(field), c.ID })
+	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
 }
 
 // wrap adds what was being done to unexpected errors; crmkit's own errors

@@ -26,6 +26,7 @@ type bundle struct {
 	companies *contacts.Companies
 	notes     *contacts.Notes
 	tasks     *contacts.Tasks
+	fields    *contacts.Fields
 	clock     *testClock
 }
 
@@ -70,7 +71,7 @@ func setup(t *testing.T, db *bun.DB) *bundle {
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
 	sc := store.NewScope(rt)
-	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.New(sc), companies: contacts.NewCompanies(sc), notes: contacts.NewNotes(sc), tasks: contacts.NewTasks(sc), clock: clock}
+	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.New(sc), companies: contacts.NewCompanies(sc), notes: contacts.NewNotes(sc), tasks: contacts.NewTasks(sc), fields: contacts.NewFields(sc), clock: clock}
 }
 
 // each runs fn on SQLite and PostgreSQL with a fresh bundle.

@@ -243,8 +243,9 @@ func (in *NewContact) normalize() {
 	}
 }
 
-// validateContact checks a whole contact and returns its attributes JSON.
-func validateContact(c *Contact, extIDs []ExternalID) ([]byte, error) {
+// validateContact checks a whole contact, its attributes against the
+// tenant's field definitions too, and returns its attributes JSON.
+func validateContact(c *Contact, extIDs []ExternalID, defs []*FieldDefinition) ([]byte, error) {
 	v := &core.ValidationError{}
 	checkEmail(v, c.Email)
 	checkPhone(v, c.Phone)
@@ -254,6 +255,7 @@ func validateContact(c *Contact, extIDs []ExternalID) ([]byte, error) {
 	checkStage(v, c.LifecycleStage)
 	checkTags(v, c.Tags)
 	attrs := checkAttributes(v, c.Attributes)
+	checkValues(v, defs, c.Attributes)
 	checkExternalIDs(v, extIDs)
 	if c.CompanyID != nil && *c.CompanyID == core.NilID {
 		c.CompanyID = nil
@@ -279,7 +281,7 @@ func NormalizeDomain(s string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(s, "www."), ".")
 }
 
-func validateCompany(c *Company) ([]byte, error) {
+func validateCompany(c *Company, defs []*FieldDefinition) ([]byte, error) {
 	v := &core.ValidationError{}
 	if c.Name == "" {
 		v.Add("name", "is required")
@@ -289,5 +291,6 @@ func validateCompany(c *Company) ([]byte, error) {
 		v.Add("domain", "%q is not a domain name", c.Domain)
 	}
 	attrs := checkAttributes(v, c.Attributes)
+	checkValues(v, defs, c.Attributes)
 	return attrs, v.Err()
 }

@@ -25,6 +25,8 @@ type CRM struct {
 	Notes *contacts.Notes
 	// Tasks manages tasks.
 	Tasks *contacts.Tasks
+	// Fields manages custom field definitions.
+	Fields *contacts.Fields
 
 	shared *shared
 	sc     store.Scope
@@ -104,6 +106,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Companies: contacts.NewCompanies(sc),
 		Notes:     contacts.NewNotes(sc),
 		Tasks:     contacts.NewTasks(sc),
+		Fields:    contacts.NewFields(sc),
 		shared:    sh,
 		sc:        sc,
 	}

@@ -146,6 +146,8 @@ func (c *compiler) exists(n node) {
 		sql = c.d.ArrayNotEmpty(n.field.Column)
 	case n.field.Type == String || n.field.Type == Enum:
 		sql = "(" + n.field.Column + " <> '')"
+	case n.field.Type == Number || n.field.Type == Bool:
+		sql = "(" + n.field.Column + " IS NOT NULL)"
 	default:
 		sql = "(" + n.field.Column + " IS NOT NULL)"
 	}

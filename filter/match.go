@@ -59,6 +59,13 @@ func matchCond(n node, v any) bool {
 	}
 	if n.field.Type == Tags {
 		tags, _ := v.([]string)
+		if list, ok := v.([]any); ok { // a JSON array, e.g. a multi-enum custom field
+			for _, e := range list {
+				if s, ok := e.(string); ok {
+					tags = append(tags, s)
+				}
+			}
+		}
 		for _, want := range n.vals {
 			if slices.Contains(tags, want.(string)) {
 				return true
@@ -141,6 +148,8 @@ func present(n node, v any) bool {
 		return n.attrKey != "" || x != ""
 	case []string:
 		return len(x) > 0
+	case []any:
+		return n.field.Type != Tags || len(x) > 0
 	case time.Time:
 		return !x.IsZero()
 	case uuid.UUID:

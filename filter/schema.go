@@ -29,8 +29,10 @@ const (
 	Tags
 	// ID is a (nullable) reference to another record.
 	ID
-	// Number is a numeric column (NOT NULL), compared as a float.
+	// Number is a numeric column or expression, compared as a float.
 	Number
+	// Bool is a boolean column or expression.
+	Bool
 )
 
 // Field is one entry of a Schema's allowlist.
@@ -43,8 +45,32 @@ type Field struct {
 	// Values lists the allowed values of an Enum.
 	Values []string
 	// Sortable fields may be used to sort lists (keyset-paginated: the
-	// column must be NOT NULL and indexed after the tenant).
+	// sort key must never be NULL, and should be indexed after the tenant).
 	Sortable bool
+	// SortColumn, when set, is the sort key instead of Column: an
+	// expression that is never NULL (e.g. COALESCE(value, default)).
+	SortColumn string
+	// SortDefault is the sort key of a record whose value is missing; it
+	// must equal what SortColumn gives such a row.
+	SortDefault any
+}
+
+// sortColumn is the expression lists are ordered by.
+func (f Field) sortColumn() string {
+	if f.SortColumn != "" {
+		return f.SortColumn
+	}
+	return f.Column
+}
+
+// SortKey is the sort key of r for f: its value, or SortDefault when it has
+// none.
+func (f Field) SortKey(r Record) any {
+	v := r.FilterValue(f.Name)
+	if v == nil && f.SortDefault != nil {
+		return f.SortDefault
+	}
+	return v
 }
 
 // Schema is the allowlist of one entity's filterable fields, plus an
@@ -73,6 +99,22 @@ func NewSchema(entity, attrColumn string, fields ...Field) *Schema {
 		s.fields[f.Name] = f
 	}
 	return s
+}
+
+// With returns a copy of s that also allows fields (e.g. the custom fields
+// a tenant defined); a field of the same name replaces the original.
+func (s *Schema) With(fields ...Field) *Schema {
+	if len(fields) == 0 {
+		return s
+	}
+	c := &Schema{entity: s.entity, fields: make(map[string]Field, len(s.fields)+len(fields)), attrColumn: s.attrColumn}
+	for k, f := range s.fields {
+		c.fields[k] = f
+	}
+	for _, f := range fields {
+		c.fields[f.Name] = f
+	}
+	return c
 }
 
 // Entity names the schema's entity.
@@ -203,6 +245,8 @@ func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.Validation
 		kind, ops = kID, []Op{OpEq, OpNe, OpIn}
 	case out.field.Type == Number:
 		kind, ops = kNumber, []Op{OpEq, OpNe, OpLt, OpLte, OpGt, OpGte, OpIn}
+	case out.field.Type == Bool:
+		kind, ops = kBool, []Op{OpEq, OpNe, OpIn}
 	}
 	out.kind = kind
 	if !slices.Contains(ops, e.Op) {

@@ -49,7 +49,7 @@ func (o Sort) OrderBy(idColumn string) string {
 	if o.Desc {
 		dir = " DESC"
 	}
-	return o.Field.Column + dir + ", " + idColumn + dir
+	return o.Field.sortColumn() + dir + ", " + idColumn + dir
 }
 
 // After is the keyset condition selecting rows after a row whose sort value
@@ -59,5 +59,5 @@ func (o Sort) After(idColumn string) string {
 	if o.Desc {
 		cmp = "<"
 	}
-	return fmt.Sprintf("((%s, %s) %s (?, ?))", o.Field.Column, idColumn, cmp)
+	return fmt.Sprintf("((%s, %s) %s (?, ?))", o.Field.sortColumn(), idColumn, cmp)
 }

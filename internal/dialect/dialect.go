@@ -293,3 +293,14 @@ func (d *Dialect) LockRows() string {
 	}
 	return ""
 }
+
+// JSONArray is the SQL for the JSON array at key of JSON object column col
+// (NULL when absent), usable where ArrayContains and ArrayNotEmpty take a
+// column.
+func (d *Dialect) JSONArray(col, key string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'array' THEN %s->%s END)", col, quoteLiteral(key), col, quoteLiteral(key))
+	}
+	p := quoteLiteral(jsonPath(key))
+	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) = 'array' THEN json_extract(%s, %s) END)", col, p, col, p)
+}

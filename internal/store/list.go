@@ -107,6 +107,12 @@ func decodeAfter(t filter.Type, vals []json.RawMessage) ([]any, error) {
 			return nil, bad
 		}
 		key = x
+	case filter.Number:
+		var f float64
+		if err := json.Unmarshal(vals[0], &f); err != nil {
+			return nil, bad
+		}
+		key = f
 	default:
 		var s string
 		if err := json.Unmarshal(vals[0], &s); err != nil {
