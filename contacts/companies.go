@@ -83,6 +83,9 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 		if err := s.repo.insertCompany(ctx, tx.Q(), tenant, c, attrs); err != nil {
 			return translateCompany(err, c)
 		}
+		if err := indexCompany(ctx, tx.Q(), tenant, c.ID); err != nil {
+			return err
+		}
 		out = c
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.created", SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
 	})
@@ -155,6 +158,14 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 		if err := s.repo.updateCompany(ctx, tx.Q(), tenant, &next, attrs, cur.Version); err != nil {
 			return translateCompany(err, &next)
 		}
+		if err := indexCompany(ctx, tx.Q(), tenant, id); err != nil {
+			return err
+		}
+		if next.Name != cur.Name { // its contacts are found by its name
+			if err := indexCompanyContacts(ctx, tx.Q(), tenant, id, false); err != nil {
+				return err
+			}
+		}
 		out = &next
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.updated", SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: eventData(out)})
 	})
@@ -169,6 +180,13 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		// Its contacts stop being found by its name; it stops being found.
+		if err := indexCompanyContacts(ctx, tx.Q(), tenant, id, true); err != nil {
+			return err
+		}
+		if err := unindex(ctx, tx.Q(), tenant, EntityCompany, id); err != nil {
+			return err
+		}
 		ok, err := s.repo.deleteCompany(ctx, tx.Q(), tenant, id)
 		if err != nil {
 			return err

@@ -109,6 +109,9 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 			return nil, s.translate(err, c)
 		}
 	}
+	if err := indexContact(ctx, q, tenant, c.ID); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(c.ExternalIDs, compareExternalIDs)
 	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
 }
@@ -295,6 +298,9 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 		}
 		next.ExternalIDs = append(next.ExternalIDs, x)
 	}
+	if err := indexContact(ctx, q, tenant, next.ID); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(next.ExternalIDs, compareExternalIDs)
 	data := eventData(map[string]any{"contact": next, "changed": changed})
 	return next, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.updated", SubjectType: "contact", SubjectID: next.ID, OccurredAt: next.UpdatedAt, Data: data})
@@ -337,6 +343,9 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 		}
 		if !ok {
 			return core.ErrNotFound
+		}
+		if err := unindex(ctx, tx.Q(), tenant, EntityContact, id); err != nil {
+			return err
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: id,
 			Data: eventData(map[string]any{"id": id})})

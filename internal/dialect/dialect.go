@@ -304,3 +304,12 @@ func (d *Dialect) JSONArray(col, key string) string {
 	p := quoteLiteral(jsonPath(key))
 	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) = 'array' THEN json_extract(%s, %s) END)", col, p, col, p)
 }
+
+// JSONArrayJoin is the SQL joining the strings of JSON array column col
+// with spaces ("" for an empty array).
+func (d *Dialect) JSONArrayJoin(col string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("COALESCE((SELECT string_agg(value, ' ') FROM jsonb_array_elements_text(%s)), '')", col)
+	}
+	return fmt.Sprintf("COALESCE((SELECT group_concat(value, ' ') FROM json_each(%s)), '')", col)
+}

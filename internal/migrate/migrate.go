@@ -82,23 +82,27 @@ func (m Migration) Statements(d *dialect.Dialect) []string {
 }
 
 func statementFor(stmt string, d *dialect.Dialect) string {
-	s := strings.TrimSpace(stmt)
-	for _, k := range []dialect.Kind{dialect.Postgres, dialect.SQLite} {
-		marker := "-- " + string(k) + " only"
-		if strings.HasPrefix(s, marker) {
-			if d.Kind != k {
-				return ""
+	// A "-- postgres only" or "-- sqlite only" line among the comments
+	// that lead a statement limits it to that database.
+	var body []string
+	leading := true
+	for _, line := range strings.Split(strings.TrimSpace(stmt), "\n") {
+		l := strings.TrimSpace(line)
+		if leading && strings.HasPrefix(l, "--") {
+			for _, k := range []dialect.Kind{dialect.Postgres, dialect.SQLite} {
+				if l == "-- "+string(k)+" only" && d.Kind != k {
+					return ""
+				}
 			}
-			s = strings.TrimSpace(strings.TrimPrefix(s, marker))
+			continue
 		}
+		if l != "" {
+			leading = false
+		}
+		body = append(body, line)
 	}
 	// A statement that is only comments is no statement.
-	for _, line := range strings.Split(s, "\n") {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
-			return s
-		}
-	}
-	return ""
+	return strings.TrimSpace(strings.Join(body, "\n"))
 }
 
 // Up applies every pending migration and returns the names of those it

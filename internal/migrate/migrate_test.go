@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/opendb"
 )
@@ -85,4 +87,23 @@ func TestUpConcurrentProcesses(t *testing.T) {
 			return db
 		})
 	})
+}
+
+// Statements marked for one database reach only that one, even behind a
+// leading comment block.
+func TestStatementsHonourDialectMarkers(t *testing.T) {
+	all, err := migrate.All()
+	require.NoError(t, err)
+	pg, lite := &dialect.Dialect{Kind: dialect.Postgres}, &dialect.Dialect{Kind: dialect.SQLite}
+	var pgText, liteText string
+	for _, m := range all {
+		pgText += strings.Join(m.Statements(pg), "\n")
+		liteText += strings.Join(m.Statements(lite), "\n")
+	}
+	require.Contains(t, pgText, "tsvector")
+	require.NotContains(t, liteText, "tsvector")
+	require.Contains(t, liteText, "fts5")
+	require.NotContains(t, pgText, "fts5")
+	require.NotContains(t, pgText+liteText, "{{", "every type token is replaced")
+	require.Contains(t, pgText, `TEXT COLLATE "C"`)
 }

@@ -1,0 +1,186 @@
+package contacts
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// SearchHit is one record a search found.
+type SearchHit struct {
+	// Entity is EntityContact or EntityCompany.
+	Entity string  `json:"entity"`
+	ID     core.ID `json:"id"`
+	// Title is what to show: a contact's name (else email or phone), a
+	// company's name.
+	Title string `json:"title"`
+	// Score ranks hits, higher is better; it compares hits of one search.
+	Score float64 `json:"score"`
+}
+
+// SearchOptions narrow a search.
+type SearchOptions struct {
+	// Entities selects EntityContact and/or EntityCompany; empty is both.
+	Entities []string
+	// Limit is the number of hits: default 20, at most 100.
+	Limit int
+}
+
+// Search limits.
+const (
+	MaxSearchWords = 8
+	MaxSearchLimit = 100
+)
+
+// Search finds contacts and companies by the words of query, each word a
+// prefix ("ada lov" finds Ada Lovelace), in names, email, phone, company
+// name, tags and domains; best matches first. Matching is case-insensitive
+// and accent-sensitive on both databases.
+func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) ([]SearchHit, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	v := &core.ValidationError{}
+	words := searchWords(query)
+	if !storableText(query) {
+		v.Add("query", "is not valid text")
+	} else if len(words) == 0 {
+		v.Add("query", "has no letters or digits to search for")
+	}
+	if len(words) > MaxSearchWords {
+		words = words[:MaxSearchWords]
+	}
+	for _, e := range opts.Entities {
+		if e != EntityContact && e != EntityCompany {
+			v.Add("entities", "%q is not one of contact, company", e)
+		}
+	}
+	limit := opts.Limit
+	if limit == 0 {
+		limit = 20
+	}
+	if limit < 0 || limit > MaxSearchLimit {
+		v.Add("limit", "must be between 1 and %d", MaxSearchLimit)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+
+	d := s.sc.Runtime().Dialect
+	var sqlText string
+	args := []any{}
+	entityFilter := ""
+	if len(opts.Entities) > 0 {
+		entityFilter = " AND s.entity IN (?" + strings.Repeat(", ?", len(opts.Entities)-1) + ")"
+	}
+	if d.Kind == dialect.Postgres {
+		terms := make([]string, len(words))
+		for i, w := range words {
+			terms[i] = w + ":*"
+		}
+		sqlText = `SELECT s.entity, s.entity_id, s.title, ts_rank(s.tsv, q.q) AS score
+			FROM crm_search s, (SELECT to_tsquery('simple', ?) AS q) q
+			WHERE s.tenant_id = ? AND s.tsv @@ q.q` + entityFilter + `
+			ORDER BY score DESC, s.entity_id LIMIT ?`
+		args = append(args, strings.Join(terms, " & "), tenant)
+	} else {
+		terms := make([]string, len(words))
+		for i, w := range words {
+			terms[i] = `"` + w + `"*`
+		}
+		// The tenant is matched in the index too, so a common word is not
+		// ranked across every tenant's records; s.tenant_id decides.
+		match := fmt.Sprintf(`{tenant_id}: "%s" AND {body}: (%s)`, tenant, strings.Join(terms, " AND "))
+		sqlText = `SELECT s.entity, s.entity_id, s.title, -bm25(crm_search_fts, 0.0, 1.0) AS score
+			FROM crm_search_fts JOIN crm_search s ON s.doc = crm_search_fts.rowid
+			WHERE crm_search_fts MATCH ? AND s.tenant_id = ?` + entityFilter + `
+			ORDER BY score DESC, s.entity_id LIMIT ?`
+		args = append(args, match, tenant)
+	}
+	for _, e := range opts.Entities {
+		args = append(args, e)
+	}
+	args = append(args, limit)
+	rows, err := s.sc.Q().PlanPerCall().Query(ctx, sqlText, args...)
+	if err != nil {
+		return nil, wrap(err, "search")
+	}
+	hits := []SearchHit{}
+	err = eachRow(rows, func(r scanner) error {
+		var h SearchHit
+		if err := r.Scan(&h.Entity, &h.ID, &h.Title, &h.Score); err != nil {
+			return err
+		}
+		hits = append(hits, h)
+		return nil
+	})
+	return hits, wrap(err, "search")
+}
+
+// searchWords splits a query into lower-case words of letters and digits,
+// the only characters the query syntax of either database gets to see.
+func searchWords(q string) []string {
+	var words []string
+	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		w = strings.ToLower(w)
+		if len(w) > 64 {
+			w = w[:64]
+		}
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// contactDocSQL is the INSERT … SELECT that (re)indexes the contacts a
+// condition selects; its text matches migration 0005.
+func contactDocSQL(d *dialect.Dialect, where string) string {
+	return `INSERT INTO crm_search (tenant_id, entity, entity_id, title, body)
+		SELECT c.tenant_id, 'contact', c.id,
+			COALESCE(NULLIF(TRIM(c.first_name || ' ' || c.last_name), ''), NULLIF(c.email, ''), c.phone),
+			c.first_name || ' ' || c.last_name || ' ' || c.email || ' ' || replace(replace(c.email, '@', ' '), '.', ' ') || ' ' ||
+			replace(c.phone, '+', ' ') || ' ' || COALESCE(co.name, '') || ' ' || ` + d.JSONArrayJoin("c.tags") + `
+		FROM crm_contacts c LEFT JOIN crm_companies co ON co.tenant_id = c.tenant_id AND co.id = c.company_id AND co.id <> ?
+		WHERE c.tenant_id = ? AND ` + where + `
+		ON CONFLICT (tenant_id, entity, entity_id) DO UPDATE SET title = excluded.title, body = excluded.body`
+}
+
+// indexContact brings the search document of contact id up to date.
+func indexContact(ctx context.Context, q store.Q, tenant string, id core.ID) error {
+	_, err := q.Exec(ctx, contactDocSQL(q.D, "c.id = ?"), core.NilID, tenant, id)
+	return err
+}
+
+// indexCompanyContacts re-indexes the contacts of company id, leaving the
+// company out of their text when it is being deleted.
+func indexCompanyContacts(ctx context.Context, q store.Q, tenant string, id core.ID, deleting bool) error {
+	exclude := core.NilID
+	if deleting {
+		exclude = id
+	}
+	_, err := q.Exec(ctx, contactDocSQL(q.D, "c.company_id = ?"), exclude, tenant, id)
+	return err
+}
+
+// indexCompany brings the search document of company id up to date.
+func indexCompany(ctx context.Context, q store.Q, tenant string, id core.ID) error {
+	_, err := q.Exec(ctx, `INSERT INTO crm_search (tenant_id, entity, entity_id, title, body)
+		SELECT co.tenant_id, 'company', co.id, co.name, co.name || ' ' || co.domain || ' ' || replace(co.domain, '.', ' ')
+		FROM crm_companies co WHERE co.tenant_id = ? AND co.id = ?
+		ON CONFLICT (tenant_id, entity, entity_id) DO UPDATE SET title = excluded.title, body = excluded.body`, tenant, id)
+	return err
+}
+
+// unindex removes a record's search document.
+func unindex(ctx context.Context, q store.Q, tenant, entity string, id core.ID) error {
+	_, err := q.Exec(ctx, `DELETE FROM crm_search WHERE tenant_id = ? AND entity = ? AND entity_id = ?`, tenant, entity, id)
+	return err
+}
