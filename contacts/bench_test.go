@@ -549,3 +549,43 @@ func mustRuntime(b *testing.B, db *bun.DB) *store.Runtime {
 	require.NoError(b, err)
 	return rt
 }
+
+// A surname prefix over 1M contacts, top 20, against the hand-written FTS
+// query of each database.
+func BenchmarkSearch(b *testing.B) {
+	benchBoth(b, func(b *testing.B, e *benchEnv) {
+		ctx := context.Background()
+		// Surnames are Name0 … Name5002: "name4217" is one surname (~200
+		// contacts), "name42" a prefix of 111 surnames (~22k contacts).
+		for _, prefix := range []string{"name4217", "name42"} {
+			b.Run(prefix+"/crmkit", func(b *testing.B) {
+				for b.Loop() {
+					hits, err := e.svc.Search(ctx, prefix, contacts.SearchOptions{Limit: 20})
+					if err != nil || len(hits) != 20 {
+						b.Fatal(err, len(hits))
+					}
+				}
+			})
+			b.Run(prefix+"/raw", func(b *testing.B) {
+				q := `SELECT s.entity, s.entity_id, s.title, -bm25(crm_search_fts, 0.0, 1.0) AS score
+					FROM crm_search_fts JOIN crm_search s ON s.doc = crm_search_fts.rowid
+					WHERE crm_search_fts MATCH ? AND s.tenant_id = ? ORDER BY score DESC, s.entity_id LIMIT 20`
+				arg := `{tenant_id}: "default" AND {body}: ("` + prefix + `"*)`
+				if e.ph("?") != "?" {
+					q = `SELECT s.entity, s.entity_id::text, s.title, ts_rank(s.tsv, q.q) AS score
+						FROM crm_search s, (SELECT to_tsquery('simple', $1) AS q) q
+						WHERE s.tenant_id = $2 AND s.tsv @@ q.q ORDER BY score DESC, s.entity_id LIMIT 20`
+					arg = prefix + ":*"
+				}
+				var entity, id, title string
+				var score float64
+				for b.Loop() {
+					n, err := e.rawRows(ctx, q, []any{&entity, &id, &title, &score}, arg, "default")
+					if err != nil || n != 20 {
+						b.Fatal(err, n)
+					}
+				}
+			})
+		}
+	})
+}

@@ -1,7 +1,21 @@
-// Package contacts manages the people and companies a CRM knows: contacts
-// with email, phone, names, company, lifecycle stage, owner, tags, custom
-// attributes and external ids (how a shop links its own customer record),
-// and companies with name, domain and attributes.
+// Package contacts is the Customer 360 of crmkit: the people and companies a
+// CRM knows, everything that happened with them, and the work around them.
+//
+//   - Contacts (c.Contacts): email, phone, names, company, lifecycle stage,
+//     owner, tags, custom attributes, external ids (how a shop links its own
+//     customer record); Create, Get/GetByEmail/GetByExternalID, Update with
+//     optimistic concurrency, Upsert, Delete, List, Count, Search.
+//   - Activities (c.Contacts.Track): calls, emails, meetings, web events,
+//     purchases, support contacts, anything the host names; idempotent by key;
+//     they keep the contact's Facts current (last activity, purchase count and
+//     total, first and last purchase), which filters can use.
+//   - The timeline (c.Contacts.Timeline): activities, notes and events about a
+//     contact merged, newest first, keyset-paginated.
+//   - Companies (c.Companies), notes (c.Notes), tasks (c.Tasks: my open,
+//     overdue, due soon), custom field definitions (c.Fields).
+//   - Search (c.Contacts.Search): full-text over names, email, phone, company,
+//     tags and domains, word prefixes for type-ahead, ranked: SQLite FTS5 or
+//     PostgreSQL tsvector with GIN, kept in sync by every write.
 //
 // Hosts reach it through the crm facade:
 //
@@ -13,9 +27,11 @@
 //		FirstName:   "Ada",
 //		ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "customer-1042"}},
 //	})
-//	same, _ := c.Contacts.GetByExternalID(ctx, "shop", "customer-1042")
+//	_, _ = c.Contacts.Track(ctx, contacts.ByExternalID("shop", "customer-1042"), contacts.NewActivity{
+//		Kind: contacts.KindWeb, Name: "pricing_calculator_used", IdempotencyKey: "evt-981",
+//	})
 //	page, _ := c.Contacts.List(ctx, contacts.ListOptions{
-//		Filter: filter.Eq("lifecycle_stage", "lead"),
+//		Filter: filter.And(filter.Eq("lifecycle_stage", "lead"), filter.Gte("last_activity_at", "now-7d")),
 //	})
 //
 // Every method is scoped to the tenant of the facade it was reached through.
@@ -23,11 +39,21 @@
 // (core.ErrInvalid); an update names the version it read, and a stale
 // version fails with core.ErrConflict instead of overwriting a concurrent
 // change. Each change appends an event ("contact.created",
-// "contact.updated", "contact.deleted", "company.created", …) in its
+// "contact.updated", "activity.tracked", "task.completed", …) in its
 // transaction.
 //
-// Emails are stored trimmed and lower-case and are unique per tenant when
-// given; (source, external id) pairs are unique per tenant. Upsert finds a
-// contact by external id, then by email, and is idempotent: repeating it
-// changes nothing and emits nothing.
+// Decisions worth knowing:
+//   - Emails are stored trimmed and lower-case and are unique per tenant when
+//     given; (source, external id) pairs are unique per tenant. Upsert finds a
+//     contact by external id, then by email, and is idempotent.
+//   - A contact's purchases share one currency; a purchase in another is
+//     refused. Facts do not change a contact's Version.
+//   - Attributes without a field definition are free-form; a definition
+//     checks its key on every write (type, options, required) and makes it
+//     filterable with its type and sortable (missing values sort first).
+//     Money fields are checked but not yet filterable.
+//   - Notes belong to contacts; tasks outlive the contact or company they
+//     were about (the link is cleared).
+//   - Search matches whole words by prefix, case-insensitively and
+//     accent-sensitively ("muller" does not find "Müller") on both databases.
 package contacts

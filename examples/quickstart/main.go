@@ -1,6 +1,7 @@
 // Command quickstart embeds crmkit on an SQLite file: it creates a company
 // and contacts, finds them by email and by the shop's customer id, lists the
-// leads, and prints what it did.
+// leads, tracks an order and a web event, adds a follow-up task, shows the
+// contact's timeline, searches, and prints what it did.
 //
 //	go run ./examples/quickstart            # uses ./quickstart.db, removed afterwards
 //	go run ./examples/quickstart -db my.db  # keeps my.db
@@ -14,6 +15,7 @@ import (
 	"log"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -120,6 +122,61 @@ func run(path string) error {
 		return err
 	}
 	fmt.Printf("contacts in all: %d\n", n)
+
+	// The shop reports an order and a visit to the price calculator; a
+	// retried delivery of the same order is recorded once.
+	total, err := core.NewMoney("499.00", "EUR")
+	if err != nil {
+		return err
+	}
+	order := contacts.NewActivity{Kind: contacts.KindPurchase, IdempotencyKey: "order-5001",
+		Purchase: &contacts.Purchase{OrderID: "5001", Total: total}}
+	for i := 0; i < 2; i++ {
+		if _, err := c.Contacts.Track(ctx, contacts.ByExternalID("shop", "customer-1042"), order); err != nil {
+			return err
+		}
+	}
+	if _, err := c.Contacts.Track(ctx, contacts.ByEmail("ada@acme.example"), contacts.NewActivity{
+		Kind: contacts.KindWeb, Name: "pricing_calculator_used", Properties: map[string]any{"plan": "team"}}); err != nil {
+		return err
+	}
+	ada, err = c.Contacts.Get(ctx, ada.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %d purchase(s), %s in all\n", ada.Name(), ada.Facts.PurchaseCount, ada.Facts.PurchaseTotal)
+
+	due := time.Now().Add(24 * time.Hour)
+	if _, err := c.Tasks.Create(ctx, contacts.NewTask{Title: "Follow up on the team plan", AssigneeID: "rep-1", ContactID: &ada.ID, DueAt: &due}); err != nil {
+		return err
+	}
+	open, err := c.Tasks.Open(ctx, "rep-1", contacts.TaskListOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("rep-1 has %d open task(s): %q\n", len(open.Items), open.Items[0].Title)
+
+	timeline, err := c.Contacts.Timeline(ctx, ada.ID, contacts.TimelineOptions{Limit: 10})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("timeline of %s, newest first:\n", ada.Name())
+	for _, it := range timeline.Items {
+		switch {
+		case it.Activity != nil:
+			fmt.Printf("  activity %s %s\n", it.Activity.Kind, it.Activity.Name)
+		case it.Event != nil:
+			fmt.Printf("  event %s\n", it.Event.Type)
+		}
+	}
+
+	hits, err := c.Contacts.Search(ctx, "lov", contacts.SearchOptions{})
+	if err != nil {
+		return err
+	}
+	for _, h := range hits {
+		fmt.Printf("search \"lov\" found %s %q\n", h.Entity, h.Title)
+	}
 
 	_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "not-an-address", FirstName: strings.Repeat("x", 300)})
 	fmt.Println("invalid input refused:", err)
