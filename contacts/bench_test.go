@@ -570,7 +570,7 @@ func BenchmarkSearch(b *testing.B) {
 				q := `SELECT s.entity, s.entity_id, s.title, -bm25(crm_search_fts, 0.0, 1.0) AS score
 					FROM crm_search_fts JOIN crm_search s ON s.doc = crm_search_fts.rowid
 					WHERE crm_search_fts MATCH ? AND s.tenant_id = ? ORDER BY score DESC, s.entity_id LIMIT 20`
-				arg := `{tenant_id}: "default" AND {body}: ("` + prefix + `"*)`
+				arg := `{body}: ("` + prefix + `"*)`
 				if e.ph("?") != "?" {
 					q = `SELECT s.entity, s.entity_id::text, s.title, ts_rank(s.tsv, q.q) AS score
 						FROM crm_search s, (SELECT to_tsquery('simple', $1) AS q) q

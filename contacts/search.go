@@ -2,7 +2,6 @@ package contacts
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -95,9 +94,11 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 		for i, w := range words {
 			terms[i] = `"` + w + `"*`
 		}
-		// The tenant is matched in the index too, so a common word is not
-		// ranked across every tenant's records; s.tenant_id decides.
-		match := fmt.Sprintf(`{tenant_id}: "%s" AND {body}: (%s)`, tenant, strings.Join(terms, " AND "))
+		// Only the words are matched in the index; the join on s.tenant_id
+		// keeps the tenant's records. (Matching the tenant in FTS5 as well
+		// made every search intersect with all of a tenant's documents:
+		// 96 ms instead of milliseconds at 1M contacts.)
+		match := "{body}: (" + strings.Join(terms, " AND ") + ")"
 		sqlText = `SELECT s.entity, s.entity_id, s.title, -bm25(crm_search_fts, 0.0, 1.0) AS score
 			FROM crm_search_fts JOIN crm_search s ON s.doc = crm_search_fts.rowid
 			WHERE crm_search_fts MATCH ? AND s.tenant_id = ?` + entityFilter + `

@@ -56,3 +56,7 @@ FROM crm_contacts c LEFT JOIN crm_companies co ON co.tenant_id = c.tenant_id AND
 INSERT INTO crm_search (tenant_id, entity, entity_id, title, body)
 SELECT co.tenant_id, 'company', co.id, co.name, co.name || ' ' || co.domain || ' ' || replace(co.domain, '.', ' ')
 FROM crm_companies co;
+-- Fresh statistics, or the planner takes the tenant for selective and
+-- intersects every search with all of the tenant's documents.
+-- postgres only
+ANALYZE crm_search;
