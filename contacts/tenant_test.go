@@ -113,6 +113,22 @@ func TestTenantIsolation(t *testing.T) {
 				}
 				return err
 			}, nil},
+			{"Merge A's contact into B's", func() error {
+				own, err := bContacts.Create(ctx, contacts.NewContact{Email: "mine@b.example"})
+				if err != nil {
+					return err
+				}
+				_, err = bContacts.Merge(ctx, own.ID, ada.ID)
+				return err
+			}, core.ErrNotFound},
+			{"Merge into A's contact", func() error {
+				own, err := bContacts.Create(ctx, contacts.NewContact{Email: "mine2@b.example"})
+				if err != nil {
+					return err
+				}
+				_, err = bContacts.Merge(ctx, ada.ID, own.ID)
+				return err
+			}, core.ErrNotFound},
 			{"GetActivity", func() error { _, err := bContacts.GetActivity(ctx, act.ID); return err }, core.ErrNotFound},
 			{"Timeline", func() error { _, err := bContacts.Timeline(ctx, ada.ID, contacts.TimelineOptions{}); return err }, core.ErrNotFound},
 			{"GetNote", func() error { _, err := bNotes.Get(ctx, note.ID); return err }, core.ErrNotFound},

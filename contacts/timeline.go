@@ -21,7 +21,8 @@ const (
 )
 
 // TimelineItem is one entry of a contact's timeline: an activity, a note,
-// or an event about the contact (created, updated, …).
+// or an event about the contact (created, updated, …) or about a contact
+// merged into it.
 type TimelineItem struct {
 	Type     string      `json:"type"`
 	At       time.Time   `json:"at"`
@@ -153,8 +154,9 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	if all || want[ItemEvent] {
 		where, args := keyset("e.occurred_at", "e.id")
 		rows, err := q.Query(ctx, `SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
-			FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ?`+where+
-			` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
+			FROM crm_events e WHERE e.tenant_id = ?
+				AND e.subject_id IN (SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?)`+where+
+			` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID, tenant, contactID}, args...), limit+1)...)
 		if err != nil {
 			return page, wrap(err, "timeline")
 		}
