@@ -45,3 +45,17 @@ func spaced(s string) string {
 	}
 	return out + "]"
 }
+
+func TestSimilarFirstNames(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Jonathan", "Johnathan", true}, {"Bob", "Bobby", true}, {"A.", "Ada", true}, {"ada", "ADA", true},
+		{"Anna", "Hanna", false}, {"Jon", "Jan", false}, {"Mary", "Mark", true}, {"Mary", "Maria", false},
+		{"", "Ada", false}, {"Zoë", "Zoe", false}, {"Zoë", "Zoëy", true},
+	} {
+		require.Equal(t, tc.want, similarFirstNames(tc.a, tc.b), "%s ~ %s", tc.a, tc.b)
+		require.Equal(t, tc.want, similarFirstNames(tc.b, tc.a), "%s ~ %s", tc.b, tc.a)
+	}
+}

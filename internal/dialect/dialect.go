@@ -313,3 +313,12 @@ func (d *Dialect) JSONArrayJoin(col string) string {
 	}
 	return fmt.Sprintf("COALESCE((SELECT group_concat(value, ' ') FROM json_each(%s)), '')", col)
 }
+
+// Instr is the SQL for the 1-based position of needle in haystack (0 when
+// absent).
+func (d *Dialect) Instr(haystack, needle string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("strpos(%s, %s)", haystack, needle)
+	}
+	return fmt.Sprintf("instr(%s, %s)", haystack, needle)
+}
