@@ -390,7 +390,9 @@ func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, create
 	// others hit the unique index and are retried, then find and update it.
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-			c, created, err = s.upsert(ctx, tx, in)
+			var o outcome
+			c, o, err = s.upsert(ctx, tx, in)
+			created = o == outcomeCreated
 			return err
 		})
 		if !errors.Is(err, errRace) {
@@ -409,24 +411,33 @@ var errTakenConcurrently = fmt.Errorf("%w: email or external id was taken concur
 
 var errRace = fmt.Errorf("%w: concurrent upsert", core.ErrConflict)
 
-func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, bool, error) {
+// outcome is what an upsert did.
+type outcome int
+
+const (
+	outcomeUnchanged outcome = iota
+	outcomeCreated
+	outcomeUpdated
+)
+
+func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, outcome, error) {
 	tenant, _ := s.sc.Tenant()
 	stageGiven := in.LifecycleStage != ""
 	in.normalize()
 	// Validate before looking anything up: the keys must be storable text.
 	if _, _, err := newContact(in, time.Time{}, nil); err != nil {
-		return nil, false, err
+		return nil, outcomeUnchanged, err
 	}
 	q := tx.Q()
 	var cur *Contact
 	for _, x := range in.ExternalIDs {
 		owner, err := s.repo.externalIDOwner(ctx, q, tenant, x)
 		if err != nil {
-			return nil, false, err
+			return nil, outcomeUnchanged, err
 		}
 		if owner != core.NilID {
 			if cur, err = s.repo.getContact(ctx, q, tenant, "c.id = ?"+q.D.LockRows(), owner); err != nil {
-				return nil, false, err
+				return nil, outcomeUnchanged, err
 			}
 			break
 		}
@@ -435,7 +446,7 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		var err error
 		cur, err = s.repo.getContact(ctx, q, tenant, "c.email = ? AND c.email <> ''"+q.D.LockRows(), in.Email)
 		if err != nil && !errors.Is(err, core.ErrNotFound) {
-			return nil, false, err
+			return nil, outcomeUnchanged, err
 		}
 	}
 	if cur == nil {
@@ -444,9 +455,12 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		// looked, so a conflict now means a concurrent writer just added them:
 		// retry, and the next attempt finds and updates that contact.
 		if errors.Is(err, core.ErrConflict) {
-			return nil, false, errRace
+			return nil, outcomeUnchanged, errRace
 		}
-		return c, err == nil, err
+		if err != nil {
+			return nil, outcomeUnchanged, err
+		}
+		return c, outcomeCreated, nil
 	}
 	next := applyPatch(cur, ContactPatch{})
 	setIf := func(dst *string, v string) {
@@ -478,7 +492,13 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		}
 	}
 	out, err := s.save(ctx, tx, cur, next, newExt)
-	return out, false, err
+	if err != nil {
+		return nil, outcomeUnchanged, err
+	}
+	if out == cur {
+		return out, outcomeUnchanged, nil
+	}
+	return out, outcomeUpdated, nil
 }
 
 // Count returns the number of contacts matching f.

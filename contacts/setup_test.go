@@ -63,7 +63,7 @@ func (c *testClock) set(t time.Time, step time.Duration) {
 	c.now, c.step = t, step
 }
 
-func setup(t *testing.T, db *bun.DB) *bundle {
+func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
 	_, err := migrate.Up(context.Background(), db)
 	require.NoError(t, err)
