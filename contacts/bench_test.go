@@ -12,6 +12,7 @@ package contacts_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -588,4 +589,107 @@ func BenchmarkSearch(b *testing.B) {
 			})
 		}
 	})
+}
+
+// Importing N contacts (CRM_BENCH_IMPORT, default 10,000) with three custom
+// fields and a unique email into an empty database: crmkit's Import against
+// raw prepared inserts in one transaction (SQLite) and pgx CopyFrom
+// (PostgreSQL) of the contact rows. One operation imports all N rows.
+func BenchmarkImport(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("CRM_BENCH_IMPORT")); err == nil && v > 0 {
+		n = v
+	}
+	rowsOf := func(i int) contacts.NewContact {
+		return contacts.NewContact{Email: fmt.Sprintf("imp%d@example.com", i), FirstName: "First", LastName: fmt.Sprint("Name", i%5003),
+			Attributes: map[string]any{"plan": []string{"free", "pro", "team"}[i%3], "seats": float64(i % 100), "region": "eu"}}
+	}
+	fresh := func(b *testing.B, open func(testing.TB) *bun.DB) (*bun.DB, *contacts.Service) {
+		db := open(b)
+		_, err := migrate.Up(context.Background(), db)
+		require.NoError(b, err)
+		rt := mustRuntime(b, db)
+		fields := contacts.NewFields(store.NewScope(rt))
+		for _, d := range []contacts.FieldDefinition{
+			{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro", "team"}},
+			{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
+			{Entity: "contact", Key: "region", Label: "Region", Type: contacts.FieldText},
+		} {
+			_, err := fields.Define(context.Background(), d)
+			require.NoError(b, err)
+		}
+		return db, contacts.New(store.NewScope(rt))
+	}
+	for _, kind := range []struct {
+		name string
+		open func(testing.TB) *bun.DB
+	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
+		b.Run(kind.name+"/crmkit", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				_, svc := fresh(b, kind.open)
+				b.StartTimer()
+				res, err := svc.Import(context.Background(), func(yield func(contacts.ImportRow) bool) {
+					for j := 0; j < n; j++ {
+						if !yield(contacts.ImportRow{Line: j + 2, Contact: rowsOf(j)}) {
+							return
+						}
+					}
+				}, contacts.ImportOptions{BatchSize: 1000})
+				if err != nil || res.Created != int64(n) {
+					b.Fatal(err, res.ImportProgress)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+		b.Run(kind.name+"/raw", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				db, _ := fresh(b, kind.open)
+				ctx := context.Background()
+				now := benchEpoch
+				b.StartTimer()
+				if kind.name == "postgres" {
+					conn, err := db.Conn(ctx)
+					require.NoError(b, err)
+					err = conn.Raw(func(dc any) error {
+						pc := dc.(interface{ Conn() *pgx.Conn }).Conn()
+						_, err := pc.CopyFrom(ctx, pgx.Identifier{"crm_contacts"},
+							[]string{"tenant_id", "id", "email", "first_name", "last_name", "lifecycle_stage", "tags", "attributes", "created_at", "updated_at", "version"},
+							pgx.CopyFromFunc(func() func() ([]any, error) {
+								j := 0
+								return func() ([]any, error) {
+									if j == n {
+										return nil, nil
+									}
+									r := rowsOf(j)
+									j++
+									attrs, _ := json.Marshal(r.Attributes)
+									return []any{"default", core.NewID(), r.Email, r.FirstName, r.LastName, "lead", "[]", string(attrs), now, now, int64(1)}, nil
+								}
+							}()))
+						return err
+					})
+					conn.Close()
+					require.NoError(b, err)
+					continue
+				}
+				tx, err := db.DB.BeginTx(ctx, nil)
+				require.NoError(b, err)
+				st, err := tx.PrepareContext(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, first_name, last_name, lifecycle_stage,
+					tags, attributes, created_at, updated_at, version) VALUES ('default', ?, ?, ?, ?, 'lead', '[]', ?, ?, ?, 1)`)
+				require.NoError(b, err)
+				ts := now.Format("2006-01-02T15:04:05.000000Z")
+				for j := 0; j < n; j++ {
+					r := rowsOf(j)
+					attrs, _ := json.Marshal(r.Attributes)
+					if _, err := st.ExecContext(ctx, core.NewID().String(), r.Email, r.FirstName, r.LastName, string(attrs), ts, ts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				require.NoError(b, tx.Commit())
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
