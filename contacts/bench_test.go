@@ -114,23 +114,20 @@ func sqliteBench(b *testing.B) *benchEnv {
 		n:   n,
 	}
 	stmts := map[string]*sql.Stmt{}
-	e.rawRow = func(ctx context.Context, query string, args ...any) rowScanner {
+	prepared := func(ctx context.Context, query string) *sql.Stmt {
 		st, ok := stmts[query]
 		if !ok {
 			st, err = db.DB.PrepareContext(ctx, query)
 			require.NoError(b, err)
 			stmts[query] = st
 		}
-		return st.QueryRowContext(ctx, args...)
+		return st
+	}
+	e.rawRow = func(ctx context.Context, query string, args ...any) rowScanner {
+		return prepared(ctx, query).QueryRowContext(ctx, args...)
 	}
 	e.rawRows = func(ctx context.Context, query string, dest []any, args ...any) (int, error) {
-		st, ok := stmts[query]
-		if !ok {
-			st, err = db.DB.PrepareContext(ctx, query)
-			require.NoError(b, err)
-			stmts[query] = st
-		}
-		rows, err := st.QueryContext(ctx, args...)
+		rows, err := prepared(ctx, query).QueryContext(ctx, args...)
 		if err != nil {
 			return 0, err
 		}

@@ -221,7 +221,7 @@ func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Pag
 		return core.Page[*Company]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	rows, err := s.repo.listCompanies(ctx, s.sc.Q(), tenant, plan.Where, plan.Sort, plan.After, plan.Fetch)
+	rows, err := s.repo.listCompanies(ctx, s.sc.Q(), tenant, plan)
 	if err != nil {
 		return core.Page[*Company]{}, wrap(err, "list companies")
 	}

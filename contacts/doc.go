@@ -16,6 +16,12 @@
 //   - Search (c.Contacts.Search): full-text over names, email, phone, company,
 //     tags and domains, word prefixes for type-ahead, ranked: SQLite FTS5 or
 //     PostgreSQL tsvector with GIN, kept in sync by every write.
+//   - Dedupe and merge: FindDuplicates proposes groups with a score and the
+//     reasons; Merge folds contacts into one in a transaction, and later
+//     modules re-point their rows with OnMerge.
+//   - Import and export: ImportCSV and Import (upsert per row, per-row errors,
+//     dry run, all-or-nothing, progress), ExportCSV and ExportJSONL, in
+//     constant memory.
 //
 // Hosts reach it through the crm facade:
 //
@@ -56,4 +62,8 @@
 //     were about (the link is cleared).
 //   - Search matches whole words by prefix, case-insensitively and
 //     accent-sensitively ("muller" does not find "Müller") on both databases.
+//   - Import catches a repeated email or external id within a batch (an
+//     error on the later row); across batches the later row updates the
+//     contact the earlier one made, so memory stays flat. Import applies rows
+//     one by one for now.
 package contacts

@@ -233,25 +233,8 @@ func (s *Notes) List(ctx context.Context, opts NoteListOptions) (core.Page[*Note
 		return core.Page[*Note]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	query := `SELECT ` + noteColumns + ` FROM crm_notes n WHERE n.tenant_id = ? AND ` + plan.Where.Where
-	args := append([]any{tenant}, plan.Where.Args...)
-	if plan.After != nil {
-		query += " AND " + plan.Sort.After("n.id")
-		args = append(args, plan.After...)
-	}
-	query += " ORDER BY " + plan.Sort.OrderBy("n.id") + " LIMIT ?"
-	rows, err := s.sc.Q().PlanPerCall().Query(ctx, query, append(args, plan.Fetch)...)
+	notes, err := listPage(ctx, s.sc.Q(), tenant, `SELECT `+noteColumns+` FROM crm_notes n `, "n", plan, scanNote)
 	if err != nil {
-		return core.Page[*Note]{}, wrap(err, "list notes")
-	}
-	var notes []*Note
-	if err := eachRow(rows, func(r scanner) error {
-		n, err := scanNote(r)
-		if err == nil {
-			notes = append(notes, n)
-		}
-		return err
-	}); err != nil {
 		return core.Page[*Note]{}, wrap(err, "list notes")
 	}
 	field := plan.Sort.Field.Name

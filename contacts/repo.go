@@ -29,14 +29,14 @@ type repository interface {
 	insertExternalID(ctx context.Context, q store.Q, tenant string, id core.ID, x ExternalID, now time.Time) error
 	externalIDOwner(ctx context.Context, q store.Q, tenant string, x ExternalID) (core.ID, error)
 	emailOwner(ctx context.Context, q store.Q, tenant, email string) (core.ID, error)
-	listContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Contact, error)
+	listContacts(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Contact, error)
 	countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error)
 
 	getCompany(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Company, error)
 	insertCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte) error
 	updateCompany(ctx context.Context, q store.Q, tenant string, c *Company, attrs []byte, oldVersion int64) error
 	deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error)
-	listCompanies(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Company, error)
+	listCompanies(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Company, error)
 }
 
 type sqlRepository struct{}
@@ -247,32 +247,36 @@ func (sqlRepository) emailOwner(ctx context.Context, q store.Q, tenant, email st
 	return id, err
 }
 
-func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Contact, error) {
+// listPage runs one page of a list: sel is "SELECT … FROM table alias ",
+// alias the table's alias; rows come back in the plan's keyset order.
+func listPage[T any](ctx context.Context, q store.Q, tenant, sel, alias string, plan store.ListPlan, scan func(scanner) (T, error)) ([]T, error) {
 	var b strings.Builder
-	b.WriteString(selectContacts(q.D))
-	b.WriteString("WHERE c.tenant_id = ? AND ")
-	b.WriteString(where.Where)
-	args := append([]any{tenant}, where.Args...)
-	if after != nil {
-		b.WriteString(" AND " + sort.After("c.id"))
-		args = append(args, after...)
+	b.WriteString(sel)
+	b.WriteString("WHERE " + alias + ".tenant_id = ? AND ")
+	b.WriteString(plan.Where.Where)
+	args := append([]any{tenant}, plan.Where.Args...)
+	if plan.After != nil {
+		b.WriteString(" AND " + plan.Sort.After(alias+".id"))
+		args = append(args, plan.After...)
 	}
-	b.WriteString(" ORDER BY " + sort.OrderBy("c.id") + " LIMIT ?")
-	args = append(args, limit)
-	rows, err := q.PlanPerCall().Query(ctx, b.String(), args...)
+	b.WriteString(" ORDER BY " + plan.Sort.OrderBy(alias+".id") + " LIMIT ?")
+	rows, err := q.PlanPerCall().Query(ctx, b.String(), append(args, plan.Fetch)...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := make([]*Contact, 0, limit)
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
+	out := make([]T, 0, plan.Fetch)
+	err = eachRow(rows, func(r scanner) error {
+		v, err := scan(r)
+		if err == nil {
+			out = append(out, v)
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return err
+	})
+	return out, err
+}
+
+func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Contact, error) {
+	return listPage(ctx, q, tenant, selectContacts(q.D), "c", plan, scanContact)
 }
 
 func (sqlRepository) countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error) {
@@ -339,27 +343,6 @@ func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string
 	return n > 0, err
 }
 
-func (sqlRepository) listCompanies(ctx context.Context, q store.Q, tenant string, where filter.Compiled, sort filter.Sort, after []any, limit int) ([]*Company, error) {
-	query := selectCompanies + "WHERE co.tenant_id = ? AND " + where.Where
-	args := append([]any{tenant}, where.Args...)
-	if after != nil {
-		query += " AND " + sort.After("co.id")
-		args = append(args, after...)
-	}
-	query += " ORDER BY " + sort.OrderBy("co.id") + " LIMIT ?"
-	args = append(args, limit)
-	rows, err := q.PlanPerCall().Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Company
-	for rows.Next() {
-		c, err := scanCompany(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+func (sqlRepository) listCompanies(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Company, error) {
+	return listPage(ctx, q, tenant, selectCompanies, "co", plan, scanCompany)
 }

@@ -533,7 +533,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contac
 		return core.Page[*Contact]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	rows, err := s.repo.listContacts(ctx, s.sc.Q(), tenant, plan.Where, plan.Sort, plan.After, plan.Fetch)
+	rows, err := s.repo.listContacts(ctx, s.sc.Q(), tenant, plan)
 	if err != nil {
 		return core.Page[*Contact]{}, wrap(err, "list contacts")
 	}

@@ -466,25 +466,8 @@ func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (core.Page[*Task
 		return core.Page[*Task]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	query := `SELECT ` + taskColumns + ` FROM crm_tasks t WHERE t.tenant_id = ? AND ` + plan.Where.Where
-	args := append([]any{tenant}, plan.Where.Args...)
-	if plan.After != nil {
-		query += " AND " + plan.Sort.After("t.id")
-		args = append(args, plan.After...)
-	}
-	query += " ORDER BY " + plan.Sort.OrderBy("t.id") + " LIMIT ?"
-	rows, err := s.sc.Q().PlanPerCall().Query(ctx, query, append(args, plan.Fetch)...)
+	tasks, err := listPage(ctx, s.sc.Q(), tenant, `SELECT `+taskColumns+` FROM crm_tasks t `, "t", plan, scanTask)
 	if err != nil {
-		return core.Page[*Task]{}, wrap(err, "list tasks")
-	}
-	var tasks []*Task
-	if err := eachRow(rows, func(r scanner) error {
-		t, err := scanTask(r)
-		if err == nil {
-			tasks = append(tasks, t)
-		}
-		return err
-	}); err != nil {
 		return core.Page[*Task]{}, wrap(err, "list tasks")
 	}
 	field := plan.Sort.Field.Name
