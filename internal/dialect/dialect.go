@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -112,6 +113,12 @@ func (d *Dialect) Args(args []any, planPerCall bool) []any {
 	}
 	for i, a := range out {
 		switch v := a.(type) {
+		case uuid.UUID:
+			// pgx encodes a [16]byte for a uuid parameter directly; a
+			// uuid.UUID it first fails to plan, then encodes as a Valuer.
+			if d.pgxCached {
+				out[i] = [16]byte(v)
+			}
 		case time.Time:
 			out[i] = d.Time(v)
 		case *time.Time:
