@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strings"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -110,4 +111,75 @@ func ExampleCRM_Tenant() {
 	_, err := globex.Contacts.GetByEmail(ctx, "ada@example.com")
 	fmt.Println(errors.Is(err, core.ErrNotFound))
 	// Output: true
+}
+
+// Track what a customer does; the timeline shows it newest first, and the
+// contact's facts add it up.
+func ExampleCRM_track() {
+	ctx := context.Background()
+	c, _ := crm.Open(ctx, crm.Config{DSN: ":memory:"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+
+	shop := contacts.ByExternalID("shop", "customer-7")
+	total, _ := core.NewMoney("49.90", "EUR")
+	// The first event creates the contact; a retried order is recorded once.
+	_, _ = c.Contacts.Track(ctx, shop, contacts.NewActivity{Kind: contacts.KindWeb, Name: "signup",
+		CreateContact: &contacts.NewContact{Email: "grace@example.com"}})
+	for i := 0; i < 2; i++ {
+		_, _ = c.Contacts.Track(ctx, shop, contacts.NewActivity{Kind: contacts.KindPurchase, Name: "checkout", IdempotencyKey: "order-1",
+			Purchase: &contacts.Purchase{OrderID: "1", Total: total}})
+	}
+	grace, _ := c.Contacts.GetByExternalID(ctx, "shop", "customer-7")
+	fmt.Println(grace.Email, grace.Facts.PurchaseCount, grace.Facts.PurchaseTotal)
+
+	page, _ := c.Contacts.Timeline(ctx, grace.ID, contacts.TimelineOptions{Types: []string{contacts.ItemActivity}})
+	for _, it := range page.Items {
+		fmt.Println(it.Activity.Kind, it.Activity.Name)
+	}
+	// Output:
+	// grace@example.com 1 49.9 EUR
+	// purchase checkout
+	// web signup
+}
+
+// Search by word prefixes, for type-ahead.
+func ExampleCRM_search() {
+	ctx := context.Background()
+	c, _ := crm.Open(ctx, crm.Config{DSN: ":memory:"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+	_, _ = c.Contacts.Create(ctx, contacts.NewContact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"})
+	_, _ = c.Contacts.Create(ctx, contacts.NewContact{FirstName: "Alan", LastName: "Turing", Email: "alan@example.com"})
+
+	hits, _ := c.Contacts.Search(ctx, "ada lov", contacts.SearchOptions{})
+	for _, h := range hits {
+		fmt.Println(h.Entity, h.Title)
+	}
+	// Output: contact Ada Lovelace
+}
+
+// Import a CSV: valid rows are imported, bad rows reported with their line.
+func ExampleCRM_importCSV() {
+	ctx := context.Background()
+	c, _ := crm.Open(ctx, crm.Config{DSN: ":memory:"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+
+	file := "E-Mail,Name,Kundennummer\n" +
+		"ada@example.com,Ada,1001\n" +
+		"not-an-address,Bob,1002\n"
+	res, err := c.Contacts.ImportCSV(ctx, strings.NewReader(file), contacts.CSVImportOptions{
+		Mapping: map[string]string{"E-Mail": "email", "Name": "first_name", "Kundennummer": "external_id:shop"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("created", res.Created, "failed", res.Failed)
+	for _, e := range res.Errors {
+		fmt.Println(e)
+	}
+	// Output:
+	// created 1 failed 1
+	// line 3, email: is not a valid address
 }
