@@ -1,7 +1,6 @@
 package dialect
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -269,9 +268,6 @@ func IsForeignKeyViolation(err error) bool {
 	}
 	return false
 }
-
-// IsNoRows reports whether err is database/sql's "no rows".
-func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
