@@ -209,6 +209,21 @@ var NoteSchema = filter.NewSchema("note", "",
 	filter.Field{Name: "updated_at", Column: "n.updated_at", Type: filter.Time, Sortable: true},
 )
 
+// FilterValue implements filter.Record.
+func (n *Note) FilterValue(field string) any {
+	switch field {
+	case "contact_id":
+		return n.ContactID
+	case "author_id":
+		return n.AuthorID
+	case "created_at":
+		return n.CreatedAt
+	case "updated_at":
+		return n.UpdatedAt
+	}
+	return nil
+}
+
 // NoteListOptions select, order and page notes.
 type NoteListOptions struct {
 	// ContactID selects one contact's notes; NilID selects all.
@@ -237,13 +252,7 @@ func (s *Notes) List(ctx context.Context, opts NoteListOptions) (core.Page[*Note
 	if err != nil {
 		return core.Page[*Note]{}, wrap(err, "list notes")
 	}
-	field := plan.Sort.Field.Name
-	return store.PageOf(s.sc, plan, notes, func(n *Note) (any, core.ID) {
-		if field == "updated_at" {
-			return n.UpdatedAt, n.ID
-		}
-		return n.CreatedAt, n.ID
-	})
+	return store.PageOf(s.sc, plan, notes, func(n *Note) (any, core.ID) { return plan.Sort.Field.SortKey(n), n.ID })
 }
 
 // MaxPinned bounds how many pinned notes Pinned returns.

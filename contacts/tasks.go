@@ -470,8 +470,7 @@ func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (core.Page[*Task
 	if err != nil {
 		return core.Page[*Task]{}, wrap(err, "list tasks")
 	}
-	field := plan.Sort.Field.Name
-	return store.PageOf(s.sc, plan, tasks, func(t *Task) (any, core.ID) { return t.FilterValue(field), t.ID })
+	return store.PageOf(s.sc, plan, tasks, func(t *Task) (any, core.ID) { return plan.Sort.Field.SortKey(t), t.ID })
 }
 
 // Open lists assignee's open tasks, soonest due first ("my open tasks").

@@ -153,7 +153,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	}
 	if all || want[ItemEvent] {
 		where, args := keyset("e.occurred_at", "e.id")
-		rows, err := q.Query(ctx, `SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
+		rows, err := q.Query(ctx, `SELECT `+store.EventColumns("e")+`
 			FROM crm_events e WHERE e.tenant_id = ?
 				AND e.subject_id IN (SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?)`+where+
 			` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID, tenant, contactID}, args...), limit+1)...)
@@ -161,15 +161,11 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 			return page, wrap(err, "timeline")
 		}
 		err = eachRow(rows, func(r scanner) error {
-			var ev core.Event
-			var data []byte
-			if err := r.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
-				return err
+			ev, err := store.ScanEvent(r)
+			if err == nil {
+				items = append(items, TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
 			}
-			ev.OccurredAt = ev.OccurredAt.UTC()
-			ev.Data = data
-			items = append(items, TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
-			return nil
+			return err
 		})
 		if err != nil {
 			return page, wrap(err, "timeline")

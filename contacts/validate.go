@@ -1,7 +1,6 @@
 package contacts
 
 import (
-	"encoding/json"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -189,21 +188,7 @@ func checkAttributes(v *core.ValidationError, attrs map[string]any) []byte {
 			v.Add("attributes", "%q is not a valid key (a lower-case letter, then lower-case letters, digits and _)", k)
 		}
 	}
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	b, err := json.Marshal(attrs)
-	if err != nil {
-		v.Add("attributes", "cannot be stored as JSON: %v", err)
-		return nil
-	}
-	if len(b) > MaxAttributesLen {
-		v.Add("attributes", "are larger than %d bytes as JSON", MaxAttributesLen)
-	}
-	if !storableJSON(map[string]any(attrs)) {
-		v.Add("attributes", "hold text that is not valid UTF-8 or has a NUL byte")
-	}
-	return b
+	return checkJSONMap(v, "attributes", attrs)
 }
 
 func checkExternalIDs(v *core.ValidationError, ids []ExternalID) {

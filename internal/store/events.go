@@ -52,7 +52,7 @@ func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) 
 		}
 	}
 	args = append(args, limit)
-	rows, err := s.Q().Query(ctx, `SELECT tenant_id, id, type, subject_type, subject_id, actor_id, occurred_at, data
+	rows, err := s.Q().Query(ctx, `SELECT `+EventColumns("crm_events")+`
 		FROM crm_events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("crm: read events: %w", err)
@@ -60,14 +60,32 @@ func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) 
 	defer rows.Close()
 	var out []core.Event
 	for rows.Next() {
-		var ev core.Event
-		var data []byte
-		if err := rows.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+		ev, err := ScanEvent(rows)
+		if err != nil {
 			return nil, fmt.Errorf("crm: read events: %w", err)
 		}
-		ev.OccurredAt = ev.OccurredAt.UTC()
-		ev.Data = json.RawMessage(data)
 		out = append(out, ev)
 	}
 	return out, rows.Err()
+}
+
+// EventColumns lists the columns ScanEvent reads, qualified by alias.
+func EventColumns(alias string) string {
+	cols := []string{"tenant_id", "id", "type", "subject_type", "subject_id", "actor_id", "occurred_at", "data"}
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// ScanEvent reads one row selected with EventColumns.
+func ScanEvent(row interface{ Scan(dest ...any) error }) (core.Event, error) {
+	var ev core.Event
+	var data []byte
+	if err := row.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+		return core.Event{}, err
+	}
+	ev.OccurredAt = ev.OccurredAt.UTC()
+	ev.Data = json.RawMessage(data)
+	return ev, nil
 }

@@ -104,14 +104,6 @@ func (s Scope) Q() Q {
 	return Q{c: s.rt.raw, D: s.rt.Dialect}
 }
 
-// Bun returns the bun handle matching Q: the bound transaction or the DB.
-func (s Scope) Bun() bun.IDB {
-	if s.tx != nil {
-		return s.tx.bun
-	}
-	return s.rt.DB
-}
-
 // Write runs fn as one atomic change. See the package documentation.
 func (s Scope) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	if s.err != nil {
