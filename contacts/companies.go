@@ -241,7 +241,7 @@ func (c *Company) FilterValue(field string) any {
 		return c.UpdatedAt
 	}
 	if key, ok := cutAttr(field); ok {
-		return c.Attributes[key]
+		return attrValue(c.Attributes, key)
 	}
 	return nil
 }

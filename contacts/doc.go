@@ -19,9 +19,11 @@
 //   - Dedupe and merge: FindDuplicates proposes groups with a score and the
 //     reasons; Merge folds contacts into one in a transaction, and later
 //     modules re-point their rows with OnMerge.
-//   - Import and export: ImportCSV and Import (upsert per row, per-row errors,
-//     dry run, all-or-nothing, progress), ExportCSV and ExportJSONL, in
-//     constant memory.
+//   - Import and export: ImportCSV and Import (upsert by external id or
+//     email, per-row errors, dry run, all-or-nothing, progress), ExportCSV
+//     and ExportJSONL, in constant memory. New contacts are written in bulk:
+//     COPY on PostgreSQL, multi-row INSERTs on SQLite, events and search
+//     documents included.
 //
 // Hosts reach it through the crm facade:
 //
@@ -57,13 +59,17 @@
 //   - Attributes without a field definition are free-form; a definition
 //     checks its key on every write (type, options, required) and makes it
 //     filterable with its type and sortable (missing values sort first).
-//     Money fields are checked but not yet filterable.
 //   - Notes belong to contacts; tasks outlive the contact or company they
 //     were about (the link is cleared).
 //   - Search matches whole words by prefix, case-insensitively and
 //     accent-sensitively ("muller" does not find "Müller") on both databases.
 //   - Import catches a repeated email or external id within a batch (an
 //     error on the later row); across batches the later row updates the
-//     contact the earlier one made, so memory stays flat. Import applies rows
-//     one by one for now.
+//     contact the earlier one made, so memory stays flat. Rows that match an
+//     existing contact are upserted one by one (with Upsert's locking);
+//     only new contacts take the bulk path, so an import of updates is far
+//     slower than one of new contacts.
+//   - Money fields filter and sort as "attributes.<key>.amount" (a number,
+//     whatever the currency) and "attributes.<key>.currency"; amounts are
+//     written in plain decimals ("1200.50", not "1.2005e3").
 package contacts

@@ -190,6 +190,28 @@ func (s *Fields) List(ctx context.Context, entity string) ([]*FieldDefinition, e
 	return defs, wrap(err, "list fields")
 }
 
+// Schema returns the filter schema of entity (EntityContact or
+// EntityCompany) extended with the tenant's custom fields, typed by their
+// definitions: to check a stored filter, or to test records in memory with
+// Match as List would select them in SQL. A money field "budget" is
+// addressed as "attributes.budget.amount" (a number) and
+// "attributes.budget.currency".
+func (s *Fields) Schema(ctx context.Context, entity string) (*filter.Schema, error) {
+	base, attrCol := Schema, "c.attributes"
+	switch entity {
+	case EntityContact:
+	case EntityCompany:
+		base, attrCol = CompanySchema, "co.attributes"
+	default:
+		return nil, core.Invalid("entity", "must be contact or company")
+	}
+	defs, err := s.List(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
+	return base.With(filterFields(defs, s.sc.Runtime().Dialect, attrCol)...), nil
+}
+
 const fieldColumns = `entity, key, label, type, required, options, created_at, updated_at, version`
 
 func scanField(row scanner) (*FieldDefinition, error) {
@@ -230,6 +252,9 @@ func listFields(ctx context.Context, q store.Q, tenant, entity string) ([]*Field
 	})
 	return defs, err
 }
+
+// decimalPattern is how a money amount is written: plain decimal notation.
+var decimalPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 // checkValues reports every attribute that does not fit its definition,
 // and every required field that is missing.
@@ -296,7 +321,7 @@ func (d *FieldDefinition) check(val any) string {
 		amount, _ := m["amount"].(string)
 		currency, _ := m["currency"].(string)
 		d, err := decimal.NewFromString(amount)
-		if err != nil || len(m) != 2 {
+		if err != nil || len(m) != 2 || !decimalPattern.MatchString(amount) {
 			return `must be {"amount": "12.50", "currency": "EUR"}`
 		}
 		if _, err := (core.Money{Amount: d, Currency: currency}).Minor(); err != nil {
@@ -347,8 +372,17 @@ func filterFields(defs []*FieldDefinition, d *dialect.Dialect, attrCol string) [
 			out = append(out, filter.Field{Name: name, Column: d.JSONBool(attrCol, def.Key), Type: filter.Bool})
 		case FieldMultiEnum:
 			out = append(out, filter.Field{Name: name, Column: d.JSONArray(attrCol, def.Key), Type: filter.Tags})
+		case FieldMoney:
+			// A money field filters and sorts by its amount and its currency;
+			// amounts compare as numbers, whatever the currency.
+			amount := d.JSONDecimal(attrCol, def.Key, "amount")
+			currency := d.StringCompare(d.JSONText(attrCol, def.Key, "currency"))
+			out = append(out,
+				filter.Field{Name: name + ".amount", Column: amount, Type: filter.Number, Sortable: true,
+					SortColumn: "COALESCE(" + amount + ", -1e300)", SortDefault: -1e300},
+				filter.Field{Name: name + ".currency", Column: currency, Type: filter.String, Sortable: true,
+					SortColumn: "COALESCE(" + currency + ", '')", SortDefault: ""})
 		}
-		// Money fields are not filterable yet: they stay out of the allowlist.
 	}
 	return out
 }

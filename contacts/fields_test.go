@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -187,5 +188,68 @@ func TestCompanyCustomFields(t *testing.T) {
 		_, otherCompanies := b.forTenant("other")
 		_, err = otherCompanies.Create(ctx, contacts.NewCompany{Name: "No employees needed"})
 		require.NoError(t, err)
+	})
+}
+
+// A money field filters and sorts by its amount and its currency, in SQL
+// and in Match alike.
+func TestMoneyFieldFilterAndSort(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "budget", Label: "Budget", Type: contacts.FieldMoney})
+		require.NoError(t, err)
+		budgets := []map[string]any{
+			{"amount": "1200.50", "currency": "EUR"}, {"amount": "99", "currency": "USD"},
+			{"amount": "-5.25", "currency": "EUR"}, nil, {"amount": "1200.5", "currency": "CHF"},
+		}
+		for i, m := range budgets {
+			attrs := map[string]any{}
+			if m != nil {
+				attrs["budget"] = m
+			}
+			_, err := b.svc.Create(ctx, contacts.NewContact{Email: fmt.Sprintf("m%d@example.com", i), Attributes: attrs})
+			require.NoError(t, err)
+		}
+		_, err = b.svc.Create(ctx, contacts.NewContact{Email: "sci@example.com", Attributes: map[string]any{"budget": map[string]any{"amount": "1e3", "currency": "EUR"}}})
+		require.ErrorIs(t, err, core.ErrInvalid, "amounts are written in plain decimals")
+
+		all, err := b.svc.List(ctx, contacts.ListOptions{Limit: 100})
+		require.NoError(t, err)
+		for _, tc := range []struct {
+			f    filter.Expr
+			want int
+		}{
+			{filter.Gte("attributes.budget.amount", 1200.5), 2},
+			{filter.Lt("attributes.budget.amount", 0), 1},
+			{filter.Eq("attributes.budget.currency", "EUR"), 2},
+			{filter.And(filter.Eq("attributes.budget.currency", "EUR"), filter.Gt("attributes.budget.amount", 100)), 1},
+			{filter.Exists("attributes.budget"), 4},
+		} {
+			n, err := b.svc.Count(ctx, tc.f)
+			require.NoError(t, err, "%s", tc.f)
+			require.Equal(t, int64(tc.want), n, "%s", tc.f)
+			matched := 0
+			schema, err := b.fields.Schema(ctx, contacts.EntityContact)
+			require.NoError(t, err)
+			for _, c := range all.Items {
+				ok, err := schema.Match(tc.f, c, time.Now())
+				require.NoError(t, err)
+				if ok {
+					matched++
+				}
+			}
+			require.Equal(t, tc.want, matched, "Match agrees with SQL: %s", tc.f)
+		}
+		_, err = b.svc.Count(ctx, filter.Gt("attributes.budget.amount", "lots"))
+		require.ErrorIs(t, err, core.ErrInvalid)
+
+		page, err := b.svc.List(ctx, contacts.ListOptions{Sort: "-attributes.budget.amount", Limit: 3})
+		require.NoError(t, err)
+		amounts := make([]any, len(page.Items))
+		for i, c := range page.Items {
+			amounts[i] = c.Attributes["budget"].(map[string]any)["amount"]
+		}
+		require.ElementsMatch(t, []any{"1200.50", "1200.5"}, amounts[:2], "equal amounts, in either order")
+		require.Equal(t, "99", amounts[2])
 	})
 }

@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -183,7 +184,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 		if c := b.At.Compare(a.At); c != 0 {
 			return c
 		}
-		return strings.Compare(b.ID.String(), a.ID.String())
+		return bytes.Compare(b.ID[:], a.ID[:])
 	})
 	if len(items) <= limit {
 		page.Items = items

@@ -2,6 +2,8 @@ package contacts
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
@@ -201,7 +203,31 @@ func (c *Contact) FilterValue(field string) any {
 		return timeOrZero(c.Facts.LastPurchaseAt)
 	}
 	if key, ok := cutAttr(field); ok {
-		return c.Attributes[key]
+		return attrValue(c.Attributes, key)
+	}
+	return nil
+}
+
+// attrValue is the filter value of attribute key: its value, or for
+// "<money field>.amount" and ".currency" that part of a money value.
+func attrValue(attrs map[string]any, key string) any {
+	if v, ok := attrs[key]; ok {
+		return v
+	}
+	base, part, ok := strings.Cut(key, ".")
+	if !ok {
+		return nil
+	}
+	m, _ := attrs[base].(map[string]any)
+	switch s, _ := m[part].(string); part {
+	case "amount":
+		if f, err := strconv.ParseFloat(s, 64); err == nil && decimalPattern.MatchString(s) {
+			return f
+		}
+	case "currency":
+		if s != "" {
+			return s
+		}
 	}
 	return nil
 }

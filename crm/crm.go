@@ -183,7 +183,9 @@ func (c *CRM) Discarded() {
 // matches one of types: an exact type ("contact.created"), a prefix pattern
 // ("contact.*"), or — no types — all. Subscribers of one CRM are shared by
 // all its tenant copies and run one after the other in the goroutine that
-// committed. The returned function unsubscribes.
+// committed. A subscriber receives the events emitted after it was
+// registered: register subscribers at start-up. The returned function
+// unsubscribes.
 func (c *CRM) Subscribe(fn func(ctx context.Context, ev core.Event), types ...string) (unsubscribe func()) {
 	return c.shared.rt.Hooks.Subscribe(types, fn)
 }

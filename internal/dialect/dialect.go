@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -62,8 +63,8 @@ func For(db *bun.DB) (*Dialect, error) {
 	}
 }
 
-// Rebind rewrites ? placeholders for the database. crmkit's SQL never has a
-// ? inside a string literal or as an operator.
+// Rebind rewrites ? placeholders for the database; a ? inside a string
+// literal stays (crmkit's SQL never uses ? as an operator).
 func (d *Dialect) Rebind(query string) string {
 	if !d.NumberedParams {
 		return query
@@ -74,8 +75,12 @@ func (d *Dialect) Rebind(query string) string {
 	var b strings.Builder
 	b.Grow(len(query) + 16)
 	n := 0
+	quoted := false // inside a string literal ('' toggles twice)
 	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
+		if query[i] == '\'' {
+			quoted = !quoted
+		}
+		if query[i] == '?' && !quoted {
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
@@ -111,24 +116,29 @@ func (d *Dialect) Args(args []any, planPerCall bool) []any {
 		out = append(out, args...)
 	}
 	for i, a := range out {
-		switch v := a.(type) {
-		case uuid.UUID:
-			// pgx encodes a [16]byte for a uuid parameter directly; a
-			// uuid.UUID it first fails to plan, then encodes as a Valuer.
-			if d.pgxCached {
-				out[i] = [16]byte(v)
-			}
-		case time.Time:
-			out[i] = d.Time(v)
-		case *time.Time:
-			if v == nil {
-				out[i] = nil
-			} else {
-				out[i] = d.Time(*v)
-			}
-		}
+		out[i] = d.Value(a)
 	}
 	return out
+}
+
+// Value converts one Go value to what the database stores (see Args).
+func (d *Dialect) Value(a any) any {
+	switch v := a.(type) {
+	case uuid.UUID:
+		// pgx encodes a [16]byte for a uuid parameter directly; a
+		// uuid.UUID it first fails to plan, then encodes as a Valuer.
+		if d.pgxCached {
+			return [16]byte(v)
+		}
+	case time.Time:
+		return d.Time(v)
+	case *time.Time:
+		if v == nil {
+			return nil
+		}
+		return d.Time(*v)
+	}
+	return a
 }
 
 // Time returns t as the database stores it.
@@ -152,13 +162,34 @@ func (d *Dialect) Types() map[string]string {
 
 // JSONText is the SQL for the text value of key in JSON object column col,
 // or NULL when the key is missing or not a JSON string.
-func (d *Dialect) JSONText(col, key string) string {
-	k := quoteLiteral(key)
+func (d *Dialect) JSONText(col string, keys ...string) string {
 	if d.Kind == Postgres {
-		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'string' THEN %s->>%s END)", col, k, col, k)
+		obj, k := pgJSONPath(col, keys)
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'string' THEN %s->>%s END)", obj, k, obj, k)
 	}
-	p := quoteLiteral(jsonPath(key))
+	p := quoteLiteral(jsonPath(keys...))
 	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) = 'text' THEN json_extract(%s, %s) END)", col, p, col, p)
+}
+
+// JSONDecimal is the SQL for the number written as a decimal string
+// ("12.50") at the path keys of JSON object column col, or NULL when it is
+// missing or not such a string (money amounts are stored so).
+func (d *Dialect) JSONDecimal(col string, keys ...string) string {
+	text := d.JSONText(col, keys...)
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(CASE WHEN %s ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN %s::double precision END)", text, text)
+	}
+	return fmt.Sprintf("(CASE WHEN %s NOT GLOB '*[^0-9.-]*' AND %s GLOB '*[0-9]' THEN CAST(%s AS REAL) END)", text, text, text)
+}
+
+// pgJSONPath returns the PostgreSQL expression of the object holding the
+// last of keys, and that key quoted.
+func pgJSONPath(col string, keys []string) (obj, last string) {
+	obj = col
+	for _, k := range keys[:len(keys)-1] {
+		obj += "->" + quoteLiteral(k)
+	}
+	return obj, quoteLiteral(keys[len(keys)-1])
 }
 
 // JSONNumber is the SQL for the numeric value of key in JSON object column
@@ -271,10 +302,14 @@ func IsForeignKeyViolation(err error) bool {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// jsonPath is SQLite's path to a top-level key, quoted so that any key
-// (dots, spaces) addresses exactly that key.
-func jsonPath(key string) string {
-	return `$."` + strings.ReplaceAll(key, `"`, `\"`) + `"`
+// jsonPath is SQLite's path to a key (nested: one per level), each quoted so
+// that any key (dots, spaces) addresses exactly that key.
+func jsonPath(keys ...string) string {
+	p := "$"
+	for _, k := range keys {
+		p += `."` + strings.ReplaceAll(k, `"`, `\"`) + `"`
+	}
+	return p
 }
 
 // JSONPairsAgg is an aggregate building a JSON array of [a, b] pairs over
@@ -324,4 +359,20 @@ func (d *Dialect) Instr(haystack, needle string) string {
 		return fmt.Sprintf("strpos(%s, %s)", haystack, needle)
 	}
 	return fmt.Sprintf("instr(%s, %s)", haystack, needle)
+}
+
+// InList is the SQL testing that expr is one of the values of a list bound
+// as one parameter (see ListArg): one statement for any number of values.
+// sqlType is the type of expr on PostgreSQL ("text", "uuid").
+func (d *Dialect) InList(expr, sqlType string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("%s IN (SELECT (jsonb_array_elements_text(?::jsonb))::%s)", expr, sqlType)
+	}
+	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?))", expr)
+}
+
+// ListArg is the parameter of InList for values.
+func (d *Dialect) ListArg(values []string) string {
+	b, _ := json.Marshal(values)
+	return string(b)
 }

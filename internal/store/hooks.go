@@ -99,3 +99,14 @@ func (h *Hooks) subscribers(t string) []AfterFunc {
 	}
 	return out
 }
+
+func (h *Hooks) hasSubscriber(t string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, e := range h.after {
+		if matches(e.types, t) {
+			return true
+		}
+	}
+	return false
+}

@@ -146,12 +146,20 @@ func (s Scope) Join(tx bun.Tx) Scope {
 	return s
 }
 
+// begin starts a transaction of crmkit's own, on a connection it holds
+// until the end, so that bulk writes can reach the driver's connection (COPY
+// on PostgreSQL, see Tx.InsertRows).
 func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
-	btx, err := rt.DB.BeginTx(ctx, &sql.TxOptions{})
+	c, err := rt.DB.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("crm: begin transaction: %w", err)
 	}
-	return &Tx{rt: rt, bun: btx, q: Q{c: rt.txConn(btx.Tx), D: rt.Dialect}, own: true}, nil
+	btx, err := c.BeginTx(ctx, &sql.TxOptions{})
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("crm: begin transaction: %w", err)
+	}
+	return &Tx{rt: rt, bun: btx, q: Q{c: rt.txConn(btx.Tx), D: rt.Dialect}, own: true, conn: c.Conn}, nil
 }
 
 // WithTx returns a copy of s bound to tx, e.g. for a before hook that must

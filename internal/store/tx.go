@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -18,6 +19,9 @@ type Tx struct {
 	bun bun.Tx
 	q   Q
 	own bool
+	// conn is the connection of a transaction crmkit began, nil for a
+	// host's; it is returned to the pool when the transaction ends.
+	conn *sql.Conn
 
 	mu         sync.Mutex
 	pending    []core.Event
@@ -35,9 +39,42 @@ func (t *Tx) Runtime() *Runtime { return t.rt }
 
 // Emit appends ev to the outbox in this transaction. It fills in the id, the
 // time (the clock's, unless set) and the actor from ctx, runs the before
-// hooks (any error vetoes the change), and queues ev for after-commit
-// subscribers.
+// hooks (any error vetoes the change), and queues ev for the after-commit
+// subscribers registered now.
 func (t *Tx) Emit(ctx context.Context, ev core.Event) error {
+	if err := t.fill(ctx, &ev); err != nil {
+		return err
+	}
+	_, err := t.q.Exec(ctx, `INSERT INTO crm_events (tenant_id, id, type, subject_type, subject_id, actor_id, occurred_at, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data))
+	if err != nil {
+		return fmt.Errorf("crm: append event %s: %w", ev.Type, err)
+	}
+	t.queue([]core.Event{ev})
+	return nil
+}
+
+// queue keeps evs for delivery after commit, those of types that have a
+// subscriber now: events nobody listens to take no memory until the commit
+// (a long transaction may emit millions).
+func (t *Tx) queue(evs []core.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lastType, subscribed := "", false
+	for i, ev := range evs {
+		if i == 0 || ev.Type != lastType {
+			lastType, subscribed = ev.Type, t.rt.Hooks.hasSubscriber(ev.Type)
+		}
+		if subscribed {
+			t.pending = append(t.pending, ev)
+		}
+	}
+}
+
+// fill completes ev for storing (id, time, actor, data) and runs the before
+// hooks on it.
+func (t *Tx) fill(ctx context.Context, ev *core.Event) error {
 	if ev.ID == core.NilID {
 		ev.ID = core.NewID()
 	}
@@ -51,35 +88,35 @@ func (t *Tx) Emit(ctx context.Context, ev core.Event) error {
 	if len(ev.Data) == 0 {
 		ev.Data = json.RawMessage("{}")
 	}
-	if err := t.rt.Hooks.runBefore(ctx, t, ev); err != nil {
-		return err
-	}
-	_, err := t.q.Exec(ctx, `INSERT INTO crm_events (tenant_id, id, type, subject_type, subject_id, actor_id, occurred_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data))
-	if err != nil {
-		return fmt.Errorf("crm: append event %s: %w", ev.Type, err)
-	}
-	t.mu.Lock()
-	t.pending = append(t.pending, ev)
-	t.mu.Unlock()
-	return nil
+	return t.rt.Hooks.runBefore(ctx, t, *ev)
 }
 
 // run executes fn in t, which the caller began, and commits or rolls back.
 // After a commit the queued events are delivered.
 func (t *Tx) run(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	// The connection goes back to the pool as soon as the transaction ends,
+	// before subscribers run (they may query, and a pool may have one
+	// connection).
+	release := func() {
+		if t.conn != nil {
+			_ = t.conn.Close()
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = t.bun.Rollback()
+			release()
 			panic(p)
 		}
 	}()
 	if err := fn(ctx); err != nil {
 		_ = t.bun.Rollback()
+		release()
 		return err
 	}
-	if err := t.bun.Commit(); err != nil {
+	err = t.bun.Commit()
+	release()
+	if err != nil {
 		return fmt.Errorf("crm: commit: %w", err)
 	}
 	t.Committed(ctx)

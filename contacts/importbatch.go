@@ -1,0 +1,258 @@
+package contacts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// An import batch runs in one transaction, in three steps:
+//
+//  1. every row is checked on its own (shape, field definitions) and against
+//     the earlier rows of its batch (a repeated email or external id);
+//  2. three queries per batch find which of the rows' emails, external ids
+//     and companies exist;
+//  3. rows whose keys are all new are written in bulk — contacts, external
+//     ids, search documents and "contact.created" events, each as one COPY
+//     (PostgreSQL) or a few multi-row INSERTs (SQLite) — and the rows that
+//     match an existing contact are upserted one by one, each in a
+//     savepoint, as Upsert does.
+//
+// When the bulk write hits a unique index or a foreign key (a concurrent
+// writer took an email or external id, or deleted a company, after step 2),
+// its savepoint is rolled back and those rows take the one-by-one path,
+// which sorts them out. On SQLite this cannot happen: the batch holds the
+// write lock from its first statement.
+
+// importCounts is what importBatch adds to the result.
+type importCounts struct {
+	created, updated, unchanged int64
+}
+
+// freshRow is a row checked in step 1 and found new in step 2.
+type freshRow struct {
+	row   *ImportRow
+	c     *Contact
+	attrs []byte
+}
+
+// importBatch imports one batch in bsc's transaction. report records a
+// failed row; it is called in the order of the rows' lines.
+func (s *Service) importBatch(ctx context.Context, bsc store.Scope, batch []ImportRow, report func(...RowError)) (importCounts, error) {
+	var n importCounts
+	var failed [][]RowError
+	fail := func(errs ...RowError) { failed = append(failed, errs) }
+	defer func() {
+		slices.SortStableFunc(failed, func(a, b []RowError) int { return a[0].Line - b[0].Line })
+		for _, errs := range failed {
+			report(errs...)
+		}
+	}()
+	tenant, _ := bsc.Tenant()
+	tx := bsc.Tx()
+	q := tx.Q()
+	now := tx.Runtime().Now()
+	defs, err := listFields(ctx, q, tenant, EntityContact)
+	if err != nil {
+		return n, err
+	}
+
+	// Step 1: check each row.
+	seen := map[string]int{}
+	checked := make([]freshRow, 0, len(batch))
+	for i := range batch {
+		r := &batch[i]
+		if r.Err != nil {
+			fail(RowError{Line: r.Line, Message: r.Err.Error()})
+			continue
+		}
+		if dup := duplicateIn(seen, *r); dup != "" {
+			fail(RowError{Line: r.Line, Column: "email", Message: dup})
+			continue
+		}
+		in := r.Contact
+		in.ExternalIDs = append([]ExternalID(nil), in.ExternalIDs...)
+		in.normalize()
+		c, attrs, err := newContact(in, now, defs)
+		if err != nil {
+			fail(rowErrors(r.Line, err)...)
+			continue
+		}
+		checked = append(checked, freshRow{row: r, c: c, attrs: attrs})
+	}
+
+	// Step 2: which keys exist.
+	var emails, companies []string
+	var extIDs []ExternalID
+	for _, f := range checked {
+		if f.c.Email != "" {
+			emails = append(emails, f.c.Email)
+		}
+		extIDs = append(extIDs, f.c.ExternalIDs...)
+		if f.c.CompanyID != nil {
+			companies = append(companies, f.c.CompanyID.String())
+		}
+	}
+	takenEmail, err := existingKeys(ctx, q, `SELECT email FROM crm_contacts WHERE tenant_id = ? AND email <> '' AND `+q.D.InList("email", "text"), []any{tenant}, emails)
+	if err != nil {
+		return n, err
+	}
+	takenExt, err := existingExternalIDs(ctx, q, tenant, extIDs)
+	if err != nil {
+		return n, err
+	}
+	knownCompany, err := existingKeys(ctx, q, `SELECT id FROM crm_companies WHERE tenant_id = ? AND `+q.D.InList("id", "uuid"), []any{tenant}, companies)
+	if err != nil {
+		return n, err
+	}
+	var fresh []freshRow
+	var oneByOne []*ImportRow
+	for _, f := range checked {
+		matched := takenEmail[f.c.Email]
+		for _, x := range f.c.ExternalIDs {
+			matched = matched || takenExt[x]
+		}
+		switch {
+		case matched:
+			oneByOne = append(oneByOne, f.row)
+		case f.c.CompanyID != nil && !knownCompany[f.c.CompanyID.String()]:
+			fail(RowError{Line: f.row.Line, Column: "company_id", Message: "company " + f.c.CompanyID.String() + " does not exist"})
+		default:
+			fresh = append(fresh, f)
+		}
+	}
+
+	// Step 3: new contacts in bulk, the others one by one.
+	if len(fresh) > 0 {
+		err := bsc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			return insertContacts(ctx, tx, tenant, fresh)
+		})
+		switch {
+		case err == nil:
+			n.created += int64(len(fresh))
+		case dialect.IsUniqueViolation(err) || dialect.IsForeignKeyViolation(err):
+			// A concurrent writer took a key or deleted a company since
+			// step 2: the one-by-one path reports or updates each row.
+			for _, f := range fresh {
+				oneByOne = append(oneByOne, f.row)
+			}
+		default:
+			return n, err
+		}
+	}
+	svc := &Service{sc: bsc, repo: s.repo}
+	for _, r := range oneByOne {
+		var o outcome
+		err := bsc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			_, o, err = svc.upsert(ctx, tx, r.Contact)
+			return err
+		})
+		switch {
+		case err == nil && o == outcomeCreated:
+			n.created++
+		case err == nil && o == outcomeUpdated:
+			n.updated++
+		case err == nil:
+			n.unchanged++
+		case errors.Is(err, core.ErrInvalid) || errors.Is(err, core.ErrConflict):
+			fail(rowErrors(r.Line, err)...)
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// insertContacts writes new contacts, their external ids, search documents
+// and events in bulk. The contacts' ids are UUIDv7, made in order by this
+// process, so one id range selects them for indexing.
+func insertContacts(ctx context.Context, tx *store.Tx, tenant string, fresh []freshRow) error {
+	rows := make([][]any, len(fresh))
+	var extRows [][]any
+	events := make([]core.Event, len(fresh))
+	lo, hi := fresh[0].c.ID, fresh[0].c.ID
+	for i, f := range fresh {
+		c := f.c
+		rows[i] = []any{tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID),
+			string(c.LifecycleStage), c.OwnerID, tagsJSON(c.Tags), string(f.attrs), c.CreatedAt, c.UpdatedAt, c.Version}
+		for _, x := range c.ExternalIDs {
+			extRows = append(extRows, []any{tenant, x.Source, x.ID, c.ID, c.CreatedAt})
+		}
+		if bytes.Compare(c.ID[:], lo[:]) < 0 {
+			lo = c.ID
+		}
+		if bytes.Compare(c.ID[:], hi[:]) > 0 {
+			hi = c.ID
+		}
+		slices.SortFunc(c.ExternalIDs, compareExternalIDs)
+		events[i] = core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID,
+			OccurredAt: c.CreatedAt, Data: eventData(c)}
+	}
+	if err := tx.InsertRows(ctx, "crm_contacts", contactInsertColumns, rows); err != nil {
+		return err
+	}
+	if err := tx.InsertRows(ctx, "crm_contact_external_ids", externalIDInsertColumns, extRows); err != nil {
+		return err
+	}
+	q := tx.Q()
+	if _, err := q.Exec(ctx, contactDocSQL(q.D, "c.id >= ? AND c.id <= ?"), core.NilID, tenant, lo, hi); err != nil {
+		return err
+	}
+	return tx.EmitAll(ctx, events)
+}
+
+var (
+	contactInsertColumns = []string{"tenant_id", "id", "email", "phone", "first_name", "last_name", "company_id",
+		"lifecycle_stage", "owner_id", "tags", "attributes", "created_at", "updated_at", "version"}
+	externalIDInsertColumns = []string{"tenant_id", "source", "external_id", "contact_id", "created_at"}
+)
+
+// existingKeys runs sel, a query of one column whose last parameter is the
+// list of keys (see dialect.InList), and returns the values found, as text.
+func existingKeys(ctx context.Context, q store.Q, sel string, params []any, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	// Planned per call: a cached plan made while the table was small (at
+	// the start of an import) would scan it.
+	rows, err := q.PlanPerCall().Query(ctx, sel, append(params, q.D.ListArg(keys))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		found[k] = true
+	}
+	return found, rows.Err()
+}
+
+// existingExternalIDs returns which of ids are linked to a contact.
+func existingExternalIDs(ctx context.Context, q store.Q, tenant string, ids []ExternalID) (map[ExternalID]bool, error) {
+	bySource := map[string][]string{}
+	for _, x := range ids {
+		bySource[x.Source] = append(bySource[x.Source], x.ID)
+	}
+	found := map[ExternalID]bool{}
+	for source, keys := range bySource {
+		ids, err := existingKeys(ctx, q, `SELECT external_id FROM crm_contact_external_ids
+			WHERE tenant_id = ? AND source = ? AND `+q.D.InList("external_id", "text"), []any{tenant, source}, keys)
+		if err != nil {
+			return nil, err
+		}
+		for id := range ids {
+			found[ExternalID{Source: source, ID: id}] = true
+		}
+	}
+	return found, nil
+}
