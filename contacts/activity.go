@@ -116,7 +116,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 	if !slices.Contains(ActivityKinds, a.Kind) {
 		v.Add("kind", "%q is not one of note, call, email, meeting, web, purchase, support, custom", a.Kind)
 	}
-	checkText(v, "name", a.Name, MaxActivityName)
+	v.CheckText("name", a.Name, MaxActivityName)
 	if !storableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
 		v.Add("idempotency_key", "must be at most %d characters of valid text", MaxIdempotencyKey)
 	}
@@ -128,7 +128,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		v.Add("purchase", "is only for kind purchase")
 	case a.Purchase != nil:
 		p := a.Purchase
-		checkText(v, "purchase.order_id", p.OrderID, MaxExternalIDLen)
+		v.CheckText("purchase.order_id", p.OrderID, MaxExternalIDLen)
 		var err error
 		if amount, err = p.Total.Minor(); err != nil {
 			v.Add("purchase.total", "%v", strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": "))
@@ -137,8 +137,8 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 			v.Add("purchase.items", "has more than %d items", MaxPurchaseItems)
 		}
 		for i, it := range p.Items {
-			checkText(v, fmt.Sprintf("purchase.items[%d].name", i), it.Name, MaxNameLen)
-			checkText(v, fmt.Sprintf("purchase.items[%d].sku", i), it.SKU, MaxExternalIDLen)
+			v.CheckText(fmt.Sprintf("purchase.items[%d].name", i), it.Name, MaxNameLen)
+			v.CheckText(fmt.Sprintf("purchase.items[%d].sku", i), it.SKU, MaxExternalIDLen)
 			if _, err := it.Amount.Minor(); err != nil || it.Amount.Currency != p.Total.Currency {
 				v.Add(fmt.Sprintf("purchase.items[%d].amount", i), "must be a valid amount in %s", p.Total.Currency)
 			}
@@ -192,7 +192,7 @@ func (s *Service) Track(ctx context.Context, ref ContactRef, a NewActivity) (*Ac
 		}
 	}
 	if err != nil {
-		return nil, wrap(err, "track activity")
+		return nil, store.Wrap(err, "track activity")
 	}
 	return out, nil
 }
@@ -321,7 +321,7 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 		return nil, err
 	}
 	return act, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "activity.tracked", SubjectType: "activity", SubjectID: act.ID,
-		OccurredAt: now, Data: eventData(act)})
+		OccurredAt: now, Data: store.JSON(act)})
 }
 
 const activityColumns = `a.id, a.contact_id, a.company_id, a.deal_id, a.kind, a.name, a.occurred_at, a.actor_id,
@@ -381,5 +381,5 @@ func (s *Service) GetActivity(ctx context.Context, id core.ID) (*Activity, error
 		return nil, err
 	}
 	a, err := getActivity(ctx, s.sc.Q(), tenant, "a.id = ?", id)
-	return a, wrap(err, "get activity")
+	return a, store.Wrap(err, "get activity")
 }

@@ -38,7 +38,7 @@ func (s *Companies) Get(ctx context.Context, id core.ID) (*Company, error) {
 		return nil, err
 	}
 	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.id = ?", id)
-	return c, wrap(err, "get company")
+	return c, store.Wrap(err, "get company")
 }
 
 // GetByDomain returns the company with domain (normalised first).
@@ -55,7 +55,7 @@ func (s *Companies) GetByDomain(ctx context.Context, domain string) (*Company, e
 		return nil, core.Invalid("domain", "is required")
 	}
 	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.domain = ? AND co.domain <> ''", domain)
-	return c, wrap(err, "get company by domain")
+	return c, store.Wrap(err, "get company by domain")
 }
 
 // Create stores a new company and emits "company.created".
@@ -87,10 +87,10 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 			return err
 		}
 		out = c
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.created", SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.created", SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
 	})
 	if err != nil {
-		return nil, wrap(err, "create company")
+		return nil, store.Wrap(err, "create company")
 	}
 	return out, nil
 }
@@ -146,7 +146,7 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 		if err != nil {
 			return err
 		}
-		if next.Name == cur.Name && next.Domain == cur.Domain && string(eventData(next.Attributes)) == string(eventData(cur.Attributes)) {
+		if next.Name == cur.Name && next.Domain == cur.Domain && string(store.JSON(next.Attributes)) == string(store.JSON(cur.Attributes)) {
 			out = cur
 			return nil
 		}
@@ -167,10 +167,10 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 			}
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.updated", SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: eventData(out)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.updated", SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: store.JSON(out)})
 	})
 	if err != nil {
-		return nil, wrap(err, "update company")
+		return nil, store.Wrap(err, "update company")
 	}
 	return out, nil
 }
@@ -180,6 +180,15 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if _, err := s.repo.getCompany(ctx, tx.Q(), tenant, "co.id = ?"+tx.Q().D.LockRows(), id); err != nil {
+			return err
+		}
+		// The event comes first: before hooks detach other modules' rows
+		// (deals) while the company still exists.
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.deleted", SubjectType: "company", SubjectID: id,
+			Data: store.JSON(map[string]any{"id": id})}); err != nil {
+			return err
+		}
 		// Its contacts stop being found by its name; it stops being found.
 		if err := indexCompanyContacts(ctx, tx.Q(), tenant, id, true); err != nil {
 			return err
@@ -194,10 +203,9 @@ func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 		if !ok {
 			return core.ErrNotFound
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.deleted", SubjectType: "company", SubjectID: id,
-			Data: eventData(map[string]any{"id": id})})
+		return nil
 	})
-	return wrap(err, "delete company")
+	return store.Wrap(err, "delete company")
 }
 
 // CompanyListOptions select, order and page a list of companies.
@@ -223,7 +231,7 @@ func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Pag
 	tenant, _ := s.sc.Tenant()
 	rows, err := s.repo.listCompanies(ctx, s.sc.Q(), tenant, plan)
 	if err != nil {
-		return core.Page[*Company]{}, wrap(err, "list companies")
+		return core.Page[*Company]{}, store.Wrap(err, "list companies")
 	}
 	return store.PageOf(s.sc, plan, rows, func(c *Company) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // Reasons FindDuplicates gives, with the score each contributes.
@@ -87,11 +88,11 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 				FROM crm_contacts c WHERE c.tenant_id = ? AND `+e.cond+`) dup
 			WHERE n > 1 AND k <> '' ORDER BY k`, append(append(append([]any{}, e.args...), e.args...), tenant)...)
 		if err != nil {
-			return nil, wrap(err, "find duplicates")
+			return nil, store.Wrap(err, "find duplicates")
 		}
 		var prevKey string
 		var prevID core.ID
-		err = eachRow(rows, func(r scanner) error {
+		err = store.EachRow(rows, func(r scanner) error {
 			var key string
 			var id core.ID
 			if err := r.Scan(&key, &id); err != nil {
@@ -104,7 +105,7 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 			return nil
 		})
 		if err != nil {
-			return nil, wrap(err, "find duplicates")
+			return nil, store.Wrap(err, "find duplicates")
 		}
 	}
 
@@ -114,7 +115,7 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 			FROM crm_contacts c WHERE c.tenant_id = ? AND c.last_name <> '' AND c.first_name <> '') b
 		WHERE n > 1 AND n <= ? ORDER BY k`, tenant, maxNameBlock)
 	if err != nil {
-		return nil, wrap(err, "find duplicates")
+		return nil, store.Wrap(err, "find duplicates")
 	}
 	type person struct {
 		id    core.ID
@@ -132,7 +133,7 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 		}
 		block = block[:0]
 	}
-	err = eachRow(rows, func(r scanner) error {
+	err = store.EachRow(rows, func(r scanner) error {
 		var key string
 		var p person
 		if err := r.Scan(&key, &p.id, &p.first); err != nil {
@@ -146,7 +147,7 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 		return nil
 	})
 	if err != nil {
-		return nil, wrap(err, "find duplicates")
+		return nil, store.Wrap(err, "find duplicates")
 	}
 	flush()
 

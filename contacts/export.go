@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // ExportOptions select what an export writes.
@@ -58,7 +59,7 @@ func (s *Service) ExportJSONL(ctx context.Context, w io.Writer, opts ExportOptio
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	n, err := s.each(ctx, opts.Filter, func(c *Contact) error { return enc.Encode(c) })
-	return n, wrap(err, "export contacts")
+	return n, store.Wrap(err, "export contacts")
 }
 
 // CSVColumns are the fixed columns of a contact CSV export, in order; one
@@ -79,7 +80,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions
 	}
 	defs, err := listFields(ctx, s.sc.Q(), tenant, EntityContact)
 	if err != nil {
-		return 0, wrap(err, "export contacts")
+		return 0, store.Wrap(err, "export contacts")
 	}
 	cw := csv.NewWriter(w)
 	header := append([]string(nil), CSVColumns...)
@@ -143,7 +144,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions
 	if err == nil {
 		err = cw.Error()
 	}
-	return n, wrap(err, "export contacts")
+	return n, store.Wrap(err, "export contacts")
 }
 
 func csvTime(t *time.Time) string {

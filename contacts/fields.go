@@ -37,10 +37,12 @@ const (
 // FieldTypes lists every type.
 var FieldTypes = []FieldType{FieldText, FieldNumber, FieldBoolean, FieldDate, FieldEnum, FieldMultiEnum, FieldMoney}
 
-// Entities that have custom fields.
+// Entities that have custom fields. Deals live in the pipeline package and
+// use the same definitions.
 const (
 	EntityContact = "contact"
 	EntityCompany = "company"
+	EntityDeal    = "deal"
 )
 
 // FieldDefinition describes one custom field of an entity. Values are kept
@@ -74,8 +76,8 @@ const MaxFieldOptions = 500
 
 func (d *FieldDefinition) validate() error {
 	v := &core.ValidationError{}
-	if d.Entity != EntityContact && d.Entity != EntityCompany {
-		v.Add("entity", "%q is not one of contact, company", d.Entity)
+	if d.Entity != EntityContact && d.Entity != EntityCompany && d.Entity != EntityDeal {
+		v.Add("entity", "%q is not one of contact, company, deal", d.Entity)
 	}
 	if !filter.ValidAttributeKey(d.Key) {
 		v.Add("key", "%q is not a valid key (a lower-case letter, then lower-case letters, digits and _)", d.Key)
@@ -83,7 +85,7 @@ func (d *FieldDefinition) validate() error {
 	if strings.TrimSpace(d.Label) == "" {
 		v.Add("label", "is required")
 	}
-	checkText(v, "label", d.Label, MaxNameLen)
+	v.CheckText("label", d.Label, MaxNameLen)
 	if !slices.Contains(FieldTypes, d.Type) {
 		v.Add("type", "%q is not one of text, number, boolean, date, enum, multi_enum, money", d.Type)
 	}
@@ -137,10 +139,10 @@ func (s *Fields) Define(ctx context.Context, d FieldDefinition) (*FieldDefinitio
 			return err
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "field.defined", SubjectType: "field", SubjectID: fieldSubject(tenant, d.Entity, d.Key),
-			OccurredAt: now, Data: eventData(d)})
+			OccurredAt: now, Data: store.JSON(d)})
 	})
 	if err != nil {
-		return nil, wrap(err, "define field")
+		return nil, store.Wrap(err, "define field")
 	}
 	return &d, nil
 }
@@ -162,9 +164,9 @@ func (s *Fields) Remove(ctx context.Context, entity, key string) error {
 		if _, err := tx.Q().Exec(ctx, `DELETE FROM crm_field_definitions WHERE tenant_id = ? AND entity = ? AND key = ?`, tenant, entity, key); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "field.removed", SubjectType: "field", SubjectID: fieldSubject(tenant, entity, key), Data: eventData(d)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "field.removed", SubjectType: "field", SubjectID: fieldSubject(tenant, entity, key), Data: store.JSON(d)})
 	})
-	return wrap(err, "remove field")
+	return store.Wrap(err, "remove field")
 }
 
 // Get returns the definition of (entity, key).
@@ -177,7 +179,7 @@ func (s *Fields) Get(ctx context.Context, entity, key string) (*FieldDefinition,
 		return nil, core.Invalid("key", "is not valid text")
 	}
 	d, err := getField(ctx, s.sc.Q(), tenant, entity, key)
-	return d, wrap(err, "get field")
+	return d, store.Wrap(err, "get field")
 }
 
 // List returns the definitions of entity, by key.
@@ -187,7 +189,36 @@ func (s *Fields) List(ctx context.Context, entity string) ([]*FieldDefinition, e
 		return nil, err
 	}
 	defs, err := listFields(ctx, s.sc.Q(), tenant, entity)
-	return defs, wrap(err, "list fields")
+	return defs, store.Wrap(err, "list fields")
+}
+
+// CheckAttributes adds to v every problem of the attributes of a record of
+// entity (keys, size, text, and the entity's field definitions) and returns
+// them as JSON: for modules that keep custom fields on their own records
+// (deals). Run it in the write's scope so the definitions are read in its
+// transaction.
+func (s *Fields) CheckAttributes(ctx context.Context, v *core.ValidationError, entity string, attrs map[string]any) ([]byte, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	defs, err := listFields(ctx, s.sc.Q(), tenant, entity)
+	if err != nil {
+		return nil, store.Wrap(err, "read field definitions")
+	}
+	b := checkAttributes(v, attrs)
+	checkValues(v, defs, attrs)
+	return b, nil
+}
+
+// FilterFields returns the filter fields of entity's custom fields, their
+// JSON held in column attrCol: for modules whose lists filter by them.
+func (s *Fields) FilterFields(ctx context.Context, entity, attrCol string) ([]filter.Field, error) {
+	defs, err := s.List(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
+	return filterFields(defs, s.sc.Runtime().Dialect, attrCol), nil
 }
 
 // Schema returns the filter schema of entity (EntityContact or
@@ -243,7 +274,7 @@ func listFields(ctx context.Context, q store.Q, tenant, entity string) ([]*Field
 		return nil, err
 	}
 	defs := []*FieldDefinition{}
-	err = eachRow(rows, func(r scanner) error {
+	err = store.EachRow(rows, func(r scanner) error {
 		d, err := scanField(r)
 		if err == nil {
 			defs = append(defs, d)
@@ -400,7 +431,7 @@ func schemaFor(ctx context.Context, sc store.Scope, base *filter.Schema, entity,
 	}
 	defs, err := listFields(ctx, sc.Q(), tenant, entity)
 	if err != nil {
-		return nil, wrap(err, "read field definitions")
+		return nil, store.Wrap(err, "read field definitions")
 	}
 	return base.With(filterFields(defs, sc.Runtime().Dialect, attrCol)...), nil
 }

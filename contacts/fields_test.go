@@ -61,7 +61,7 @@ func TestCustomFieldsValidateWrites(t *testing.T) {
 		require.Equal(t, ok.Version, got.Version, "nothing written")
 
 		// Definitions are validated themselves.
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "deal", Key: "Bad Key", Type: "colour", Options: []string{"x"}})
+		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "invoice", Key: "Bad Key", Type: "colour", Options: []string{"x"}})
 		require.ErrorIs(t, err, core.ErrInvalid)
 		for _, f := range []string{"entity", "key", "label", "type", "options"} {
 			require.Contains(t, err.Error(), f)

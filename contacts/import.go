@@ -195,7 +195,7 @@ func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts Imp
 		res.Created, res.Updated, res.Unchanged = 0, 0, 0
 		return res, fmt.Errorf("%w: %d of %d rows failed; nothing was imported", core.ErrInvalid, res.Failed, res.Rows)
 	}
-	return res, wrap(err, "import contacts")
+	return res, store.Wrap(err, "import contacts")
 }
 
 // duplicateIn reports whether r repeats an email or external id of an
@@ -280,7 +280,7 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOpti
 	header = slices.Clone(header)
 	defs, err := listFields(ctx, s.sc.Q(), tenant, EntityContact)
 	if err != nil {
-		return ImportResult{}, wrap(err, "import contacts")
+		return ImportResult{}, store.Wrap(err, "import contacts")
 	}
 	types := map[string]FieldType{}
 	for _, d := range defs {

@@ -192,7 +192,7 @@ func insertContacts(ctx context.Context, tx *store.Tx, tenant string, fresh []fr
 		}
 		slices.SortFunc(c.ExternalIDs, compareExternalIDs)
 		events[i] = core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID,
-			OccurredAt: c.CreatedAt, Data: eventData(c)}
+			OccurredAt: c.CreatedAt, Data: store.JSON(c)}
 	}
 	if err := tx.InsertRows(ctx, "crm_contacts", contactInsertColumns, rows); err != nil {
 		return err

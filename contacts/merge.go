@@ -25,8 +25,9 @@ type Merged struct {
 }
 
 // OnMerge registers fn to run inside the transaction of every merge, after
-// crmkit moved its own rows to the winner and before it commits: later
-// modules (deals, tickets, consent, campaigns) re-point their rows here. An
+// crmkit moved its own rows to the winner and before the losers are
+// deleted: later modules (deals, tickets, consent, campaigns) re-point
+// their rows here. An
 // error from fn undoes the whole merge. It is a before hook on
 // "contact.merged" (crm.CRM.Before works too).
 func OnMerge(rt *store.Runtime, fn func(ctx context.Context, tx *store.Tx, tenant string, m Merged) error) (remove func()) {
@@ -82,7 +83,7 @@ func (s *Service) Merge(ctx context.Context, winner core.ID, losers ...core.ID) 
 		return err
 	})
 	if err != nil {
-		return nil, wrap(err, "merge contacts")
+		return nil, store.Wrap(err, "merge contacts")
 	}
 	return out, nil
 }
@@ -160,6 +161,12 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 			return nil, err
 		}
 	}
+	// Hooks (OnMerge) re-point other modules' rows now, while the losers
+	// still exist: their foreign keys would refuse the deletion.
+	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.merged", SubjectType: "contact", SubjectID: winnerID,
+		Data: store.JSON(Merged{WinnerID: winnerID, LoserIDs: loserIDs, Losers: losers})}); err != nil {
+		return nil, err
+	}
 	now := tx.Runtime().Now()
 	actor := ""
 	if a, ok := core.ActorFrom(ctx); ok {
@@ -173,7 +180,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 			return nil, err
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, actor_id, snapshot)
-			VALUES (?, ?, ?, ?, ?, ?)`, tenant, l.ID, winnerID, now, actor, string(eventData(l))); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?)`, tenant, l.ID, winnerID, now, actor, string(store.JSON(l))); err != nil {
 			return nil, err
 		}
 		// Contacts merged into a loser earlier now point at the winner.
@@ -181,7 +188,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 			return nil, err
 		}
 		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: l.ID,
-			Data: eventData(map[string]any{"id": l.ID, "merged_into": winnerID})}); err != nil {
+			Data: store.JSON(map[string]any{"id": l.ID, "merged_into": winnerID})}); err != nil {
 			return nil, err
 		}
 	}
@@ -192,12 +199,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 	if err := recomputeFacts(ctx, q, tenant, winnerID); err != nil {
 		return nil, err
 	}
-	merged, err := s.repo.getContact(ctx, q, tenant, "c.id = ?", winnerID)
-	if err != nil {
-		return nil, err
-	}
-	return merged, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.merged", SubjectType: "contact", SubjectID: winnerID,
-		Data: eventData(Merged{WinnerID: winnerID, LoserIDs: loserIDs, Losers: losers})})
+	return s.repo.getContact(ctx, q, tenant, "c.id = ?", winnerID)
 }
 
 func compareIDs(a, b core.ID) int {
@@ -255,5 +257,5 @@ func (s *Service) MergedInto(ctx context.Context, id core.ID) (core.ID, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return core.NilID, core.ErrNotFound
 	}
-	return winner, wrap(err, "merged into")
+	return winner, store.Wrap(err, "merged into")
 }

@@ -85,7 +85,7 @@ func checkNote(v *core.ValidationError, body string) {
 }
 
 func noteEvent(tenant, typ string, n *Note) core.Event {
-	return core.Event{TenantID: tenant, Type: typ, SubjectType: "note", SubjectID: n.ID, OccurredAt: n.UpdatedAt, Data: eventData(n)}
+	return core.Event{TenantID: tenant, Type: typ, SubjectType: "note", SubjectID: n.ID, OccurredAt: n.UpdatedAt, Data: store.JSON(n)}
 }
 
 // Create stores a note about a contact and emits "note.created".
@@ -102,7 +102,7 @@ func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
 		if author == "" {
 			v.Add("author_id", "is required (set it or put a core.Actor in the context)")
 		}
-		checkText(v, "author_id", author, MaxOwnerLen)
+		v.CheckText("author_id", author, MaxOwnerLen)
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
 		return tx.Emit(ctx, noteEvent(tenant, "note.created", n))
 	})
 	if err != nil {
-		return nil, wrap(err, "create note")
+		return nil, store.Wrap(err, "create note")
 	}
 	return out, nil
 }
@@ -133,7 +133,7 @@ func (s *Notes) Get(ctx context.Context, id core.ID) (*Note, error) {
 		return nil, err
 	}
 	n, err := getNote(ctx, s.sc.Q(), tenant, id)
-	return n, wrap(err, "get note")
+	return n, store.Wrap(err, "get note")
 }
 
 // Update edits a note if patch.Version is still its version (else
@@ -179,7 +179,7 @@ func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note,
 		return tx.Emit(ctx, noteEvent(tenant, "note.updated", out))
 	})
 	if err != nil {
-		return nil, wrap(err, "update note")
+		return nil, store.Wrap(err, "update note")
 	}
 	return out, nil
 }
@@ -198,7 +198,7 @@ func (s *Notes) Delete(ctx context.Context, id core.ID) error {
 		n.UpdatedAt = tx.Runtime().Now()
 		return tx.Emit(ctx, noteEvent(tenant, "note.deleted", n))
 	})
-	return wrap(err, "delete note")
+	return store.Wrap(err, "delete note")
 }
 
 // NoteSchema is the filter allowlist of notes.
@@ -248,9 +248,9 @@ func (s *Notes) List(ctx context.Context, opts NoteListOptions) (core.Page[*Note
 		return core.Page[*Note]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	notes, err := listPage(ctx, s.sc.Q(), tenant, `SELECT `+noteColumns+` FROM crm_notes n `, "n", plan, scanNote)
+	notes, err := store.ListPage(ctx, s.sc.Q(), tenant, `SELECT `+noteColumns+` FROM crm_notes n `, "n", plan, scanNote)
 	if err != nil {
-		return core.Page[*Note]{}, wrap(err, "list notes")
+		return core.Page[*Note]{}, store.Wrap(err, "list notes")
 	}
 	return store.PageOf(s.sc, plan, notes, func(n *Note) (any, core.ID) { return plan.Sort.Field.SortKey(n), n.ID })
 }
@@ -268,15 +268,15 @@ func (s *Notes) Pinned(ctx context.Context, contactID core.ID) ([]*Note, error) 
 	rows, err := s.sc.Q().Query(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ? AND n.pinned = ?
 		ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, tenant, contactID, true, MaxPinned)
 	if err != nil {
-		return nil, wrap(err, "pinned notes")
+		return nil, store.Wrap(err, "pinned notes")
 	}
 	notes := []*Note{}
-	err = eachRow(rows, func(r scanner) error {
+	err = store.EachRow(rows, func(r scanner) error {
 		n, err := scanNote(r)
 		if err == nil {
 			notes = append(notes, n)
 		}
 		return err
 	})
-	return notes, wrap(err, "pinned notes")
+	return notes, store.Wrap(err, "pinned notes")
 }

@@ -54,7 +54,8 @@ func selectContacts(d *dialect.Dialect) string {
 	FROM crm_contacts c `
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// scanner is a row to scan.
+type scanner = store.Scanner
 
 func scanContact(row scanner) (*Contact, error) {
 	var (
@@ -247,36 +248,8 @@ func (sqlRepository) emailOwner(ctx context.Context, q store.Q, tenant, email st
 	return id, err
 }
 
-// listPage runs one page of a list: sel is "SELECT … FROM table alias ",
-// alias the table's alias; rows come back in the plan's keyset order.
-func listPage[T any](ctx context.Context, q store.Q, tenant, sel, alias string, plan store.ListPlan, scan func(scanner) (T, error)) ([]T, error) {
-	var b strings.Builder
-	b.WriteString(sel)
-	b.WriteString("WHERE " + alias + ".tenant_id = ? AND ")
-	b.WriteString(plan.Where.Where)
-	args := append([]any{tenant}, plan.Where.Args...)
-	if plan.After != nil {
-		b.WriteString(" AND " + plan.Sort.After(alias+".id"))
-		args = append(args, plan.After...)
-	}
-	b.WriteString(" ORDER BY " + plan.Sort.OrderBy(alias+".id") + " LIMIT ?")
-	rows, err := q.PlanPerCall().Query(ctx, b.String(), append(args, plan.Fetch)...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, plan.Fetch)
-	err = eachRow(rows, func(r scanner) error {
-		v, err := scan(r)
-		if err == nil {
-			out = append(out, v)
-		}
-		return err
-	})
-	return out, err
-}
-
 func (sqlRepository) listContacts(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Contact, error) {
-	return listPage(ctx, q, tenant, selectContacts(q.D), "c", plan, scanContact)
+	return store.ListPage(ctx, q, tenant, selectContacts(q.D), "c", plan, scanContact)
 }
 
 func (sqlRepository) countContacts(ctx context.Context, q store.Q, tenant string, where filter.Compiled) (int64, error) {
@@ -344,5 +317,5 @@ func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string
 }
 
 func (sqlRepository) listCompanies(ctx context.Context, q store.Q, tenant string, plan store.ListPlan) ([]*Company, error) {
-	return listPage(ctx, q, tenant, selectCompanies, "co", plan, scanCompany)
+	return store.ListPage(ctx, q, tenant, selectCompanies, "co", plan, scanCompany)
 }

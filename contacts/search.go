@@ -111,10 +111,10 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 	args = append(args, limit)
 	rows, err := s.sc.Q().PlanPerCall().Query(ctx, sqlText, args...)
 	if err != nil {
-		return nil, wrap(err, "search")
+		return nil, store.Wrap(err, "search")
 	}
 	hits := []SearchHit{}
-	err = eachRow(rows, func(r scanner) error {
+	err = store.EachRow(rows, func(r scanner) error {
 		var h SearchHit
 		if err := r.Scan(&h.Entity, &h.ID, &h.Title, &h.Score); err != nil {
 			return err
@@ -122,7 +122,7 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 		hits = append(hits, h)
 		return nil
 	})
-	return hits, wrap(err, "search")
+	return hits, store.Wrap(err, "search")
 }
 
 // searchWords splits a query into lower-case words of letters and digits,

@@ -33,7 +33,7 @@ func (s *Service) Get(ctx context.Context, id core.ID) (*Contact, error) {
 		return nil, err
 	}
 	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.id = ?", id)
-	return c, wrap(err, "get contact")
+	return c, store.Wrap(err, "get contact")
 }
 
 // GetByEmail returns the contact with email (compared normalised).
@@ -50,7 +50,7 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*Contact, error
 		return nil, core.Invalid("email", "is required")
 	}
 	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.email = ? AND c.email <> ''", email)
-	return c, wrap(err, "get contact by email")
+	return c, store.Wrap(err, "get contact by email")
 }
 
 // GetByExternalID returns the contact linked to source's id.
@@ -68,7 +68,7 @@ func (s *Service) GetByExternalID(ctx context.Context, source, id string) (*Cont
 	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant,
 		"c.id = (SELECT x.contact_id FROM crm_contact_external_ids x WHERE x.tenant_id = ? AND x.source = ? AND x.external_id = ?)",
 		tenant, source, id)
-	return c, wrap(err, "get contact by external id")
+	return c, store.Wrap(err, "get contact by external id")
 }
 
 // Create stores a new contact and emits "contact.created".
@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, in NewContact) (*Contact, error) {
 		return err
 	})
 	if err != nil {
-		return nil, wrap(err, "create contact")
+		return nil, store.Wrap(err, "create contact")
 	}
 	return out, nil
 }
@@ -113,7 +113,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		return nil, err
 	}
 	slices.SortFunc(c.ExternalIDs, compareExternalIDs)
-	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: eventData(c)})
+	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
 }
 
 // newContact builds and validates the contact a normalised input describes,
@@ -215,7 +215,7 @@ func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*
 		return err
 	})
 	if err != nil {
-		return nil, wrap(err, "update contact")
+		return nil, store.Wrap(err, "update contact")
 	}
 	return out, nil
 }
@@ -302,7 +302,7 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 		return nil, err
 	}
 	slices.SortFunc(next.ExternalIDs, compareExternalIDs)
-	data := eventData(map[string]any{"contact": next, "changed": changed})
+	data := store.JSON(map[string]any{"contact": next, "changed": changed})
 	return next, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.updated", SubjectType: "contact", SubjectID: next.ID, OccurredAt: next.UpdatedAt, Data: data})
 }
 
@@ -321,7 +321,7 @@ func changedFields(a, b *Contact) []string {
 	add("lifecycle_stage", a.LifecycleStage != b.LifecycleStage)
 	add("owner_id", a.OwnerID != b.OwnerID)
 	add("tags", !slices.Equal(a.Tags, b.Tags))
-	add("attributes", string(eventData(a.Attributes)) != string(eventData(b.Attributes)))
+	add("attributes", string(store.JSON(a.Attributes)) != string(store.JSON(b.Attributes)))
 	return out
 }
 
@@ -337,6 +337,15 @@ func sameID(a, b *core.ID) bool {
 func (s *Service) Delete(ctx context.Context, id core.ID) error {
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if _, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?"+tx.Q().D.LockRows(), id); err != nil {
+			return err
+		}
+		// The event comes first: before hooks detach other modules' rows
+		// (deals) while the contact still exists.
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: id,
+			Data: store.JSON(map[string]any{"id": id})}); err != nil {
+			return err
+		}
 		ok, err := s.repo.deleteContact(ctx, tx.Q(), tenant, id)
 		if err != nil {
 			return err
@@ -344,13 +353,9 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 		if !ok {
 			return core.ErrNotFound
 		}
-		if err := unindex(ctx, tx.Q(), tenant, EntityContact, id); err != nil {
-			return err
-		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: id,
-			Data: eventData(map[string]any{"id": id})})
+		return unindex(ctx, tx.Q(), tenant, EntityContact, id)
 	})
-	return wrap(err, "delete contact")
+	return store.Wrap(err, "delete contact")
 }
 
 // LinkExternalID links source's id to the contact with id. Linking a pair
@@ -373,7 +378,7 @@ func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) 
 		return err
 	})
 	if err != nil {
-		return nil, wrap(err, "link external id")
+		return nil, store.Wrap(err, "link external id")
 	}
 	return out, nil
 }
@@ -400,7 +405,7 @@ func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, create
 		}
 	}
 	if err != nil {
-		return nil, false, wrap(err, "upsert contact")
+		return nil, false, store.Wrap(err, "upsert contact")
 	}
 	return c, created, nil
 }
@@ -516,7 +521,7 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 		return 0, err
 	}
 	n, err := s.repo.countContacts(ctx, s.sc.Q(), tenant, where)
-	return n, wrap(err, "count contacts")
+	return n, store.Wrap(err, "count contacts")
 }
 
 // List returns one page of contacts matching opts.Filter in opts.Sort
@@ -535,21 +540,7 @@ func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contac
 	tenant, _ := s.sc.Tenant()
 	rows, err := s.repo.listContacts(ctx, s.sc.Q(), tenant, plan)
 	if err != nil {
-		return core.Page[*Contact]{}, wrap(err, "list contacts")
+		return core.Page[*Contact]{}, store.Wrap(err, "list contacts")
 	}
 	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
-}
-
-// wrap adds what was being done to unexpected errors; crmkit's own errors
-// (sentinels, validation) pass through unchanged.
-func wrap(err error, doing string) error {
-	if err == nil {
-		return nil
-	}
-	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent} {
-		if errors.Is(err, known) {
-			return err
-		}
-	}
-	return fmt.Errorf("crm: %s: %w", doing, err)
 }

@@ -219,11 +219,11 @@ func (s *Tasks) validate(ctx context.Context, q store.Q, tenant string, t *Task)
 	if strings.TrimSpace(t.Title) == "" {
 		v.Add("title", "is required")
 	}
-	checkText(v, "title", t.Title, MaxTaskTitle)
+	v.CheckText("title", t.Title, MaxTaskTitle)
 	if !storableText(t.Description) || len([]rune(t.Description)) > MaxTaskDescription {
 		v.Add("description", "must be at most %d characters of valid text", MaxTaskDescription)
 	}
-	checkText(v, "assignee_id", t.AssigneeID, MaxOwnerLen)
+	v.CheckText("assignee_id", t.AssigneeID, MaxOwnerLen)
 	if !slices.Contains(Priorities, t.Priority) {
 		v.Add("priority", "%q is not one of low, normal, high, urgent", t.Priority)
 	}
@@ -255,7 +255,7 @@ func taskEvent(tenant, typ string, t *Task, extra map[string]any) core.Event {
 	for k, v := range extra {
 		data[k] = v
 	}
-	return core.Event{TenantID: tenant, Type: typ, SubjectType: "task", SubjectID: t.ID, OccurredAt: t.UpdatedAt, Data: eventData(data)}
+	return core.Event{TenantID: tenant, Type: typ, SubjectType: "task", SubjectID: t.ID, OccurredAt: t.UpdatedAt, Data: store.JSON(data)}
 }
 
 // Create stores a new open task and emits "task.created". The creator is
@@ -293,7 +293,7 @@ func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
 		return tx.Emit(ctx, taskEvent(tenant, "task.created", t, nil))
 	})
 	if err != nil {
-		return nil, wrap(err, "create task")
+		return nil, store.Wrap(err, "create task")
 	}
 	return out, nil
 }
@@ -305,7 +305,7 @@ func (s *Tasks) Get(ctx context.Context, id core.ID) (*Task, error) {
 		return nil, err
 	}
 	t, err := getTask(ctx, s.sc.Q(), tenant, id)
-	return t, wrap(err, "get task")
+	return t, store.Wrap(err, "get task")
 }
 
 // change loads the task, checks version, applies fn, validates, writes the
@@ -353,7 +353,7 @@ func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, ev
 		return tx.Emit(ctx, taskEvent(tenant, event, out, extra))
 	})
 	if err != nil {
-		return nil, wrap(err, doing)
+		return nil, store.Wrap(err, doing)
 	}
 	return out, nil
 }
@@ -445,7 +445,7 @@ func (s *Tasks) Delete(ctx context.Context, id core.ID) error {
 		t.UpdatedAt = tx.Runtime().Now()
 		return tx.Emit(ctx, taskEvent(tenant, "task.deleted", t, nil))
 	})
-	return wrap(err, "delete task")
+	return store.Wrap(err, "delete task")
 }
 
 // TaskListOptions select, order and page tasks.
@@ -466,9 +466,9 @@ func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (core.Page[*Task
 		return core.Page[*Task]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	tasks, err := listPage(ctx, s.sc.Q(), tenant, `SELECT `+taskColumns+` FROM crm_tasks t `, "t", plan, scanTask)
+	tasks, err := store.ListPage(ctx, s.sc.Q(), tenant, `SELECT `+taskColumns+` FROM crm_tasks t `, "t", plan, scanTask)
 	if err != nil {
-		return core.Page[*Task]{}, wrap(err, "list tasks")
+		return core.Page[*Task]{}, store.Wrap(err, "list tasks")
 	}
 	return store.PageOf(s.sc, plan, tasks, func(t *Task) (any, core.ID) { return plan.Sort.Field.SortKey(t), t.ID })
 }

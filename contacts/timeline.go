@@ -121,9 +121,9 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 		rows, err := q.Query(ctx, `SELECT `+activityColumns+` FROM crm_activities a WHERE a.tenant_id = ? AND a.contact_id = ?`+where+
 			` ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
-		err = eachRow(rows, func(r scanner) error {
+		err = store.EachRow(rows, func(r scanner) error {
 			a, err := scanActivity(r)
 			if err == nil {
 				items = append(items, TimelineItem{Type: ItemActivity, At: a.OccurredAt, ID: a.ID, Activity: a})
@@ -131,7 +131,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 			return err
 		})
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
 	}
 	if all || want[ItemNote] {
@@ -139,9 +139,9 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 		rows, err := q.Query(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ?`+where+
 			` ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, append(append([]any{tenant, contactID}, args...), limit+1)...)
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
-		err = eachRow(rows, func(r scanner) error {
+		err = store.EachRow(rows, func(r scanner) error {
 			n, err := scanNote(r)
 			if err == nil {
 				items = append(items, TimelineItem{Type: ItemNote, At: n.CreatedAt, ID: n.ID, Note: n})
@@ -149,7 +149,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 			return err
 		})
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
 	}
 	if all || want[ItemEvent] {
@@ -159,9 +159,9 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 				AND e.subject_id IN (SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?)`+where+
 			` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID, tenant, contactID}, args...), limit+1)...)
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
-		err = eachRow(rows, func(r scanner) error {
+		err = store.EachRow(rows, func(r scanner) error {
 			ev, err := store.ScanEvent(r)
 			if err == nil {
 				items = append(items, TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
@@ -169,7 +169,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 			return err
 		})
 		if err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
 	}
 
@@ -177,7 +177,7 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	// proves the contact exists; events outlive it, so they do not.
 	if !slices.ContainsFunc(items, func(it TimelineItem) bool { return it.Type != ItemEvent }) {
 		if _, err := s.repo.getContact(ctx, q, tenant, "c.id = ?", contactID); err != nil {
-			return page, wrap(err, "timeline")
+			return page, store.Wrap(err, "timeline")
 		}
 	}
 	slices.SortFunc(items, func(a, b TimelineItem) int {
@@ -197,20 +197,4 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	last := page.Items[limit-1]
 	page.Next, err = s.sc.Runtime().Cursors.Encode(scope, last.At, last.ID)
 	return page, err
-}
-
-// eachRow calls fn for every row and closes rows.
-func eachRow(rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close() error
-}, fn func(scanner) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

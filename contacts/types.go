@@ -1,7 +1,6 @@
 package contacts
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -271,13 +270,4 @@ type CompanyPatch struct {
 	Name       *string
 	Domain     *string
 	Attributes map[string]any
-}
-
-// eventData is the JSON payload of an event about v.
-func eventData(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(`{}`)
-	}
-	return b
 }

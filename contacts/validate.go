@@ -110,22 +110,6 @@ func storableJSON(v any) bool {
 	return true
 }
 
-// checkText checks a free-text field: valid UTF-8, no control characters,
-// at most max characters.
-func checkText(v *core.ValidationError, field, s string, max int) {
-	if !utf8.ValidString(s) {
-		v.Add(field, "is not valid UTF-8")
-		return
-	}
-	if utf8.RuneCountInString(s) > max {
-		v.Add(field, "is longer than %d characters", max)
-		return
-	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		v.Add(field, "contains control characters")
-	}
-}
-
 func checkPhone(v *core.ValidationError, phone string) {
 	if phone == "" {
 		return
@@ -234,9 +218,9 @@ func validateContact(c *Contact, extIDs []ExternalID, defs []*FieldDefinition) (
 	v := &core.ValidationError{}
 	checkEmail(v, c.Email)
 	checkPhone(v, c.Phone)
-	checkText(v, "first_name", c.FirstName, MaxNameLen)
-	checkText(v, "last_name", c.LastName, MaxNameLen)
-	checkText(v, "owner_id", c.OwnerID, MaxOwnerLen)
+	v.CheckText("first_name", c.FirstName, MaxNameLen)
+	v.CheckText("last_name", c.LastName, MaxNameLen)
+	v.CheckText("owner_id", c.OwnerID, MaxOwnerLen)
 	checkStage(v, c.LifecycleStage)
 	checkTags(v, c.Tags)
 	attrs := checkAttributes(v, c.Attributes)
@@ -271,7 +255,7 @@ func validateCompany(c *Company, defs []*FieldDefinition) ([]byte, error) {
 	if c.Name == "" {
 		v.Add("name", "is required")
 	}
-	checkText(v, "name", c.Name, MaxNameLen)
+	v.CheckText("name", c.Name, MaxNameLen)
 	if c.Domain != "" && (len(c.Domain) > MaxDomainLen || !domainPattern.MatchString(c.Domain)) {
 		v.Add("domain", "%q is not a domain name", c.Domain)
 	}

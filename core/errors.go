@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Every error crmkit returns for an expected condition
@@ -79,4 +81,20 @@ func Invalid(field, format string, args ...any) error {
 	v := &ValidationError{}
 	v.Add(field, format, args...)
 	return v
+}
+
+// CheckText adds a problem for field unless s is acceptable free text:
+// valid UTF-8, no control characters, at most max characters.
+func (e *ValidationError) CheckText(field, s string, max int) {
+	if !utf8.ValidString(s) {
+		e.Add(field, "is not valid UTF-8")
+		return
+	}
+	if utf8.RuneCountInString(s) > max {
+		e.Add(field, "is longer than %d characters", max)
+		return
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		e.Add(field, "contains control characters")
+	}
 }

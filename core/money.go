@@ -86,3 +86,22 @@ func validCurrency(c string) bool {
 	}
 	return true
 }
+
+// CurrencyDecimals is the number of decimals of currency's minor unit
+// (ISO 4217): 2 for most, 0 for JPY, KRW and others, 3 for BHD, KWD and
+// others.
+func CurrencyDecimals(currency string) int32 {
+	switch currency {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}
+
+// RoundToMinorUnit rounds m to its currency's minor unit (cents), half away
+// from zero, as invoices do.
+func (m Money) RoundToMinorUnit() Money {
+	return Money{Amount: m.Amount.Round(CurrencyDecimals(m.Currency)), Currency: m.Currency}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
+	"github.com/crmkit/crmkit/pipeline"
 )
 
 // CRM is crmkit bound to one tenant and, optionally, one transaction. It is
@@ -25,8 +26,15 @@ type CRM struct {
 	Notes *contacts.Notes
 	// Tasks manages tasks.
 	Tasks *contacts.Tasks
-	// Fields manages custom field definitions.
+	// Fields manages custom field definitions (of contacts, companies and
+	// deals).
 	Fields *contacts.Fields
+	// Pipelines manages sales pipelines and their stages.
+	Pipelines *pipeline.Pipelines
+	// Deals manages deals: stages, line items, the board, forecasts.
+	Deals *pipeline.Deals
+	// Products manages the product catalogue of line items.
+	Products *pipeline.Products
 
 	shared *shared
 	sc     store.Scope
@@ -96,6 +104,7 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
+	pipeline.RegisterHooks(rt)
 	return bind(&shared{rt: rt, owned: owned}, store.NewScope(rt)), nil
 }
 
@@ -107,6 +116,9 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Notes:     contacts.NewNotes(sc),
 		Tasks:     contacts.NewTasks(sc),
 		Fields:    contacts.NewFields(sc),
+		Pipelines: pipeline.NewPipelines(sc),
+		Deals:     pipeline.NewDeals(sc),
+		Products:  pipeline.NewProducts(sc),
 		shared:    sh,
 		sc:        sc,
 	}

@@ -376,3 +376,21 @@ func (d *Dialect) ListArg(values []string) string {
 	b, _ := json.Marshal(values)
 	return string(b)
 }
+
+// SecondsBetween is the SQL for the seconds from time column from to time
+// column to, as a floating-point number.
+func (d *Dialect) SecondsBetween(from, to string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))::double precision", to, from)
+	}
+	return fmt.Sprintf("((julianday(%s) - julianday(%s)) * 86400.0)", to, from)
+}
+
+// SumInt is SUM of an integer expression as a BIGINT on both databases, 0
+// over no rows (PostgreSQL's SUM of BIGINT is NUMERIC).
+func (d *Dialect) SumInt(expr string) string {
+	if d.Kind == Postgres {
+		return "CAST(COALESCE(SUM(" + expr + "), 0) AS BIGINT)"
+	}
+	return "COALESCE(SUM(" + expr + "), 0)"
+}

@@ -1,0 +1,726 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// Deals manages the deals of one tenant (c.Deals).
+type Deals struct {
+	sc store.Scope
+}
+
+// NewDeals returns the service for scope sc. Hosts use crm.CRM.Deals.
+func NewDeals(sc store.Scope) *Deals { return &Deals{sc: sc} }
+
+const dealColumns = `d.id, d.title, d.amount, d.currency, d.contact_id, d.company_id, d.owner_id, d.pipeline_id, d.stage_id,
+	d.status, d.expected_close, d.closed_on, d.closed_at, d.lost_reason, d.source, d.forecast_commit, d.line_items,
+	d.attributes, d.stage_entered_at, d.created_at, d.updated_at, d.version`
+
+func scanDeal(r store.Scanner) (*Deal, error) {
+	var (
+		d                Deal
+		amount           int64
+		currency, status string
+		contact, company uuid.NullUUID
+		closedAt         sql.NullTime
+		attrs            []byte
+	)
+	if err := r.Scan(&d.ID, &d.Title, &amount, &currency, &contact, &company, &d.OwnerID, &d.PipelineID, &d.StageID,
+		&status, &d.ExpectedClose, &d.ClosedOn, &closedAt, &d.LostReason, &d.Source, &d.Commit, &d.LineItems,
+		&attrs, &d.StageEnteredAt, &d.CreatedAt, &d.UpdatedAt, &d.Version); err != nil {
+		return nil, err
+	}
+	d.Amount = core.MoneyFromMinor(amount, currency)
+	d.Status = DealStatus(status)
+	if contact.Valid {
+		id := core.ID(contact.UUID)
+		d.ContactID = &id
+	}
+	if company.Valid {
+		id := core.ID(company.UUID)
+		d.CompanyID = &id
+	}
+	if closedAt.Valid {
+		t := closedAt.Time.UTC()
+		d.ClosedAt = &t
+	}
+	d.StageEnteredAt, d.CreatedAt, d.UpdatedAt = d.StageEnteredAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if err := json.Unmarshal(attrs, &d.Attributes); err != nil {
+		return nil, fmt.Errorf("decode deal attributes: %w", err)
+	}
+	if d.Attributes == nil {
+		d.Attributes = map[string]any{}
+	}
+	return &d, nil
+}
+
+func getDeal(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool) (*Deal, error) {
+	query := `SELECT ` + dealColumns + ` FROM crm_deals d WHERE d.tenant_id = ? AND d.id = ?`
+	if lock {
+		query += q.D.LockRows()
+	}
+	d, err := scanDeal(q.QueryRow(ctx, query, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	return d, err
+}
+
+func nullID(id *core.ID) any {
+	if id == nil {
+		return nil
+	}
+	return *id
+}
+
+// checkDeal validates the fields of d the caller sets, and returns its
+// amount in storage units and its attributes as JSON.
+func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationError, d *Deal) (int64, []byte, error) {
+	tenant, _ := s.sc.Tenant()
+	d.Title = strings.TrimSpace(d.Title)
+	d.OwnerID = strings.TrimSpace(d.OwnerID)
+	d.Source = strings.TrimSpace(d.Source)
+	if d.Title == "" {
+		v.Add("title", "is required")
+	}
+	v.CheckText("title", d.Title, maxTitleLen)
+	v.CheckText("owner_id", d.OwnerID, maxOwnerLen)
+	v.CheckText("source", d.Source, maxSourceLen)
+	v.CheckText("lost_reason", d.LostReason, maxLostReasonLen)
+	if d.ExpectedClose != "" {
+		if _, err := time.Parse(time.DateOnly, d.ExpectedClose); err != nil {
+			v.Add("expected_close", "must be a date such as 2026-12-31")
+		}
+	}
+	amount, err := d.Amount.Minor()
+	var ve *core.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			name := "amount"
+			if f.Field == "currency" {
+				name = "amount.currency"
+			}
+			v.Add(name, "%s", f.Message)
+		}
+	}
+	fields := contacts.NewFields(s.sc.WithTx(tx))
+	attrs, err := fields.CheckAttributes(ctx, v, contacts.EntityDeal, d.Attributes)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := tx.Q()
+	for _, ref := range []struct {
+		field, table string
+		id           *core.ID
+	}{{"contact_id", "crm_contacts", d.ContactID}, {"company_id", "crm_companies", d.CompanyID}} {
+		if ref.id == nil {
+			continue
+		}
+		var n int
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM `+ref.table+` WHERE tenant_id = ? AND id = ?`, tenant, *ref.id).Scan(&n); err != nil {
+			return 0, nil, err
+		}
+		if n == 0 {
+			v.Add(ref.field, "%s does not exist", *ref.id)
+		}
+	}
+	return amount, attrs, nil
+}
+
+// Create stores a new deal in its pipeline's stage (by default the default
+// pipeline's first open stage), records its first stage visit, and emits
+// "deal.created".
+func (s *Deals) Create(ctx context.Context, in NewDeal) (*Deal, error) {
+	var out *Deal
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		now := tx.Runtime().Now()
+		q := tx.Q()
+		var p *Pipeline
+		var err error
+		if in.PipelineID == core.NilID {
+			p, err = NewPipelines(s.sc.WithTx(tx)).defaultPipeline(ctx, tx)
+		} else {
+			p, err = getPipeline(ctx, q, tenant, in.PipelineID, false)
+			if errors.Is(err, core.ErrNotFound) {
+				return core.Invalid("pipeline_id", "pipeline %s does not exist", in.PipelineID)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		v := &core.ValidationError{}
+		st := p.FirstStage(StageOpen)
+		if in.StageID != core.NilID {
+			st = p.Stage(in.StageID)
+			switch {
+			case st == nil:
+				v.Add("stage_id", "stage %s is not a stage of pipeline %q", in.StageID, p.Name)
+			case st.Archived:
+				v.Add("stage_id", "stage %q is archived", st.Name)
+			}
+		}
+		if p.Archived {
+			v.Add("pipeline_id", "pipeline %q is archived", p.Name)
+		}
+		d := &Deal{ID: core.NewID(), Title: in.Title, Amount: in.Amount, ContactID: in.ContactID, CompanyID: in.CompanyID,
+			OwnerID: in.OwnerID, PipelineID: p.ID, ExpectedClose: in.ExpectedClose, Source: in.Source, Commit: in.Commit,
+			Attributes: maps.Clone(in.Attributes), StageEnteredAt: now, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if d.Attributes == nil {
+			d.Attributes = map[string]any{}
+		}
+		amount, attrs, err := s.checkDeal(ctx, tx, v, d)
+		if err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		enter(d, st, now)
+		if _, err := q.Exec(ctx, `INSERT INTO crm_deals (tenant_id, id, title, amount, currency, contact_id, company_id, owner_id,
+			pipeline_id, stage_id, status, expected_close, closed_on, closed_at, lost_reason, source, forecast_commit, line_items,
+			attributes, stage_entered_at, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			tenant, d.ID, d.Title, amount, d.Amount.Currency, nullID(d.ContactID), nullID(d.CompanyID), d.OwnerID,
+			d.PipelineID, d.StageID, string(d.Status), d.ExpectedClose, d.ClosedOn, d.ClosedAt, d.LostReason, d.Source, d.Commit, 0,
+			string(attrs), d.StageEnteredAt, d.CreatedAt, d.UpdatedAt, d.Version); err != nil {
+			return translate(err)
+		}
+		if err := recordVisit(ctx, q, tenant, d.ID, d.StageID, now); err != nil {
+			return err
+		}
+		out = d
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.created", SubjectType: "deal", SubjectID: d.ID, OccurredAt: now, Data: store.JSON(d)})
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "create deal")
+	}
+	return out, nil
+}
+
+// enter puts d in stage st at now: its status follows the stage's kind, and
+// a won or lost deal is closed now.
+func enter(d *Deal, st *Stage, now time.Time) {
+	d.StageID = st.ID
+	d.StageEnteredAt = now
+	d.Status = DealStatus(st.Kind)
+	if st.Kind == StageOpen {
+		d.ClosedAt, d.ClosedOn, d.LostReason = nil, "", ""
+		return
+	}
+	if d.ClosedAt == nil {
+		d.ClosedAt = &now
+		d.ClosedOn = now.UTC().Format(time.DateOnly)
+	}
+	if st.Kind == StageWon {
+		d.LostReason = ""
+	}
+}
+
+func recordVisit(ctx context.Context, q store.Q, tenant string, dealID, stageID core.ID, now time.Time) error {
+	if _, err := q.Exec(ctx, `UPDATE crm_deal_stage_history SET left_at = ? WHERE tenant_id = ? AND deal_id = ? AND left_at IS NULL`,
+		now, tenant, dealID); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `INSERT INTO crm_deal_stage_history (tenant_id, id, deal_id, stage_id, entered_at) VALUES (?, ?, ?, ?, ?)`,
+		tenant, core.NewID(), dealID, stageID, now)
+	return err
+}
+
+func translate(err error) error {
+	if dialect.IsForeignKeyViolation(err) {
+		return core.Invalid("deal", "a linked contact, company, pipeline or stage does not exist (any more)")
+	}
+	return err
+}
+
+// Get returns the deal with id.
+func (s *Deals) Get(ctx context.Context, id core.ID) (*Deal, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	d, err := getDeal(ctx, s.sc.Q(), tenant, id, false)
+	return d, store.Wrap(err, "get deal")
+}
+
+// Update applies patch if patch.Version is still the deal's version and
+// emits "deal.updated" with the fields that changed. A stale version is
+// ErrConflict; a patch that changes nothing writes nothing.
+func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal, error) {
+	var out *Deal
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		q := tx.Q()
+		cur, err := getDeal(ctx, q, tenant, id, true)
+		if err != nil {
+			return err
+		}
+		if patch.Version != cur.Version {
+			return fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, patch.Version)
+		}
+		next := *cur
+		next.Attributes = maps.Clone(cur.Attributes)
+		v := &core.ValidationError{}
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&next.Title, patch.Title)
+		set(&next.OwnerID, patch.OwnerID)
+		set(&next.ExpectedClose, patch.ExpectedClose)
+		set(&next.Source, patch.Source)
+		if patch.Commit != nil {
+			next.Commit = *patch.Commit
+		}
+		if patch.Amount != nil {
+			if cur.LineItems > 0 {
+				v.Add("amount", "is computed from the deal's %d line items", cur.LineItems)
+			}
+			next.Amount = *patch.Amount
+		}
+		for _, ref := range []struct {
+			dst **core.ID
+			src *core.ID
+		}{{&next.ContactID, patch.ContactID}, {&next.CompanyID, patch.CompanyID}} {
+			switch {
+			case ref.src == nil:
+			case *ref.src == core.NilID:
+				*ref.dst = nil
+			default:
+				id := *ref.src
+				*ref.dst = &id
+			}
+		}
+		for k, val := range patch.Attributes {
+			if val == nil {
+				delete(next.Attributes, k)
+			} else {
+				next.Attributes[k] = val
+			}
+		}
+		amount, attrs, err := s.checkDeal(ctx, tx, v, &next)
+		if err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		changed := changedFields(cur, &next)
+		if len(changed) == 0 {
+			out = cur
+			return nil
+		}
+		next.UpdatedAt = tx.Runtime().Now()
+		next.Version++
+		if err := updateDeal(ctx, q, tenant, &next, amount, attrs, cur.Version); err != nil {
+			return err
+		}
+		out = &next
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.updated", SubjectType: "deal", SubjectID: id, OccurredAt: next.UpdatedAt,
+			Data: store.JSON(map[string]any{"deal": out, "changed": changed})})
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "update deal")
+	}
+	return out, nil
+}
+
+func updateDeal(ctx context.Context, q store.Q, tenant string, d *Deal, amount int64, attrs []byte, oldVersion int64) error {
+	res, err := q.Exec(ctx, `UPDATE crm_deals SET title = ?, amount = ?, currency = ?, contact_id = ?, company_id = ?, owner_id = ?,
+		stage_id = ?, status = ?, expected_close = ?, closed_on = ?, closed_at = ?, lost_reason = ?, source = ?, forecast_commit = ?,
+		line_items = ?, attributes = ?, stage_entered_at = ?, updated_at = ?, version = ?
+		WHERE tenant_id = ? AND id = ? AND version = ?`,
+		d.Title, amount, d.Amount.Currency, nullID(d.ContactID), nullID(d.CompanyID), d.OwnerID, d.StageID, string(d.Status),
+		d.ExpectedClose, d.ClosedOn, d.ClosedAt, d.LostReason, d.Source, d.Commit, d.LineItems, string(attrs),
+		d.StageEnteredAt, d.UpdatedAt, d.Version, tenant, d.ID, oldVersion)
+	if err != nil {
+		return translate(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("%w: deal %s was changed by someone else; read it again", core.ErrConflict, d.ID)
+	}
+	return nil
+}
+
+func changedFields(a, b *Deal) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("title", a.Title != b.Title)
+	add("amount", !a.Amount.Amount.Equal(b.Amount.Amount) || a.Amount.Currency != b.Amount.Currency)
+	add("contact_id", idOrNil(a.ContactID) != idOrNil(b.ContactID))
+	add("company_id", idOrNil(a.CompanyID) != idOrNil(b.CompanyID))
+	add("owner_id", a.OwnerID != b.OwnerID)
+	add("expected_close", a.ExpectedClose != b.ExpectedClose)
+	add("source", a.Source != b.Source)
+	add("commit", a.Commit != b.Commit)
+	add("attributes", string(store.JSON(a.Attributes)) != string(store.JSON(b.Attributes)))
+	return out
+}
+
+// StageChange is the data of "deal.stage_changed".
+type StageChange struct {
+	Deal      *Deal   `json:"deal"`
+	FromStage core.ID `json:"from_stage"`
+	ToStage   core.ID `json:"to_stage"`
+}
+
+// MoveStage moves the deal to stageID, a stage of its pipeline that is not
+// archived, if version is still the deal's version (else ErrConflict). It
+// records the stage visit and emits "deal.stage_changed"; reaching a won or
+// lost stage also closes the deal ("deal.won", "deal.lost"), and leaving one
+// reopens it ("deal.reopened").
+func (s *Deals) MoveStage(ctx context.Context, id core.ID, version int64, stageID core.ID) (*Deal, error) {
+	return s.move(ctx, id, version, "move deal", nil, func(p *Pipeline, _ *Deal) (*Stage, error) {
+		st := p.Stage(stageID)
+		if st == nil {
+			return nil, core.Invalid("stage_id", "stage %s is not a stage of the deal's pipeline %q", stageID, p.Name)
+		}
+		return st, nil
+	})
+}
+
+// Win moves the deal to its pipeline's won stage.
+func (s *Deals) Win(ctx context.Context, id core.ID, version int64) (*Deal, error) {
+	return s.move(ctx, id, version, "win deal", nil, func(p *Pipeline, _ *Deal) (*Stage, error) {
+		return p.FirstStage(StageWon), nil
+	})
+}
+
+// Lose moves the deal to its pipeline's lost stage, with a reason.
+func (s *Deals) Lose(ctx context.Context, id core.ID, version int64, reason string) (*Deal, error) {
+	return s.move(ctx, id, version, "lose deal", &reason, func(p *Pipeline, _ *Deal) (*Stage, error) {
+		return p.FirstStage(StageLost), nil
+	})
+}
+
+// Reopen moves a won or lost deal back to stageID, an open stage of its
+// pipeline.
+func (s *Deals) Reopen(ctx context.Context, id core.ID, version int64, stageID core.ID) (*Deal, error) {
+	return s.move(ctx, id, version, "reopen deal", nil, func(p *Pipeline, d *Deal) (*Stage, error) {
+		st := p.Stage(stageID)
+		if st == nil || st.Kind != StageOpen {
+			return nil, core.Invalid("stage_id", "must be an open stage of the deal's pipeline %q", p.Name)
+		}
+		return st, nil
+	})
+}
+
+func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing string, lostReason *string, pick func(*Pipeline, *Deal) (*Stage, error)) (*Deal, error) {
+	var out *Deal
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		q := tx.Q()
+		cur, err := getDeal(ctx, q, tenant, id, true)
+		if err != nil {
+			return err
+		}
+		if cur.Version != version {
+			return fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, version)
+		}
+		p, err := getPipeline(ctx, q, tenant, cur.PipelineID, false)
+		if err != nil {
+			return err
+		}
+		st, err := pick(p, cur)
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			return core.Invalid("stage_id", "pipeline %q has no such stage that is not archived", p.Name)
+		}
+		if st.Archived {
+			return core.Invalid("stage_id", "stage %q is archived", st.Name)
+		}
+		next := *cur
+		if lostReason != nil {
+			next.LostReason = strings.TrimSpace(*lostReason)
+			v := &core.ValidationError{}
+			v.CheckText("lost_reason", next.LostReason, maxLostReasonLen)
+			if err := v.Err(); err != nil {
+				return err
+			}
+		}
+		if st.ID == cur.StageID && next.LostReason == cur.LostReason {
+			out = cur
+			return nil
+		}
+		now := tx.Runtime().Now()
+		if st.ID != cur.StageID {
+			if cur.Status != DealOpen && st.Kind != StageOpen {
+				next.ClosedAt = nil // closed anew: a won deal that is lost now
+			}
+			enter(&next, st, now)
+			if err := recordVisit(ctx, q, tenant, id, st.ID, now); err != nil {
+				return err
+			}
+		}
+		next.UpdatedAt = now
+		next.Version++
+		amount, err := next.Amount.Minor()
+		if err != nil {
+			return err
+		}
+		if err := updateDeal(ctx, q, tenant, &next, amount, store.JSON(next.Attributes), cur.Version); err != nil {
+			return err
+		}
+		out = &next
+		if st.ID != cur.StageID {
+			if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.stage_changed", SubjectType: "deal", SubjectID: id, OccurredAt: now,
+				Data: store.JSON(StageChange{Deal: out, FromStage: cur.StageID, ToStage: st.ID})}); err != nil {
+				return err
+			}
+		}
+		var what string
+		switch {
+		case next.Status == cur.Status && (next.Status != DealLost || next.LostReason == cur.LostReason):
+			return nil
+		case next.Status == DealWon:
+			what = "deal.won"
+		case next.Status == DealLost:
+			what = "deal.lost"
+		default:
+			what = "deal.reopened"
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: what, SubjectType: "deal", SubjectID: id, OccurredAt: now, Data: store.JSON(out)})
+	})
+	if err != nil {
+		return nil, store.Wrap(err, doing)
+	}
+	return out, nil
+}
+
+// moveAllDeals moves every deal of stage from to stage to (DeleteStage).
+func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to core.ID) error {
+	q := tx.Q()
+	rows, err := q.Query(ctx, `SELECT `+dealColumns+` FROM crm_deals d WHERE d.tenant_id = ? AND d.stage_id = ?`, tenant, from)
+	if err != nil {
+		return err
+	}
+	var deals []*Deal
+	if err := store.EachRow(rows, func(r store.Scanner) error {
+		d, err := scanDeal(r)
+		deals = append(deals, d)
+		return err
+	}); err != nil {
+		return err
+	}
+	now := tx.Runtime().Now()
+	for _, d := range deals {
+		old := d.Version
+		d.StageID, d.StageEnteredAt, d.UpdatedAt = to, now, now
+		d.Version++
+		amount, _ := d.Amount.Minor()
+		if err := updateDeal(ctx, q, tenant, d, amount, store.JSON(d.Attributes), old); err != nil {
+			return err
+		}
+		if err := recordVisit(ctx, q, tenant, d.ID, to, now); err != nil {
+			return err
+		}
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.stage_changed", SubjectType: "deal", SubjectID: d.ID, OccurredAt: now,
+			Data: store.JSON(StageChange{Deal: d, FromStage: from, ToStage: to})}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes the deal, its stage history and line items, and emits
+// "deal.deleted".
+func (s *Deals) Delete(ctx context.Context, id core.ID) error {
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		res, err := tx.Q().Exec(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ?`, tenant, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return core.ErrNotFound
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.deleted", SubjectType: "deal", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+	})
+	return store.Wrap(err, "delete deal")
+}
+
+// History returns the stages the deal was in, oldest first.
+func (s *Deals) History(ctx context.Context, id core.ID) ([]StageVisit, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	q := s.sc.Q()
+	if _, err := getDeal(ctx, q, tenant, id, false); err != nil {
+		return nil, store.Wrap(err, "deal history")
+	}
+	rows, err := q.Query(ctx, `SELECT stage_id, entered_at, left_at FROM crm_deal_stage_history
+		WHERE tenant_id = ? AND deal_id = ? ORDER BY entered_at, id`, tenant, id)
+	if err != nil {
+		return nil, store.Wrap(err, "deal history")
+	}
+	now := s.sc.Runtime().Now()
+	out := []StageVisit{}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var v StageVisit
+		var left sql.NullTime
+		if err := r.Scan(&v.StageID, &v.EnteredAt, &left); err != nil {
+			return err
+		}
+		v.EnteredAt = v.EnteredAt.UTC()
+		end := now
+		if left.Valid {
+			t := left.Time.UTC()
+			v.LeftAt, end = &t, t
+		}
+		v.Duration = end.Sub(v.EnteredAt)
+		out = append(out, v)
+		return nil
+	})
+	return out, store.Wrap(err, "deal history")
+}
+
+// DealListOptions select, order and page a list of deals.
+type DealListOptions struct {
+	// Filter selects deals (see DealSchema; custom fields as
+	// "attributes.<key>").
+	Filter filter.Expr
+	// Sort is one of DealSchema's sortable fields, "-" for descending;
+	// default "-created_at".
+	Sort   string
+	Limit  int
+	Cursor string
+}
+
+// List returns one page of deals.
+func (s *Deals) List(ctx context.Context, opts DealListOptions) (core.Page[*Deal], error) {
+	schema := DealSchema
+	if strings.Contains(opts.Sort, filter.AttributePrefix) || strings.Contains(opts.Filter.String(), `"field":"`+filter.AttributePrefix) {
+		fields, err := contacts.NewFields(s.sc).FilterFields(ctx, contacts.EntityDeal, "d.attributes")
+		if err != nil {
+			return core.Page[*Deal]{}, err
+		}
+		schema = schema.With(fields...)
+	}
+	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
+		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})
+	if err != nil {
+		return core.Page[*Deal]{}, err
+	}
+	tenant, _ := s.sc.Tenant()
+	rows, err := store.ListPage(ctx, s.sc.Q(), tenant, `SELECT `+dealColumns+` FROM crm_deals d `, "d", plan, scanDeal)
+	if err != nil {
+		return core.Page[*Deal]{}, store.Wrap(err, "list deals")
+	}
+	return store.PageOf(s.sc, plan, rows, func(d *Deal) (any, core.ID) { return plan.Sort.Field.SortKey(d), d.ID })
+}
+
+// BoardColumn is one stage of a board: how many deals it holds and their
+// sums, one per currency (sorted by currency).
+type BoardColumn struct {
+	Stage  Stage        `json:"stage"`
+	Count  int64        `json:"count"`
+	Totals []core.Money `json:"totals"`
+}
+
+// Board is a pipeline's deals grouped by stage.
+type Board struct {
+	Pipeline *Pipeline     `json:"pipeline"`
+	Columns  []BoardColumn `json:"columns"`
+}
+
+// BoardOptions narrow a board.
+type BoardOptions struct {
+	// OwnerID keeps one owner's deals.
+	OwnerID string
+	// Closed adds the won and lost stages with the deals in them.
+	Closed bool
+}
+
+// Board counts and sums the open deals of the pipeline per stage, in stage
+// order (archived stages that hold deals included), in one query.
+func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions) (*Board, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	q := s.sc.Q()
+	p, err := getPipeline(ctx, q, tenant, pipelineID, false)
+	if err != nil {
+		return nil, store.Wrap(err, "board")
+	}
+	statuses := "d.status = 'open'"
+	if opts.Closed {
+		statuses = "d.status IN ('open', 'won', 'lost')"
+	}
+	args := []any{tenant, pipelineID}
+	owner := ""
+	if opts.OwnerID != "" {
+		owner = " AND d.owner_id = ?"
+		args = append(args, opts.OwnerID)
+	}
+	rows, err := q.Query(ctx, `SELECT d.stage_id, d.currency, count(*), `+q.D.SumInt("d.amount")+` FROM crm_deals d
+		WHERE d.tenant_id = ? AND d.pipeline_id = ? AND `+statuses+owner+`
+		GROUP BY d.stage_id, d.currency`, args...)
+	if err != nil {
+		return nil, store.Wrap(err, "board")
+	}
+	type cell struct {
+		count  int64
+		totals []core.Money
+	}
+	cells := map[core.ID]*cell{}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var stage core.ID
+		var currency string
+		var n, sum int64
+		if err := r.Scan(&stage, &currency, &n, &sum); err != nil {
+			return err
+		}
+		c := cells[stage]
+		if c == nil {
+			c = &cell{}
+			cells[stage] = c
+		}
+		c.count += n
+		c.totals = append(c.totals, core.MoneyFromMinor(sum, currency))
+		return nil
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "board")
+	}
+	b := &Board{Pipeline: p, Columns: []BoardColumn{}}
+	for _, st := range p.Stages {
+		c := cells[st.ID]
+		if (st.Kind != StageOpen && !opts.Closed) || (st.Archived && c == nil) {
+			continue
+		}
+		col := BoardColumn{Stage: st, Totals: []core.Money{}}
+		if c != nil {
+			col.Count = c.count
+			col.Totals = c.totals
+			slices.SortFunc(col.Totals, func(a, b core.Money) int { return strings.Compare(a.Currency, b.Currency) })
+		}
+		b.Columns = append(b.Columns, col)
+	}
+	return b, nil
+}

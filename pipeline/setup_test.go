@@ -1,0 +1,96 @@
+package pipeline_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/store"
+	"github.com/crmkit/crmkit/pipeline"
+)
+
+type bundle struct {
+	db        *bun.DB
+	rt        *store.Runtime
+	sc        store.Scope
+	pipelines *pipeline.Pipelines
+	deals     *pipeline.Deals
+	products  *pipeline.Products
+	contacts  *contacts.Service
+	companies *contacts.Companies
+	fields    *contacts.Fields
+	clock     *testClock
+}
+
+type testClock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(c.step)
+	return c.now
+}
+
+// jump moves the clock to t.
+func (c *testClock) jump(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func setup(t testing.TB, db *bun.DB) *bundle {
+	t.Helper()
+	_, err := migrate.Up(context.Background(), db)
+	require.NoError(t, err)
+	clock := &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), step: time.Millisecond}
+	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
+	require.NoError(t, err)
+	pipeline.RegisterHooks(rt)
+	return forScope(db, rt, store.NewScope(rt), clock)
+}
+
+func forScope(db *bun.DB, rt *store.Runtime, sc store.Scope, clock *testClock) *bundle {
+	return &bundle{db: db, rt: rt, sc: sc, pipelines: pipeline.NewPipelines(sc), deals: pipeline.NewDeals(sc),
+		products: pipeline.NewProducts(sc), contacts: contacts.New(sc), companies: contacts.NewCompanies(sc),
+		fields: contacts.NewFields(sc), clock: clock}
+}
+
+func (b *bundle) tenant(name string) *bundle {
+	return forScope(b.db, b.rt, b.sc.WithTenant(name), b.clock)
+}
+
+// each runs fn on SQLite and PostgreSQL with a fresh bundle.
+func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
+}
+
+func eur(s string) core.Money {
+	m, err := core.NewMoney(s, "EUR")
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func (b *bundle) eventTypes(t *testing.T, subject core.ID) []string {
+	evs, err := b.sc.Events(context.Background(), store.EventQuery{SubjectID: subject, Limit: store.MaxLimit})
+	require.NoError(t, err)
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+	}
+	return out
+}
