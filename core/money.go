@@ -105,3 +105,13 @@ func CurrencyDecimals(currency string) int32 {
 func (m Money) RoundToMinorUnit() Money {
 	return Money{Amount: m.Amount.Round(CurrencyDecimals(m.Currency)), Currency: m.Currency}
 }
+
+// MustMoney is NewMoney for amounts known to be valid (constants, tests);
+// it panics on a malformed one.
+func MustMoney(amount, currency string) Money {
+	m, err := NewMoney(amount, currency)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}

@@ -7,10 +7,13 @@ import (
 	"log"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/pipeline"
 )
 
 // Open a CRM on SQLite, migrate, and find a contact again.
@@ -182,4 +185,51 @@ func ExampleCRM_importCSV() {
 	// Output:
 	// created 1 failed 1
 	// line 3, email: is not a valid address
+}
+
+// Sell: a deal in the default pipeline, moved and won, with line items,
+// then the board and the forecast.
+func ExampleCRM_deals() {
+	ctx := context.Background()
+	c, _ := crm.Open(ctx, crm.Config{DSN: ":memory:"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+
+	ada, _ := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+	deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Analytical engine", Amount: core.MustMoney("0", "EUR"),
+		ContactID: &ada.ID, OwnerID: "rep-1", ExpectedClose: "2026-06-30"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gears, _ := c.Products.Create(ctx, pipeline.NewProduct{SKU: "GEAR", Name: "Gear", UnitPrice: core.MustMoney("19.99", "EUR"),
+		TaxRate: decimal.RequireFromString("19")})
+	deal, lines, totals, err := c.Deals.SetLineItems(ctx, deal.ID, deal.Version, []pipeline.NewLineItem{
+		{ProductID: &gears.ID, Quantity: decimal.NewFromInt(3), DiscountPercent: decimal.NewFromInt(10)},
+		{Name: "Installation", Quantity: decimal.RequireFromString("2.5"), UnitPrice: ptr(core.MustMoney("80", "EUR"))},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(lines), "lines: net", totals.Net.Amount.StringFixed(2), "tax", totals.Tax.Amount.StringFixed(2), "deal", deal.Amount)
+
+	p, _ := c.Pipelines.Default(ctx)
+	deal, _ = c.Deals.MoveStage(ctx, deal.ID, deal.Version, p.Stages[2].ID) // Proposal, 50%
+	_, err = c.Deals.MoveStage(ctx, deal.ID, deal.Version-1, p.Stages[3].ID)
+	fmt.Println("stale move refused:", errors.Is(err, core.ErrConflict))
+
+	board, _ := c.Deals.Board(ctx, p.ID, pipeline.BoardOptions{})
+	for _, col := range board.Columns {
+		if col.Count > 0 {
+			fmt.Println("board:", col.Stage.Name, col.Count, col.Totals[0])
+		}
+	}
+	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01", Period: pipeline.Quarter})
+	for _, r := range rows {
+		fmt.Println("forecast:", r.Period, "weighted", r.Weighted, "best case", r.BestCase)
+	}
+	// Output:
+	// 2 lines: net 253.97 tax 10.25 deal 253.97 EUR
+	// stale move refused: true
+	// board: Proposal 1 253.97 EUR
+	// forecast: 2026-Q2 weighted 126.99 EUR best case 253.97 EUR
 }

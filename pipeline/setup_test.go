@@ -77,13 +77,7 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
 }
 
-func eur(s string) core.Money {
-	m, err := core.NewMoney(s, "EUR")
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
+func eur(s string) core.Money { return core.MustMoney(s, "EUR") }
 
 func (b *bundle) eventTypes(t *testing.T, subject core.ID) []string {
 	evs, err := b.sc.Events(context.Background(), store.EventQuery{SubjectID: subject, Limit: store.MaxLimit})

@@ -1,7 +1,8 @@
 // Command quickstart embeds crmkit on an SQLite file: it creates a company
 // and contacts, finds them by email and by the shop's customer id, lists the
 // leads, tracks an order and a web event, adds a follow-up task, shows the
-// contact's timeline, searches, and prints what it did.
+// contact's timeline, searches, sells (a deal with line items, the board,
+// the forecast), and prints what it did.
 //
 //	go run ./examples/quickstart            # uses ./quickstart.db, removed afterwards
 //	go run ./examples/quickstart -db my.db  # keeps my.db
@@ -17,10 +18,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/pipeline"
 )
 
 func main() {
@@ -180,5 +184,51 @@ func run(path string) error {
 
 	_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "not-an-address", FirstName: strings.Repeat("x", 300)})
 	fmt.Println("invalid input refused:", err)
+
+	return sell(ctx, c, ada.ID)
+}
+
+// sell opens a deal for the contact in the default pipeline, prices it with
+// line items, moves it, and prints the board and the forecast.
+func sell(ctx context.Context, c *crm.CRM, contactID core.ID) error {
+	deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Acme rollout", Amount: core.MustMoney("0", "EUR"),
+		ContactID: &contactID, OwnerID: "rep-1", ExpectedClose: time.Now().AddDate(0, 1, 0).Format(time.DateOnly)})
+	if err != nil {
+		return err
+	}
+	licence, err := c.Products.Create(ctx, pipeline.NewProduct{SKU: "LIC-PRO", Name: "Pro licence",
+		UnitPrice: core.MustMoney("49.90", "EUR"), TaxRate: decimal.RequireFromString("19")})
+	if err != nil {
+		return err
+	}
+	deal, _, totals, err := c.Deals.SetLineItems(ctx, deal.ID, deal.Version, []pipeline.NewLineItem{
+		{ProductID: &licence.ID, Quantity: decimal.NewFromInt(25), DiscountPercent: decimal.NewFromInt(15)},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("deal %q: net %s, tax %s\n", deal.Title, totals.Net, totals.Tax)
+	p, err := c.Pipelines.Default(ctx)
+	if err != nil {
+		return err
+	}
+	if deal, err = c.Deals.MoveStage(ctx, deal.ID, deal.Version, p.Stages[2].ID); err != nil {
+		return err
+	}
+	board, err := c.Deals.Board(ctx, p.ID, pipeline.BoardOptions{})
+	if err != nil {
+		return err
+	}
+	for _, col := range board.Columns {
+		fmt.Printf("board %-13s %d deals %v\n", col.Stage.Name, col.Count, col.Totals)
+	}
+	from := time.Now().Format("2006-01") + "-01"
+	rows, err := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: from, To: time.Now().AddDate(1, 0, 0).Format(time.DateOnly)})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		fmt.Printf("forecast %s: weighted %s of %s open\n", r.Period, r.Weighted, r.BestCase)
+	}
 	return nil
 }

@@ -1,0 +1,52 @@
+// Package pipeline is crmkit's sales module: pipelines of stages, deals
+// that move through them, a product catalogue and the line items of deals,
+// the board, forecasts and sales statistics.
+//
+//   - Pipelines (c.Pipelines): several per tenant, each with ordered stages
+//     that carry a win probability and a kind (open, won, lost). Default
+//     creates a "Sales" pipeline with DefaultStages on first use, so hosts
+//     can create deals without any setup. Stages are added, renamed,
+//     reordered, archived and deleted with the pipeline's version
+//     (optimistic concurrency); a stage that holds deals is deleted only by
+//     moving them to another stage of the same kind.
+//   - Deals (c.Deals): title, amount (exact Money), contact, company, owner,
+//     stage, expected close date, source, commit flag and custom fields
+//     (contacts.Fields with entity "deal"). MoveStage, Win, Lose and Reopen
+//     take the version the caller read: of two writers one gets
+//     core.ErrConflict. Every stay in a stage is recorded (History: time in
+//     stage, velocity). Events: deal.created, deal.updated,
+//     deal.stage_changed, deal.won, deal.lost, deal.reopened, deal.deleted.
+//   - Products (c.Products) and line items (Deals.SetLineItems): quantity,
+//     unit price, discount percent and amount, tax rate. Each line's net and
+//     tax are rounded to the currency's minor unit (half away from zero);
+//     the deal's amount is the exact sum of the nets.
+//   - Board, Forecast and Stats: counts and sums per stage; won, weighted,
+//     best-case and commit amounts per month or quarter (and owner,
+//     pipeline, currency); win rate, average deal size and sales cycle —
+//     each one SQL query with exact integer sums on both databases.
+//
+// A sketch:
+//
+//	deal, _ := c.Deals.Create(ctx, pipeline.NewDeal{
+//		Title: "Acme rollout", Amount: core.MustMoney("12000", "EUR"),
+//		ContactID: &ada.ID, ExpectedClose: "2026-06-30",
+//	})
+//	deal, _ = c.Deals.MoveStage(ctx, deal.ID, deal.Version, stageID)
+//	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01", Period: pipeline.Quarter})
+//
+// Decisions worth knowing:
+//   - A deal's status follows the kind of its stage; won stages have
+//     probability 100 and lost ones 0. Reaching a won or lost stage sets
+//     ClosedAt and ClosedOn (UTC day); reopening clears them.
+//   - Moving a deal to another pipeline is not supported yet: MoveStage
+//     refuses a stage of another pipeline.
+//   - Forecasts put won deals in the period they closed and open deals in
+//     the period of their expected close date; open deals without one, and
+//     lost deals, are in no period. Amounts in several currencies are
+//     reported per currency unless the host passes Rates.
+//   - A deal's amount excludes tax; with line items it is their net sum and
+//     cannot be set directly.
+//   - Deleting a contact or company keeps its deals and clears the link;
+//     merging contacts moves the losers' deals to the winner (RegisterHooks,
+//     which the crm facade calls).
+package pipeline
