@@ -320,8 +320,20 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 	if err != nil {
 		return nil, err
 	}
-	return act, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "activity.tracked", SubjectType: "activity", SubjectID: act.ID,
-		OccurredAt: now, Data: store.JSON(act)})
+	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "activity.tracked", SubjectType: "activity", SubjectID: act.ID,
+		OccurredAt: now, Data: store.JSON(act)}); err != nil {
+		return nil, err
+	}
+	// The contact's lead score follows its activities.
+	m, err := loadModel(ctx, q, tenant)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.sc.WithTx(tx)
+	if _, _, err := NewScoring(sc).score(ctx, sc, m, "c.id = ?", c.ID); err != nil {
+		return nil, err
+	}
+	return act, nil
 }
 
 const activityColumns = `a.id, a.contact_id, a.company_id, a.deal_id, a.kind, a.name, a.occurred_at, a.actor_id,

@@ -6,3 +6,10 @@ func SetExportBatch(n int) (restore func()) {
 	exportBatch = n
 	return func() { exportBatch = old }
 }
+
+// SetRescoreBatch lets tests rescore in small batches.
+func SetRescoreBatch(n int) (restore func()) {
+	old := rescoreBatch
+	rescoreBatch = n
+	return func() { rescoreBatch = old }
+}

@@ -82,3 +82,14 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 func eventsOf(id core.ID) store.EventQuery {
 	return store.EventQuery{SubjectID: id, Limit: store.MaxLimit}
 }
+
+// eventTypesOf returns the types of the events about subject, in order.
+func (b *bundle) eventTypesOf(t *testing.T, subject core.ID) []string {
+	evs, err := b.sc.Events(context.Background(), eventsOf(subject))
+	require.NoError(t, err)
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+	}
+	return out
+}

@@ -68,6 +68,10 @@ type Facts struct {
 	PurchaseTotal   *core.Money `json:"purchase_total,omitempty"`
 	FirstPurchaseAt *time.Time  `json:"first_purchase_at,omitempty"`
 	LastPurchaseAt  *time.Time  `json:"last_purchase_at,omitempty"`
+	// Score is the lead score of the tenant's scoring model (see Scoring),
+	// as of ScoredAt; 0 before the contact was first scored.
+	Score    int64      `json:"score"`
+	ScoredAt *time.Time `json:"scored_at,omitempty"`
 }
 
 // Name is the contact's full name, "" when neither part is known.
@@ -145,6 +149,7 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "updated_at", Column: "c.updated_at", Type: filter.Time, Sortable: true},
 	filter.Field{Name: "last_activity_at", Column: "c.last_activity_at", Type: filter.Time},
 	filter.Field{Name: "purchase_count", Column: "c.purchase_count", Type: filter.Number},
+	filter.Field{Name: "score", Column: "c.score", Type: filter.Number, Sortable: true},
 	// In currency units: 19.99, not minor units.
 	filter.Field{Name: "purchase_total", Column: "(c.purchase_total / 10000.0)", Type: filter.Number},
 	filter.Field{Name: "first_purchase_at", Column: "c.first_purchase_at", Type: filter.Time},
@@ -188,6 +193,8 @@ func (c *Contact) FilterValue(field string) any {
 		return c.UpdatedAt
 	case "last_activity_at":
 		return timeOrZero(c.Facts.LastActivityAt)
+	case "score":
+		return float64(c.Facts.Score)
 	case "purchase_count":
 		return float64(c.Facts.PurchaseCount)
 	case "purchase_total":

@@ -29,6 +29,8 @@ type CRM struct {
 	// Fields manages custom field definitions (of contacts, companies and
 	// deals).
 	Fields *contacts.Fields
+	// Scoring keeps lead scores by the tenant's rules.
+	Scoring *contacts.Scoring
 	// Pipelines manages sales pipelines and their stages.
 	Pipelines *pipeline.Pipelines
 	// Deals manages deals: stages, line items, the board, forecasts.
@@ -116,6 +118,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Notes:     contacts.NewNotes(sc),
 		Tasks:     contacts.NewTasks(sc),
 		Fields:    contacts.NewFields(sc),
+		Scoring:   contacts.NewScoring(sc),
 		Pipelines: pipeline.NewPipelines(sc),
 		Deals:     pipeline.NewDeals(sc),
 		Products:  pipeline.NewProducts(sc),

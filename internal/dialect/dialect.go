@@ -394,3 +394,12 @@ func (d *Dialect) SumInt(expr string) string {
 	}
 	return "COALESCE(SUM(" + expr + "), 0)"
 }
+
+// TimeParam is a ? placeholder for a time, typed where the database needs
+// it (PostgreSQL cannot infer the type of a parameter in arithmetic).
+func (d *Dialect) TimeParam() string {
+	if d.Kind == Postgres {
+		return "CAST(? AS TIMESTAMPTZ)"
+	}
+	return "?"
+}
