@@ -16,6 +16,13 @@
 //   - Search (c.Contacts.Search): full-text over names, email, phone, company,
 //     tags and domains, word prefixes for type-ahead, ranked: SQLite FTS5 or
 //     PostgreSQL tsvector with GIN, kept in sync by every write.
+//   - Lead scoring (c.Scoring): a model per tenant of fit rules (filters
+//     over the contact) and engagement rules (points per activity of a kind
+//     and name, halved every half-life); thresholds advance the lifecycle
+//     stage (lead → MQL) and emit "contact.score_threshold_crossed". Track
+//     rescores its contact; Rescore recomputes all in SQL, 5,000 contacts
+//     per transaction. The score is a fact: filterable and sortable
+//     ("score").
 //   - Dedupe and merge: FindDuplicates proposes groups with a score and the
 //     reasons; Merge folds contacts into one in a transaction, and later
 //     modules re-point their rows with OnMerge.
@@ -69,6 +76,9 @@
 //     existing contact are upserted one by one (with Upsert's locking);
 //     only new contacts take the bulk path, so an import of updates is far
 //     slower than one of new contacts.
+//   - Lead scoring lives here, not in the pipeline package: it reads and
+//     writes contacts and activities only. Stages only advance by score;
+//     attribute changes count at the next Rescore (or ScoreContact).
 //   - Money fields filter and sort as "attributes.<key>.amount" (a number,
 //     whatever the currency) and "attributes.<key>.currency"; amounts are
 //     written in plain decimals ("1200.50", not "1.2005e3").

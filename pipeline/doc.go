@@ -24,6 +24,14 @@
 //     best-case and commit amounts per month or quarter (and owner,
 //     pipeline, currency); win rate, average deal size and sales cycle —
 //     each one SQL query with exact integer sums on both databases.
+//   - Next best action (NextActions, LeadActions): ranked suggestions with
+//     reasons from explainable signals — no activity for N days (follow up),
+//     longer in the stage than its median (escalate), expected close date
+//     passed, no owner, a qualified lead without an open deal.
+//
+// Lead scoring by rules is contacts.Scoring (c.Scoring): it reads and
+// writes contacts and activities only. Scoring by a trained model is not
+// built yet.
 //
 // A sketch:
 //

@@ -127,3 +127,6 @@ CREATE TABLE crm_line_items (
 );
 CREATE INDEX crm_line_items_deal ON crm_line_items (tenant_id, deal_id, position);
 CREATE INDEX crm_line_items_product ON crm_line_items (tenant_id, product_id);
+
+-- Activities about a deal (next actions read the latest).
+CREATE INDEX crm_activities_deal ON crm_activities (tenant_id, deal_id, occurred_at) WHERE deal_id IS NOT NULL;
