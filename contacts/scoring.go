@@ -430,3 +430,30 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 func floatLiteral(f float64) string {
 	return fmt.Sprintf("%.6f", f)
 }
+
+// PredictedScore is a contact's predicted score (percent, 0-100).
+type PredictedScore struct {
+	ContactID core.ID
+	Score     int64
+}
+
+// SetPredictedScores stores predicted scores in one write; contacts that no
+// longer exist are skipped. The pipeline package's trained lead model
+// writes them; like the other facts they do not change a contact's Version.
+func (s *Scoring) SetPredictedScores(ctx context.Context, scores []PredictedScore) error {
+	for _, p := range scores {
+		if p.Score < 0 || p.Score > 100 {
+			return core.Invalid("predicted_score", "must be between 0 and 100 (contact %s: %d)", p.ContactID, p.Score)
+		}
+	}
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		for _, p := range scores {
+			if _, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET predicted_score = ? WHERE tenant_id = ? AND id = ?`, p.Score, tenant, p.ContactID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return store.Wrap(err, "set predicted scores")
+}

@@ -72,6 +72,10 @@ type Facts struct {
 	// as of ScoredAt; 0 before the contact was first scored.
 	Score    int64      `json:"score"`
 	ScoredAt *time.Time `json:"scored_at,omitempty"`
+	// PredictedScore is the chance, in percent, that the contact buys, by
+	// the tenant's trained lead model (pipeline.Deals.TrainLeadModel); nil
+	// until predicted.
+	PredictedScore *int64 `json:"predicted_score,omitempty"`
 }
 
 // Name is the contact's full name, "" when neither part is known.
@@ -150,6 +154,8 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "last_activity_at", Column: "c.last_activity_at", Type: filter.Time},
 	filter.Field{Name: "purchase_count", Column: "c.purchase_count", Type: filter.Number},
 	filter.Field{Name: "score", Column: "c.score", Type: filter.Number, Sortable: true},
+	filter.Field{Name: "predicted_score", Column: "c.predicted_score", Type: filter.Number, Sortable: true,
+		SortColumn: "COALESCE(c.predicted_score, -1)", SortDefault: float64(-1)},
 	// In currency units: 19.99, not minor units.
 	filter.Field{Name: "purchase_total", Column: "(c.purchase_total / 10000.0)", Type: filter.Number},
 	filter.Field{Name: "first_purchase_at", Column: "c.first_purchase_at", Type: filter.Time},
@@ -195,6 +201,11 @@ func (c *Contact) FilterValue(field string) any {
 		return timeOrZero(c.Facts.LastActivityAt)
 	case "score":
 		return float64(c.Facts.Score)
+	case "predicted_score":
+		if c.Facts.PredictedScore == nil {
+			return nil
+		}
+		return float64(*c.Facts.PredictedScore)
 	case "purchase_count":
 		return float64(c.Facts.PurchaseCount)
 	case "purchase_total":

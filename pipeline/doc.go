@@ -29,9 +29,20 @@
 //     longer in the stage than its median (escalate), expected close date
 //     passed, no owner, a qualified lead without an open deal.
 //
+//   - Lead scoring by a trained model (TrainLeadModel, PredictLead,
+//     ScoreLeads): logistic regression of "has a won deal" on each contact's
+//     activity counts by kind (last 90 days), recency, purchases and number
+//     and boolean custom fields, learnt from the tenant's own history, with
+//     a holdout part (20%, chosen by id) for AUC, Brier score and a
+//     calibration table. The model is stored per tenant with its version and
+//     training date; predictions come with the features that moved them
+//     most; ScoreLeads stores every contact's percentage
+//     (contacts.Facts.PredictedScore, filterable as "predicted_score") and a
+//     tracked activity updates its contact's. Too few won deals is
+//     ErrTooFewWins, and no model is stored.
+//
 // Lead scoring by rules is contacts.Scoring (c.Scoring): it reads and
-// writes contacts and activities only. Scoring by a trained model is not
-// built yet.
+// writes contacts and activities only.
 //
 // A sketch:
 //
@@ -52,6 +63,9 @@
 //     the period of their expected close date; open deals without one, and
 //     lost deals, are in no period. Amounts in several currencies are
 //     reported per currency unless the host passes Rates.
+//   - The trained model takes features as of training time, so activity
+//     after a deal was won counts too: it models who buys, not the lead at
+//     the time it came in. Gradient boosting is not offered.
 //   - A deal's amount excludes tax; with line items it is their net sum and
 //     cannot be set directly.
 //   - Deleting a contact or company keeps its deals and clears the link;

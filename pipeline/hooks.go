@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -10,8 +12,9 @@ import (
 
 // RegisterHooks keeps deals consistent with the contacts and companies they
 // link: a merge moves the losers' deals to the winner, and deleting a
-// contact or company clears the link of its deals (the deals stay). The
-// crm facade registers them once per CRM.
+// contact or company clears the link of its deals (the deals stay), and a
+// tracked activity updates its contact's predicted score when the tenant
+// has a trained lead model. The crm facade registers them once per CRM.
 func RegisterHooks(rt *store.Runtime) (remove func()) {
 	removeMerge := contacts.OnMerge(rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
 		for _, loser := range m.LoserIDs {
@@ -29,10 +32,21 @@ func RegisterHooks(rt *store.Runtime) (remove func()) {
 			return err
 		}
 	}
+	// A tracked activity changes its contact's features: predict again.
+	removeTracked := rt.Hooks.Before([]string{"activity.tracked"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		var a struct {
+			ContactID core.ID `json:"contact_id"`
+		}
+		if err := json.Unmarshal(ev.Data, &a); err != nil {
+			return fmt.Errorf("crm: decode activity.tracked: %w", err)
+		}
+		return NewDeals(store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)).predictAgain(ctx, a.ContactID)
+	})
 	removeContact := rt.Hooks.Before([]string{"contact.deleted"}, detach("contact_id"))
 	removeCompany := rt.Hooks.Before([]string{"company.deleted"}, detach("company_id"))
 	return func() {
 		removeMerge()
+		removeTracked()
 		removeContact()
 		removeCompany()
 	}
