@@ -28,7 +28,6 @@
 //     reasons from explainable signals — no activity for N days (follow up),
 //     longer in the stage than its median (escalate), expected close date
 //     passed, no owner, a qualified lead without an open deal.
-//
 //   - Lead scoring by a trained model (TrainLeadModel, PredictLead,
 //     ScoreLeads): logistic regression of "has a won deal" on each contact's
 //     activity counts by kind (last 90 days), recency, purchases and number
