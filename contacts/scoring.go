@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -33,10 +34,13 @@ type ScoringRule struct {
 }
 
 // ActivityRule selects activities: a kind, and optionally a name
-// ("pricing_calculator_used").
+// ("pricing_calculator_used") and property values.
 type ActivityRule struct {
 	Kind ActivityKind `json:"kind"`
 	Name string       `json:"name,omitempty"`
+	// Properties, when set, must all equal the activity's (as text):
+	// {"plan": "pro"}.
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // ScoreThreshold moves a contact whose score reaches Score to Stage, if its
@@ -187,6 +191,11 @@ func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
 				v.Add(f+".activity.kind", "%q is not an activity kind", r.Activity.Kind)
 			}
 			v.CheckText(f+".activity.name", r.Activity.Name, MaxActivityName)
+			for k, val := range r.Activity.Properties {
+				if !filter.ValidAttributeKey(k) || !storableText(val) {
+					v.Add(f+".activity.properties", "%q must be a key of lower-case letters, digits and _ with a text value", k)
+				}
+			}
 		}
 	}
 	for i, t := range m.Thresholds {
@@ -410,6 +419,10 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 		if r.Activity.Name != "" {
 			cond += " AND a.name = ?"
 			engArgs = append(engArgs, r.Activity.Name)
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Activity.Properties)) {
+			cond += " AND " + d.JSONText("a.properties", k) + " = ?"
+			engArgs = append(engArgs, r.Activity.Properties[k])
 		}
 		engagement = append(engagement, fmt.Sprintf("(CASE WHEN %s THEN %s ELSE 0 END)", cond, floatLiteral(r.Points)))
 	}

@@ -38,6 +38,7 @@ func TestLeadScoringByRules(t *testing.T) {
 			{Name: "VIP", Points: 15, When: ptrExpr(filter.Contains("tags", "vip"))},
 			{Name: "Used the price calculator", Points: 20, Activity: &contacts.ActivityRule{Kind: contacts.KindWeb, Name: "pricing_calculator_used"}},
 			{Name: "Any email", Points: 2, Activity: &contacts.ActivityRule{Kind: contacts.KindEmail}},
+			{Name: "Enterprise pricing page", Points: 100, Activity: &contacts.ActivityRule{Kind: contacts.KindWeb, Name: "page_view", Properties: map[string]string{"path": "/enterprise"}}},
 			{Name: "Competitor", Points: -50, When: ptrExpr(filter.Prefix("email", "spy@"))},
 		}, Thresholds: []contacts.ScoreThreshold{{Score: 30, Stage: contacts.StageMQL}, {Score: 60, Stage: contacts.StageSQL}}})
 		require.NoError(t, err)
@@ -82,6 +83,18 @@ func TestLeadScoringByRules(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int64(20), ada.Facts.Score, "10 + 20 × ½")
 		require.Equal(t, contacts.StageMQL, ada.LifecycleStage)
+
+		// A property rule counts only matching activities.
+		carl, err := b.svc.Create(ctx, contacts.NewContact{Email: "carl@example.com"})
+		require.NoError(t, err)
+		for _, path := range []string{"/blog", "/enterprise"} {
+			_, err = b.svc.Track(ctx, contacts.ByID(carl.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "page_view", Properties: map[string]any{"path": path}})
+			require.NoError(t, err)
+		}
+		carl, err = b.svc.Get(ctx, carl.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(100), carl.Facts.Score)
+		require.NoError(t, b.svc.Delete(ctx, carl.ID))
 
 		// Scores filter and sort.
 		page, err := b.svc.List(ctx, contacts.ListOptions{Filter: filter.Gte("score", 0), Sort: "-score"})

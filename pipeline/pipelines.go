@@ -15,18 +15,17 @@ import (
 
 // Limits of pipelines.
 const (
-	MaxNameLen         = 200
-	MaxStages          = 50
-	MaxPipelines       = 100
-	MaxLineItems       = 500
-	maxLostReasonLen   = 2000
-	maxSourceLen       = 200
-	maxOwnerLen        = 200
-	maxTitleLen        = 500
-	maxDescriptionLen  = 10000
-	maxSKULen          = 100
-	maxProductNameLen  = 500
-	defaultPipelineKey = DefaultPipelineName
+	MaxNameLen        = 200
+	MaxStages         = 50
+	MaxPipelines      = 100
+	MaxLineItems      = 500
+	maxLostReasonLen  = 2000
+	maxSourceLen      = 200
+	maxOwnerLen       = 200
+	maxTitleLen       = 500
+	maxDescriptionLen = 10000
+	maxSKULen         = 100
+	maxProductNameLen = 500
 )
 
 // Pipelines manages the sales pipelines of one tenant (c.Pipelines).
@@ -227,7 +226,7 @@ func (s *Pipelines) defaultPipeline(ctx context.Context, tx *store.Tx) (*Pipelin
 	// unique name and reads the winner's.
 	var p *Pipeline
 	err = s.sc.WithTx(tx).Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		p, err = s.create(ctx, tx, NewPipeline{Name: defaultPipelineKey})
+		p, err = s.create(ctx, tx, NewPipeline{Name: DefaultPipelineName})
 		return err
 	})
 	if errors.Is(err, core.ErrConflict) {

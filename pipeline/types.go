@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -341,6 +340,3 @@ func idOrNil(id *core.ID) core.ID {
 	}
 	return *id
 }
-
-// percent formats a whole percentage for messages.
-func percent(p int) string { return strconv.Itoa(p) + "%" }
