@@ -14,7 +14,7 @@
 //     (contacts.Fields with entity "deal"). MoveStage, Win, Lose and Reopen
 //     take the version the caller read: of two writers one gets
 //     core.ErrConflict. Every stay in a stage is recorded (History: time in
-//     stage, velocity). Events: deal.created, deal.updated,
+//     stage; Velocity: average and median stay per stage). Events: deal.created, deal.updated,
 //     deal.stage_changed, deal.won, deal.lost, deal.reopened, deal.deleted.
 //   - Products (c.Products) and line items (Deals.SetLineItems): quantity,
 //     unit price, discount percent and amount, tax rate. Each line's net and

@@ -203,3 +203,56 @@ func (s *Deals) LeadActions(ctx context.Context, contactID core.ID, opts NextAct
 	rank(out)
 	return out, nil
 }
+
+// StageVelocity is how long deals stayed in one stage.
+type StageVelocity struct {
+	Stage Stage `json:"stage"`
+	// Visits counts the stays that ended in the period.
+	Visits  int           `json:"visits"`
+	Average time.Duration `json:"average"`
+	Median  time.Duration `json:"median"`
+}
+
+// Velocity reports, per stage of the pipeline, how long deals stayed in it:
+// over the stage visits that ended in [from, to) ("2026-01-01"), in stage
+// order. Stages without such visits report zeros.
+func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to string) ([]StageVelocity, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	v := &core.ValidationError{}
+	checkRange(v, from, to)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	q := s.sc.Q()
+	p, err := getPipeline(ctx, q, tenant, pipelineID, false)
+	if err != nil {
+		return nil, store.Wrap(err, "velocity")
+	}
+	lo, _ := time.Parse(time.DateOnly, from)
+	hi, _ := time.Parse(time.DateOnly, to)
+	secs := q.D.SecondsBetween("entered_at", "left_at")
+	out := make([]StageVelocity, 0, len(p.Stages))
+	for _, st := range p.Stages {
+		sv := StageVelocity{Stage: st}
+		var avg sql.NullFloat64
+		where := `tenant_id = ? AND stage_id = ? AND left_at >= ? AND left_at < ?`
+		args := []any{tenant, st.ID, lo, hi}
+		if err := q.QueryRow(ctx, `SELECT count(*), avg(`+secs+`) FROM crm_deal_stage_history WHERE `+where, args...).Scan(&sv.Visits, &avg); err != nil {
+			return nil, store.Wrap(err, "velocity")
+		}
+		if sv.Visits > 0 {
+			var median float64
+			if err := q.QueryRow(ctx, `SELECT `+secs+` AS d FROM crm_deal_stage_history WHERE `+where+` ORDER BY d LIMIT 1 OFFSET ?`,
+				append(args, sv.Visits/2)...).Scan(&median); err != nil {
+				return nil, store.Wrap(err, "velocity")
+			}
+			sv.Average = time.Duration(avg.Float64 * float64(time.Second)).Round(time.Second)
+			sv.Median = time.Duration(median * float64(time.Second)).Round(time.Second)
+		}
+		out = append(out, sv)
+	}
+	return out, nil
+}

@@ -36,6 +36,14 @@ func TestNextActions(t *testing.T) {
 			_, err = b.deals.MoveStage(ctx, d.ID, d.Version, proposal.ID)
 			require.NoError(t, err)
 		}
+		vel, err := b.deals.Velocity(ctx, p.ID, "2026-01-01", "2027-01-01")
+		require.NoError(t, err)
+		require.Equal(t, "Demo", vel[1].Stage.Name)
+		require.Equal(t, 6, vel[1].Visits)
+		require.Equal(t, 48*time.Hour, vel[1].Median)
+		require.Equal(t, 48*time.Hour, vel[1].Average)
+		require.Zero(t, vel[0].Visits)
+
 		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
 		start := b.clock.Now()
