@@ -1,7 +1,9 @@
 package crm
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"time"
@@ -32,6 +34,17 @@ type Config struct {
 	// several processes behind one API.
 	Secret []byte
 
+	// TokenKeys sign the tokens of links sent to people (double opt-in,
+	// unsubscribe): the first signs, all verify, so a key is rotated by
+	// putting a new one first. Each at least 32 bytes. Defaults to one key
+	// derived from Secret: set Secret (or TokenKeys) in production, or links
+	// stop working when the process restarts.
+	TokenKeys [][]byte
+
+	// RecordNetworkDetails stores the IP address and user agent in consent
+	// proofs. Off by default: they are personal data of their own.
+	RecordNetworkDetails bool
+
 	// MaxOpenConns bounds the pool Open creates. Defaults to 4 × GOMAXPROCS
 	// on PostgreSQL, max(4, GOMAXPROCS) for an SQLite file and 1 for
 	// SQLite in memory. Ignored by New.
@@ -58,6 +71,11 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("crm: make secret: %w", err)
 		}
 	}
+	if c.TokenKeys == nil {
+		mac := hmac.New(sha256.New, c.Secret)
+		mac.Write([]byte("crmkit token key"))
+		c.TokenKeys = [][]byte{mac.Sum(nil)}
+	}
 	return c, c.validate()
 }
 
@@ -65,6 +83,11 @@ func (c Config) validate() error {
 	v := &core.ValidationError{}
 	if len(c.Secret) < 32 {
 		v.Add("Secret", "must be at least 32 bytes")
+	}
+	for i, k := range c.TokenKeys {
+		if len(k) < 32 {
+			v.Add(fmt.Sprintf("TokenKeys[%d]", i), "must be at least 32 bytes")
+		}
 	}
 	if c.MaxOpenConns < 0 {
 		v.Add("MaxOpenConns", "must not be negative")

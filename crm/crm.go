@@ -6,6 +6,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/migrate"
@@ -31,6 +32,8 @@ type CRM struct {
 	Fields *contacts.Fields
 	// Scoring keeps lead scores by the tenant's rules.
 	Scoring *contacts.Scoring
+	// Consent keeps purposes and the consent log (GDPR).
+	Consent *consent.Service
 	// Pipelines manages sales pipelines and their stages.
 	Pipelines *pipeline.Pipelines
 	// Deals manages deals: stages, line items, the board, forecasts.
@@ -45,6 +48,7 @@ type CRM struct {
 // shared is what every copy of one CRM shares.
 type shared struct {
 	rt        *store.Runtime
+	consent   consent.Options
 	owned     bool
 	closeOnce sync.Once
 	closeErr  error
@@ -107,7 +111,9 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 		return nil, err
 	}
 	pipeline.RegisterHooks(rt)
-	return bind(&shared{rt: rt, owned: owned}, store.NewScope(rt)), nil
+	consent.RegisterHooks(rt)
+	sh := &shared{rt: rt, owned: owned, consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails}}
+	return bind(sh, store.NewScope(rt)), nil
 }
 
 // bind builds the CRM value for scope sc.
@@ -119,6 +125,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Tasks:     contacts.NewTasks(sc),
 		Fields:    contacts.NewFields(sc),
 		Scoring:   contacts.NewScoring(sc),
+		Consent:   consent.New(sc, sh.consent),
 		Pipelines: pipeline.NewPipelines(sc),
 		Deals:     pipeline.NewDeals(sc),
 		Products:  pipeline.NewProducts(sc),

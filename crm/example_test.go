@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
@@ -232,4 +233,40 @@ func ExampleCRM_deals() {
 	// stale move refused: true
 	// board: Proposal 1 253.97 EUR
 	// forecast: 2026-Q2 weighted 126.99 EUR best case 253.97 EUR
+}
+
+// Consent with proof: a double opt-in, the check every send makes, and an
+// unsubscribe link.
+func ExampleCRM_consent() {
+	ctx := context.Background()
+	c, _ := crm.Open(ctx, crm.Config{DSN: ":memory:"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+
+	_, err := c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter",
+		LegalBasis: consent.BasisConsent, Channels: []consent.Channel{consent.Email},
+		Wording: "Yes, send me the monthly newsletter. I can unsubscribe at any time."})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ada, _ := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+
+	optIn, _ := c.Consent.RequestOptIn(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "signup_form"})
+	fmt.Println("before confirming:", errors.Is(c.Consent.Allowed(ctx, ada.ID, "newsletter", consent.Email), core.ErrNoConsent))
+	// The token goes into the confirmation link; the link's handler calls:
+	rec, _ := c.Consent.Confirm(ctx, optIn.Token, consent.Proof{Source: "confirmation_link"})
+	fmt.Println("confirmed:", rec.State, "under wording version", rec.WordingVersion)
+	fmt.Println("allowed:", c.Consent.Allowed(ctx, ada.ID, "newsletter", consent.Email) == nil)
+	_, err = c.Consent.Confirm(ctx, optIn.Token, consent.Proof{})
+	fmt.Println("second use refused:", errors.Is(err, consent.ErrTokenUsed))
+
+	unsub, _ := c.Consent.UnsubscribeToken(ctx, ada.ID, "newsletter")
+	_, _ = c.Consent.Unsubscribe(ctx, unsub, consent.Proof{})
+	fmt.Println("after unsubscribing:", c.Consent.Allowed(ctx, ada.ID, "newsletter", consent.Email) != nil)
+	// Output:
+	// before confirming: true
+	// confirmed: granted under wording version 1
+	// allowed: true
+	// second use refused: true
+	// after unsubscribing: true
 }

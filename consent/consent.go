@@ -1,0 +1,333 @@
+package consent
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// State is what a consent record says.
+type State string
+
+// Consent states.
+const (
+	Granted   State = "granted"   // the person agreed
+	Withdrawn State = "withdrawn" // the person took it back (Art. 7(3))
+	Objected  State = "objected"  // the person objected (Art. 21)
+	Pending   State = "pending"   // a double opt-in is waiting for confirmation
+)
+
+// Proof sources crmkit itself records; hosts name their own ("form",
+// "checkout", "import", "api", …).
+const (
+	SourceDoubleOptIn = "double_opt_in"
+	SourceUnsubscribe = "unsubscribe_link"
+)
+
+// Proof is how a consent was given or taken back.
+type Proof struct {
+	// Source says where: "form", "checkout", "import", "api"; required.
+	Source string `json:"source"`
+	// IP and UserAgent are stored only when the service records network
+	// details (Options.RecordNetwork); otherwise they are dropped.
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// Record is one entry of the consent log. Records are never changed.
+type Record struct {
+	ID        core.ID `json:"id"`
+	ContactID core.ID `json:"contact_id"`
+	Purpose   string  `json:"purpose"`
+	Channel   Channel `json:"channel"`
+	State     State   `json:"state"`
+	Source    string  `json:"source"`
+	// WordingVersion is the purpose wording in force when it was recorded.
+	WordingVersion int64     `json:"wording_version"`
+	ActorID        string    `json:"actor_id,omitempty"`
+	IP             string    `json:"ip,omitempty"`
+	UserAgent      string    `json:"user_agent,omitempty"`
+	RequestID      *core.ID  `json:"request_id,omitempty"`
+	RecordedAt     time.Time `json:"recorded_at"`
+}
+
+// Options configure the service.
+type Options struct {
+	// Keys sign tokens (opt-in confirmations, unsubscribe links): the first
+	// signs, every one verifies, so a key is rotated by putting the new one
+	// first and dropping the old one once its tokens have expired. Each at
+	// least 32 bytes.
+	Keys [][]byte
+	// RecordNetwork stores the IP address and user agent of proofs.
+	RecordNetwork bool
+	// OptInTTL is how long an opt-in confirmation link is valid (default 7
+	// days).
+	OptInTTL time.Duration
+}
+
+// Service keeps one tenant's purposes and consent log (c.Consent).
+type Service struct {
+	sc   store.Scope
+	opts Options
+}
+
+// New returns the service for scope sc. Hosts use crm.CRM.Consent.
+func New(sc store.Scope, opts Options) *Service {
+	if opts.OptInTTL == 0 {
+		opts.OptInTTL = 7 * 24 * time.Hour
+	}
+	return &Service{sc: sc, opts: opts}
+}
+
+func utf8Text(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// checkSubject validates what a record is about against the purpose.
+func checkSubject(v *core.ValidationError, p *Purpose, channel Channel, proof Proof) {
+	if channel != "" && !slices.Contains(p.Channels, channel) {
+		v.Add("channel", "%q is not a channel of purpose %q (%v)", channel, p.Key, p.Channels)
+	}
+	if strings.TrimSpace(proof.Source) == "" {
+		v.Add("proof.source", "is required: say where the consent came from")
+	}
+	v.CheckText("proof.source", proof.Source, 100)
+	v.CheckText("proof.ip", proof.IP, 100)
+	v.CheckText("proof.user_agent", proof.UserAgent, 1000)
+}
+
+// Grant records that the contact agreed to purpose over channel, and emits
+// "consent.granted".
+func (s *Service) Grant(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (*Record, error) {
+	return s.change(ctx, contactID, purpose, channel, Granted, proof)
+}
+
+// Withdraw records that the contact withdrew consent — for one channel, or
+// with channel "" for every channel of the purpose — effective at once, and
+// emits "consent.withdrawn". Withdrawing what is not granted records the
+// withdrawal all the same (it is proof too).
+func (s *Service) Withdraw(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) ([]*Record, error) {
+	return s.changeAll(ctx, contactID, purpose, channel, Withdrawn, proof)
+}
+
+// Object records an objection (Art. 21) — to a purpose on legitimate
+// interest, typically — for one channel or, with "", all; emits
+// "consent.objected".
+func (s *Service) Object(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) ([]*Record, error) {
+	return s.changeAll(ctx, contactID, purpose, channel, Objected, proof)
+}
+
+func (s *Service) change(ctx context.Context, contactID core.ID, purpose string, channel Channel, state State, proof Proof) (*Record, error) {
+	if channel == "" {
+		return nil, core.Invalid("channel", "is required")
+	}
+	recs, err := s.changeAll(ctx, contactID, purpose, channel, state, proof)
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+func (s *Service) changeAll(ctx context.Context, contactID core.ID, purpose string, channel Channel, state State, proof Proof) ([]*Record, error) {
+	var out []*Record
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		p, err := getPurpose(ctx, tx.Q(), tenant, purpose, false)
+		if errors.Is(err, core.ErrNotFound) {
+			return core.Invalid("purpose", "%q is not a purpose of this tenant", purpose)
+		}
+		if err != nil {
+			return err
+		}
+		v := &core.ValidationError{}
+		checkSubject(v, p, channel, proof)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		channels := []Channel{channel}
+		if channel == "" {
+			channels = p.Channels
+		}
+		for _, ch := range channels {
+			r, err := s.append(ctx, tx, tenant, &Record{ContactID: contactID, Purpose: p.Key, Channel: ch, State: state,
+				Source: strings.TrimSpace(proof.Source), WordingVersion: p.WordingVersion, IP: proof.IP, UserAgent: proof.UserAgent})
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "record consent")
+	}
+	return out, nil
+}
+
+// append writes r to the log (filling id, actor and time) and emits
+// "consent.<state>".
+func (s *Service) append(ctx context.Context, tx *store.Tx, tenant string, r *Record) (*Record, error) {
+	r.ID = core.NewID()
+	r.RecordedAt = tx.Runtime().Now()
+	if a, ok := core.ActorFrom(ctx); ok {
+		r.ActorID = a.ID
+	}
+	if !s.opts.RecordNetwork {
+		r.IP, r.UserAgent = "", ""
+	}
+	var req any
+	if r.RequestID != nil {
+		req = *r.RequestID
+	}
+	_, err := tx.Q().Exec(ctx, `INSERT INTO crm_consents (tenant_id, id, contact_id, purpose_key, channel, status, source, wording_version,
+		actor_id, ip, user_agent, request_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tenant, r.ID, r.ContactID, r.Purpose, string(r.Channel), string(r.State), r.Source, r.WordingVersion,
+		r.ActorID, r.IP, r.UserAgent, req, r.RecordedAt)
+	if dialect.IsForeignKeyViolation(err) {
+		return nil, core.Invalid("contact_id", "contact %s does not exist", r.ContactID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "consent." + string(r.State), SubjectType: "contact", SubjectID: r.ContactID,
+		OccurredAt: r.RecordedAt, Data: store.JSON(r)})
+}
+
+const recordColumns = `id, contact_id, purpose_key, channel, status, source, wording_version, actor_id, ip, user_agent, request_id, recorded_at`
+
+func scanRecord(r store.Scanner) (*Record, error) {
+	var rec Record
+	var channel, state string
+	var req uuid.NullUUID
+	if err := r.Scan(&rec.ID, &rec.ContactID, &rec.Purpose, &channel, &state, &rec.Source, &rec.WordingVersion,
+		&rec.ActorID, &rec.IP, &rec.UserAgent, &req, &rec.RecordedAt); err != nil {
+		return nil, err
+	}
+	rec.Channel, rec.State = Channel(channel), State(state)
+	rec.RecordedAt = rec.RecordedAt.UTC()
+	if req.Valid {
+		id := core.ID(req.UUID)
+		rec.RequestID = &id
+	}
+	return &rec, nil
+}
+
+// Status returns the record that decides the contact's consent for purpose
+// over channel — the latest — or nil when there is none.
+func (s *Service) Status(ctx context.Context, contactID core.ID, purpose string, channel Channel) (*Record, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanRecord(s.sc.Q().QueryRow(ctx, `SELECT `+recordColumns+` FROM crm_consents
+		WHERE tenant_id = ? AND contact_id = ? AND purpose_key = ? AND channel = ? ORDER BY recorded_at DESC, id DESC LIMIT 1`,
+		tenant, contactID, purpose, string(channel)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, store.Wrap(err, "consent status")
+}
+
+// Allowed reports whether the contact may be contacted for purpose over
+// channel now; every marketing send must ask. It returns nil, or an error
+// matching core.ErrNoConsent that says why: on the consent basis the latest
+// record must be a grant; on legitimate interest an objection or withdrawal
+// forbids; contract and legal obligation are allowed.
+func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string, channel Channel) error {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return err
+	}
+	p, err := getPurpose(ctx, s.sc.Q(), tenant, purpose, false)
+	if errors.Is(err, core.ErrNotFound) {
+		return core.Invalid("purpose", "%q is not a purpose of this tenant", purpose)
+	}
+	if err != nil {
+		return store.Wrap(err, "allowed")
+	}
+	if !slices.Contains(p.Channels, channel) {
+		return fmt.Errorf("%w: purpose %q does not use channel %q", core.ErrNoConsent, purpose, channel)
+	}
+	r, err := s.Status(ctx, contactID, purpose, channel)
+	if err != nil {
+		return err
+	}
+	state := State("")
+	if r != nil {
+		state = r.State
+	}
+	switch {
+	case state == Objected || state == Withdrawn:
+		return fmt.Errorf("%w: %s %s on %s (%s)", core.ErrNoConsent, purpose, state, r.RecordedAt.Format(time.DateOnly), channel)
+	case p.LegalBasis != BasisConsent:
+		return nil
+	case state == Granted:
+		return nil
+	case state == Pending:
+		return fmt.Errorf("%w: %s over %s awaits the double opt-in confirmation", core.ErrNoConsent, purpose, channel)
+	}
+	return fmt.Errorf("%w: no consent to %s over %s", core.ErrNoConsent, purpose, channel)
+}
+
+// History returns the contact's consent log, oldest first.
+func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.sc.Q().Query(ctx, `SELECT `+recordColumns+` FROM crm_consents WHERE tenant_id = ? AND contact_id = ?
+		ORDER BY recorded_at, id`, tenant, contactID)
+	if err != nil {
+		return nil, store.Wrap(err, "consent history")
+	}
+	out := []*Record{}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		rec, err := scanRecord(r)
+		out = append(out, rec)
+		return err
+	})
+	return out, store.Wrap(err, "consent history")
+}
+
+// RegisterHooks keeps the consent log with its contacts: a merge moves the
+// losers' records and opt-in requests to the winner (proof stays proof),
+// and deleting a contact deletes its records and requests (a deletion is an
+// erasure). The crm facade registers them once per CRM.
+func RegisterHooks(rt *store.Runtime) (remove func()) {
+	removeMerge := rt.Hooks.Before([]string{"contact.merged"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		var m struct {
+			WinnerID core.ID   `json:"winner_id"`
+			LoserIDs []core.ID `json:"loser_ids"`
+		}
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			return fmt.Errorf("crm: decode contact.merged: %w", err)
+		}
+		for _, l := range m.LoserIDs {
+			for _, table := range []string{"crm_consents", "crm_optin_requests"} {
+				if _, err := tx.Q().Exec(ctx, `UPDATE `+table+` SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, ev.TenantID, l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	removeDelete := rt.Hooks.Before([]string{"contact.deleted"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		for _, table := range []string{"crm_consents", "crm_optin_requests"} {
+			if _, err := tx.Q().Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND contact_id = ?`, ev.TenantID, ev.SubjectID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return func() { removeMerge(); removeDelete() }
+}

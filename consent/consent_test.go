@@ -1,0 +1,261 @@
+package consent_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/consent"
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+var (
+	key1 = []byte("key-one-key-one-key-one-key-one!")
+	key2 = []byte("key-two-key-two-key-two-key-two!")
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type bundle struct {
+	sc       store.Scope
+	consent  *consent.Service
+	contacts *contacts.Service
+	clock    *clock
+	opts     consent.Options
+}
+
+func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		_, err := migrate.Up(context.Background(), db)
+		require.NoError(t, err)
+		c := &clock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+		rt, err := store.NewRuntime(db, c, []byte("test-secret-test-secret-test-secret!"), slog.Default())
+		require.NoError(t, err)
+		consent.RegisterHooks(rt)
+		sc := store.NewScope(rt)
+		opts := consent.Options{Keys: [][]byte{key1}, RecordNetwork: true}
+		fn(t, &bundle{sc: sc, consent: consent.New(sc, opts), contacts: contacts.New(sc), clock: c, opts: opts})
+	})
+}
+
+func newsletter(t *testing.T, b *bundle) *consent.Purpose {
+	p, err := b.consent.DefinePurpose(context.Background(), consent.NewPurpose{Key: "newsletter", Label: "Newsletter",
+		LegalBasis: consent.BasisConsent, Channels: []consent.Channel{consent.Email, consent.SMS}, Wording: "Yes, send me the monthly newsletter."})
+	require.NoError(t, err)
+	return p
+}
+
+func TestPurposesAndTheConsentLog(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		_, err := b.consent.DefinePurpose(ctx, consent.NewPurpose{Key: "Bad Key", LegalBasis: "whim", Channels: []consent.Channel{"pigeon"}})
+		require.ErrorIs(t, err, core.ErrInvalid)
+		for _, f := range []string{"key", "label", "legal_basis", "channels", "wording"} {
+			require.Contains(t, err.Error(), f)
+		}
+		p := newsletter(t, b)
+		require.Equal(t, int64(1), p.WordingVersion)
+		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+
+		// Nothing recorded: not allowed, with the reason.
+		err = b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email)
+		require.ErrorIs(t, err, core.ErrNoConsent)
+		require.Contains(t, err.Error(), "no consent")
+
+		// Bad input: unknown purpose, a grant without a source, a channel
+		// the purpose does not use — nothing written.
+		_, err = b.consent.Grant(ctx, ada.ID, "lottery", consent.Email, consent.Proof{Source: "form"})
+		require.ErrorIs(t, err, core.ErrInvalid)
+		_, err = b.consent.Grant(ctx, ada.ID, "newsletter", consent.Post, consent.Proof{})
+		require.ErrorIs(t, err, core.ErrInvalid)
+		require.Contains(t, err.Error(), "proof.source")
+		require.Contains(t, err.Error(), "channel")
+		_, err = b.consent.Grant(ctx, core.NewID(), "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.ErrorIs(t, err, core.ErrInvalid)
+		hist, err := b.consent.History(ctx, ada.ID)
+		require.NoError(t, err)
+		require.Empty(t, hist)
+
+		rec, err := b.consent.Grant(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "checkout", IP: "192.0.2.7", UserAgent: "Firefox"})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), rec.WordingVersion)
+		require.Equal(t, "192.0.2.7", rec.IP)
+		require.NoError(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email))
+		require.ErrorIs(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.SMS), core.ErrNoConsent, "per channel")
+
+		// A new wording is a new version; the old proof keeps its own.
+		p2, err := b.consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
+			Channels: []consent.Channel{consent.Email, consent.SMS}, Wording: "Yes, send me the weekly newsletter."})
+		require.NoError(t, err)
+		require.Equal(t, int64(2), p2.WordingVersion)
+		old, err := b.consent.Wording(ctx, "newsletter", rec.WordingVersion)
+		require.NoError(t, err)
+		require.Equal(t, "Yes, send me the monthly newsletter.", old)
+
+		// Withdrawal (every channel at once) takes effect immediately.
+		recs, err := b.consent.Withdraw(ctx, ada.ID, "newsletter", "", consent.Proof{Source: "preference_center"})
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
+		err = b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email)
+		require.ErrorIs(t, err, core.ErrNoConsent)
+		require.Contains(t, err.Error(), "withdrawn")
+		st, err := b.consent.Status(ctx, ada.ID, "newsletter", consent.Email)
+		require.NoError(t, err)
+		require.Equal(t, consent.Withdrawn, st.State)
+		require.Equal(t, int64(2), st.WordingVersion)
+
+		// Legitimate interest: allowed until the person objects.
+		_, err = b.consent.DefinePurpose(ctx, consent.NewPurpose{Key: "service_updates", Label: "Service updates",
+			LegalBasis: consent.BasisLegitimateInterest, Channels: []consent.Channel{consent.Email}, Wording: "We tell customers about changes to their service."})
+		require.NoError(t, err)
+		require.NoError(t, b.consent.Allowed(ctx, ada.ID, "service_updates", consent.Email))
+		_, err = b.consent.Object(ctx, ada.ID, "service_updates", consent.Email, consent.Proof{Source: "email_reply"})
+		require.NoError(t, err)
+		require.ErrorIs(t, b.consent.Allowed(ctx, ada.ID, "service_updates", consent.Email), core.ErrNoConsent)
+
+		// The log is complete and in order.
+		hist, err = b.consent.History(ctx, ada.ID)
+		require.NoError(t, err)
+		var states []consent.State
+		for _, r := range hist {
+			states = append(states, r.State)
+		}
+		require.Equal(t, []consent.State{consent.Granted, consent.Withdrawn, consent.Withdrawn, consent.Objected}, states)
+
+		// Another tenant sees none of it.
+		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		_, err = other.Purpose(ctx, "newsletter")
+		require.ErrorIs(t, err, core.ErrNotFound)
+		hist, err = other.History(ctx, ada.ID)
+		require.NoError(t, err)
+		require.Empty(t, hist)
+		_, err = other.Grant(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.ErrorIs(t, err, core.ErrInvalid)
+
+		// Network details are dropped unless the host opts in.
+		quiet := consent.New(b.sc, consent.Options{Keys: [][]byte{key1}})
+		r, err := quiet.Grant(ctx, ada.ID, "newsletter", consent.SMS, consent.Proof{Source: "form", IP: "192.0.2.8"})
+		require.NoError(t, err)
+		require.Empty(t, r.IP)
+	})
+}
+
+func TestDoubleOptInAndUnsubscribe(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		newsletter(t, b)
+		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+
+		req, err := b.consent.RequestOptIn(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "signup_form", IP: "192.0.2.1"})
+		require.NoError(t, err)
+		err = b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email)
+		require.ErrorIs(t, err, core.ErrNoConsent)
+		require.Contains(t, err.Error(), "awaits")
+
+		// A flipped bit, another tenant's token, a wrong kind: refused.
+		raw := []byte(req.Token)
+		raw[len(raw)/3] ^= 1
+		_, err = b.consent.Confirm(ctx, string(raw), consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenInvalid)
+		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		_, err = other.Confirm(ctx, req.Token, consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenTenant)
+		require.ErrorIs(t, err, core.ErrForbidden)
+		_, err = b.consent.Unsubscribe(ctx, req.Token, consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenInvalid)
+
+		// Key rotation: a token of the old key still verifies.
+		rotated := consent.New(b.sc, consent.Options{Keys: [][]byte{key2, key1}, RecordNetwork: true})
+		rec, err := rotated.Confirm(ctx, req.Token, consent.Proof{Source: "link", IP: "192.0.2.2"})
+		require.NoError(t, err)
+		require.Equal(t, consent.Granted, rec.State)
+		require.Equal(t, consent.SourceDoubleOptIn, rec.Source)
+		require.Equal(t, "192.0.2.2", rec.IP)
+		require.NoError(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email))
+		_, err = b.consent.Confirm(ctx, req.Token, consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenUsed)
+		onlyNew := consent.New(b.sc, consent.Options{Keys: [][]byte{key2}})
+		_, err = onlyNew.Confirm(ctx, req.Token, consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenInvalid, "the old key was dropped")
+
+		// Expiry, and the purge of stale requests.
+		late, err := b.consent.RequestOptIn(ctx, ada.ID, "newsletter", consent.SMS, consent.Proof{Source: "signup_form"})
+		require.NoError(t, err)
+		b.clock.add(8 * 24 * time.Hour)
+		_, err = b.consent.Confirm(ctx, late.Token, consent.Proof{})
+		require.ErrorIs(t, err, consent.ErrTokenExpired)
+		n, err := b.consent.PurgeOptIns(ctx, 0)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+
+		// Unsubscribe: withdraws what is granted or pending (email, and the
+		// expired sms request); again, nothing to do.
+		tok, err := b.consent.UnsubscribeToken(ctx, ada.ID, "newsletter")
+		require.NoError(t, err)
+		recs, err := b.consent.Unsubscribe(ctx, tok, consent.Proof{})
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
+		require.Equal(t, consent.SourceUnsubscribe, recs[0].Source)
+		require.ErrorIs(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email), core.ErrNoConsent)
+		recs, err = b.consent.Unsubscribe(ctx, tok, consent.Proof{})
+		require.NoError(t, err)
+		require.Empty(t, recs, "idempotent")
+
+		// Merging moves the log; deleting the contact deletes it.
+		dup, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada.l@example.com"})
+		require.NoError(t, err)
+		_, err = b.contacts.Merge(ctx, dup.ID, ada.ID)
+		require.NoError(t, err)
+		hist, err := b.consent.History(ctx, dup.ID)
+		require.NoError(t, err)
+		require.NotEmpty(t, hist)
+		require.NoError(t, b.contacts.Delete(ctx, dup.ID))
+		hist, err = b.consent.History(ctx, dup.ID)
+		require.NoError(t, err)
+		require.Empty(t, hist)
+	})
+}
+
+func FuzzParseToken(f *testing.F) {
+	f.Add("eyJrIjoib3B0aW4ifQ.AAAA")
+	f.Add("")
+	f.Add(".")
+	f.Add(strings.Repeat("a", 3000))
+	f.Fuzz(func(t *testing.T, token string) {
+		kind, _, _, _, _, err := consent.ParseToken([][]byte{key1}, token)
+		if err == nil && kind != "optin" && kind != "unsub" {
+			t.Fatalf("accepted kind %q", kind)
+		}
+		if err != nil && kind != "" {
+			t.Fatalf("claims returned with an error")
+		}
+	})
+}

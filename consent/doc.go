@@ -1,0 +1,33 @@
+// Package consent is crmkit's data protection (GDPR/DSGVO) module: the
+// purposes a tenant processes personal data for, and the proof of what each
+// person agreed to.
+//
+//   - Purposes (DefinePurpose): key, label, legal basis (consent, contract,
+//     legitimate interest, legal obligation), channels (email, phone, sms,
+//     post) and the wording people are shown. A new wording is a new
+//     version; every proof points at the version it was given under
+//     (Wording returns its text).
+//   - The consent log: Grant, Withdraw and Object append records — state,
+//     source, wording version, actor, and the IP address and user agent only
+//     when Options.RecordNetwork is set. Records are never changed. Status
+//     returns the record that decides; Allowed is what every marketing send
+//     asks, and answers core.ErrNoConsent with the reason. A withdrawal
+//     takes effect at once.
+//   - Double opt-in: RequestOptIn records a pending consent and returns a
+//     signed token (HMAC-SHA256 with the first of Options.Keys; all keys
+//     verify, so keys rotate) that expires (Options.OptInTTL) and works
+//     once; Confirm turns it into a grant. Forged, expired, used and
+//     foreign-tenant tokens are ErrTokenInvalid, ErrTokenExpired,
+//     ErrTokenUsed and ErrTokenTenant. PurgeOptIns removes stale requests.
+//   - Unsubscribe: UnsubscribeToken and Unsubscribe (idempotent) for links
+//     and RFC 8058 one-click unsubscribe.
+//
+// Not built yet (the rest of the data-protection issue): the suppression
+// list, restriction (Art. 18), subject access export, erasure, retention
+// and the audit log.
+//
+// Decisions: a merge moves the losers' records to the winner; deleting a
+// contact deletes its consent log with it (RegisterHooks). Purposes on
+// legitimate interest, contract or legal obligation are allowed until the
+// person objects or withdraws; consent-based ones need a grant.
+package consent

@@ -1,0 +1,302 @@
+package consent
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// Token errors. Each matches a core sentinel too (ErrInvalid, ErrConflict
+// or ErrForbidden), so callers can map them to HTTP answers.
+var (
+	// ErrTokenInvalid: malformed, forged or signed with an unknown key.
+	ErrTokenInvalid = fmt.Errorf("%w: the token is not valid", core.ErrInvalid)
+	// ErrTokenExpired: the token was valid but its time is up.
+	ErrTokenExpired = fmt.Errorf("%w: the token has expired", core.ErrInvalid)
+	// ErrTokenUsed: a single-use token was used before.
+	ErrTokenUsed = fmt.Errorf("%w: the token was already used", core.ErrConflict)
+	// ErrTokenTenant: the token belongs to another tenant.
+	ErrTokenTenant = fmt.Errorf("%w: the token belongs to another tenant", core.ErrForbidden)
+)
+
+// token kinds
+const (
+	kindOptIn       = "optin"
+	kindUnsubscribe = "unsub"
+)
+
+// claims are what a token carries; the signature covers them all.
+type claims struct {
+	Kind    string  `json:"k"`
+	Tenant  string  `json:"t"`
+	ID      core.ID `json:"i"`
+	Purpose string  `json:"p"`
+	// Expires is a Unix time; 0 never expires.
+	Expires int64 `json:"e,omitempty"`
+}
+
+// MinKeyLen is the shortest token key accepted.
+const MinKeyLen = 32
+
+// sign returns "<payload>.<mac>", both base64url, MAC'd with the first key.
+func (s *Service) sign(c claims) (string, error) {
+	if len(s.opts.Keys) == 0 || len(s.opts.Keys[0]) < MinKeyLen {
+		return "", core.Invalid("keys", "token keys of at least %d bytes are required", MinKeyLen)
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, s.opts.Keys[0])
+	mac.Write(payload)
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil)), nil
+}
+
+// ParseToken checks a token's form and signature against keys and returns
+// its claims; it does not check expiry, tenant or use. Exported for fuzzing.
+func ParseToken(keys [][]byte, token string) (kind, tenant string, id core.ID, purpose string, expires int64, err error) {
+	c, err := parse(keys, token)
+	return c.Kind, c.Tenant, c.ID, c.Purpose, c.Expires, err
+}
+
+func parse(keys [][]byte, token string) (claims, error) {
+	var c claims
+	if len(token) > 2048 {
+		return c, ErrTokenInvalid
+	}
+	p, m, ok := strings.Cut(token, ".")
+	if !ok {
+		return c, ErrTokenInvalid
+	}
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p)
+	sig, err2 := enc.DecodeString(m)
+	if err1 != nil || err2 != nil || len(sig) != sha256.Size {
+		return c, ErrTokenInvalid
+	}
+	valid := false
+	for _, k := range keys {
+		mac := hmac.New(sha256.New, k)
+		mac.Write(payload)
+		if hmac.Equal(mac.Sum(nil), sig) {
+			valid = true
+			break
+		}
+	}
+	if !valid {
+		return c, ErrTokenInvalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || (c.Kind != kindOptIn && c.Kind != kindUnsubscribe) {
+		return claims{}, ErrTokenInvalid
+	}
+	return c, nil
+}
+
+// verify parses token for this service's tenant and kind.
+func (s *Service) verify(token, kind string) (claims, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return claims{}, err
+	}
+	c, err := parse(s.opts.Keys, token)
+	switch {
+	case err != nil:
+		return c, err
+	case c.Kind != kind:
+		return c, ErrTokenInvalid
+	case c.Tenant != tenant:
+		return c, ErrTokenTenant
+	case c.Expires != 0 && s.sc.Runtime().Now().Unix() > c.Expires:
+		return c, ErrTokenExpired
+	}
+	return c, nil
+}
+
+// OptIn is a pending double opt-in.
+type OptIn struct {
+	// Token goes into the confirmation link; it expires after OptInTTL and
+	// works once.
+	Token     string    `json:"token"`
+	Record    *Record   `json:"record"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RequestOptIn starts a double opt-in: it records a pending consent of the
+// contact to purpose (a consent-based one) over channel and returns the
+// token of the confirmation link.
+func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (*OptIn, error) {
+	if channel == "" {
+		return nil, core.Invalid("channel", "is required")
+	}
+	var out *OptIn
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		q := tx.Q()
+		p, err := getPurpose(ctx, q, tenant, purpose, false)
+		if errors.Is(err, core.ErrNotFound) {
+			return core.Invalid("purpose", "%q is not a purpose of this tenant", purpose)
+		}
+		if err != nil {
+			return err
+		}
+		v := &core.ValidationError{}
+		checkSubject(v, p, channel, proof)
+		if p.LegalBasis != BasisConsent {
+			v.Add("purpose", "%q is on %s, not consent: it needs no opt-in", purpose, p.LegalBasis)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		now := tx.Runtime().Now()
+		reqID := core.NewID()
+		expires := now.Add(s.opts.OptInTTL)
+		token, err := s.sign(claims{Kind: kindOptIn, Tenant: tenant, ID: reqID, Purpose: purpose, Expires: expires.Unix()})
+		if err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO crm_optin_requests (tenant_id, id, contact_id, purpose_key, channel, wording_version, source,
+			requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, tenant, reqID, contactID, purpose, string(channel),
+			p.WordingVersion, strings.TrimSpace(proof.Source), now, expires); err != nil {
+			if dialect.IsForeignKeyViolation(err) {
+				return core.Invalid("contact_id", "contact %s does not exist", contactID)
+			}
+			return err
+		}
+		r, err := s.append(ctx, tx, tenant, &Record{ContactID: contactID, Purpose: purpose, Channel: channel, State: Pending,
+			Source: strings.TrimSpace(proof.Source), WordingVersion: p.WordingVersion, IP: proof.IP, UserAgent: proof.UserAgent, RequestID: &reqID})
+		if err != nil {
+			return err
+		}
+		out = &OptIn{Token: token, Record: r, ExpiresAt: time.Unix(expires.Unix(), 0).UTC()}
+		return nil
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "request opt-in")
+	}
+	return out, nil
+}
+
+// Confirm completes a double opt-in: the token's request becomes a grant
+// (source "double_opt_in", proof of the confirmation's IP and user agent
+// when recorded), under the wording the person was asked with. A forged,
+// expired, used or foreign token is refused with ErrTokenInvalid,
+// ErrTokenExpired, ErrTokenUsed or ErrTokenTenant, and nothing changes.
+func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (*Record, error) {
+	c, err := s.verify(token, kindOptIn)
+	if err != nil {
+		return nil, err
+	}
+	var out *Record
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		q := tx.Q()
+		var contactID core.ID
+		var channel string
+		var wording int64
+		var confirmed sql.NullTime
+		err := q.QueryRow(ctx, `SELECT contact_id, channel, wording_version, confirmed_at FROM crm_optin_requests
+			WHERE tenant_id = ? AND id = ?`+q.D.LockRows(), tenant, c.ID).Scan(&contactID, &channel, &wording, &confirmed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrTokenExpired // purged after expiring, or its contact is gone
+		}
+		if err != nil {
+			return err
+		}
+		if confirmed.Valid {
+			return ErrTokenUsed
+		}
+		now := tx.Runtime().Now()
+		if _, err := q.Exec(ctx, `UPDATE crm_optin_requests SET confirmed_at = ? WHERE tenant_id = ? AND id = ?`, now, tenant, c.ID); err != nil {
+			return err
+		}
+		id := c.ID
+		out, err = s.append(ctx, tx, tenant, &Record{ContactID: contactID, Purpose: c.Purpose, Channel: Channel(channel), State: Granted,
+			Source: SourceDoubleOptIn, WordingVersion: wording, IP: proof.IP, UserAgent: proof.UserAgent, RequestID: &id})
+		return err
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "confirm opt-in")
+	}
+	return out, nil
+}
+
+// PurgeOptIns deletes the opt-in requests that expired unconfirmed more
+// than olderThan ago, and returns how many. Their pending records stay in
+// the log. The automation module schedules it.
+func (s *Service) PurgeOptIns(ctx context.Context, olderThan time.Duration) (int64, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		res, err := tx.Q().Exec(ctx, `DELETE FROM crm_optin_requests WHERE tenant_id = ? AND confirmed_at IS NULL AND expires_at < ?`,
+			tenant, tx.Runtime().Now().Add(-olderThan))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, store.Wrap(err, "purge opt-ins")
+}
+
+// UnsubscribeToken returns the token of an unsubscribe link (and of RFC
+// 8058 one-click unsubscribe) for the contact and purpose. It does not
+// expire; it works any number of times.
+func (s *Service) UnsubscribeToken(ctx context.Context, contactID core.ID, purpose string) (string, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return "", err
+	}
+	if _, err := getPurpose(ctx, s.sc.Q(), tenant, purpose, false); err != nil {
+		return "", store.Wrap(err, "unsubscribe token")
+	}
+	return s.sign(claims{Kind: kindUnsubscribe, Tenant: tenant, ID: contactID, Purpose: purpose})
+}
+
+// Unsubscribe withdraws the token's contact from the token's purpose on
+// every channel (source "unsubscribe_link"). Idempotent: when nothing is
+// granted any more it records nothing and returns no records.
+func (s *Service) Unsubscribe(ctx context.Context, token string, proof Proof) ([]*Record, error) {
+	c, err := s.verify(token, kindUnsubscribe)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := s.sc.Tenant()
+	p, err := getPurpose(ctx, s.sc.Q(), tenant, c.Purpose, false)
+	if err != nil {
+		return nil, store.Wrap(err, "unsubscribe")
+	}
+	var out []*Record
+	for _, ch := range p.Channels {
+		st, err := s.Status(ctx, c.ID, c.Purpose, ch)
+		if err != nil {
+			return nil, err
+		}
+		if st == nil || st.State == Withdrawn || st.State == Objected {
+			continue
+		}
+		recs, err := s.Withdraw(ctx, c.ID, c.Purpose, ch, Proof{Source: SourceUnsubscribe, IP: proof.IP, UserAgent: proof.UserAgent})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+-- Data protection: purposes with versioned wordings, the append-only
+-- consent log (proof of every grant, withdrawal and objection), and the
+-- pending double opt-in requests.
+
+CREATE TABLE crm_purposes (
+	tenant_id       TEXT NOT NULL,
+	key             {{TEXT}} NOT NULL,
+	label           TEXT NOT NULL,
+	legal_basis     {{TEXT}} NOT NULL,
+	channels        {{JSON}} NOT NULL,
+	wording_version {{BIGINT}} NOT NULL,
+	created_at      {{TIME}} NOT NULL,
+	updated_at      {{TIME}} NOT NULL,
+	version         {{BIGINT}} NOT NULL,
+	PRIMARY KEY (tenant_id, key)
+);
+
+-- Every wording a purpose ever had: proofs point at the one they were
+-- given under. hash is SHA-256 of the text.
+CREATE TABLE crm_purpose_wordings (
+	tenant_id   TEXT NOT NULL,
+	purpose_key {{TEXT}} NOT NULL,
+	version     {{BIGINT}} NOT NULL,
+	wording     TEXT NOT NULL,
+	hash        TEXT NOT NULL,
+	created_at  {{TIME}} NOT NULL,
+	PRIMARY KEY (tenant_id, purpose_key, version),
+	FOREIGN KEY (tenant_id, purpose_key) REFERENCES crm_purposes (tenant_id, key)
+);
+
+-- Append-only: crmkit never updates or deletes a record (erasure aside).
+CREATE TABLE crm_consents (
+	tenant_id       TEXT NOT NULL,
+	id              {{ID}} NOT NULL,
+	contact_id      {{ID}} NOT NULL,
+	purpose_key     {{TEXT}} NOT NULL,
+	channel         {{TEXT}} NOT NULL,
+	status          {{TEXT}} NOT NULL,
+	source          {{TEXT}} NOT NULL,
+	wording_version {{BIGINT}} NOT NULL,
+	actor_id        TEXT NOT NULL DEFAULT '',
+	ip              TEXT NOT NULL DEFAULT '',
+	user_agent      TEXT NOT NULL DEFAULT '',
+	request_id      {{ID}},
+	recorded_at     {{TIME}} NOT NULL,
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, contact_id) REFERENCES crm_contacts (tenant_id, id),
+	FOREIGN KEY (tenant_id, purpose_key, wording_version) REFERENCES crm_purpose_wordings (tenant_id, purpose_key, version)
+);
+CREATE INDEX crm_consents_subject ON crm_consents (tenant_id, contact_id, purpose_key, channel, recorded_at, id);
+
+-- Double opt-in requests: pending until confirmed (once) or expired.
+CREATE TABLE crm_optin_requests (
+	tenant_id       TEXT NOT NULL,
+	id              {{ID}} NOT NULL,
+	contact_id      {{ID}} NOT NULL,
+	purpose_key     {{TEXT}} NOT NULL,
+	channel         {{TEXT}} NOT NULL,
+	wording_version {{BIGINT}} NOT NULL,
+	source          {{TEXT}} NOT NULL,
+	requested_at    {{TIME}} NOT NULL,
+	expires_at      {{TIME}} NOT NULL,
+	confirmed_at    {{TIME}},
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, contact_id) REFERENCES crm_contacts (tenant_id, id)
+);
+CREATE INDEX crm_optin_requests_expiry ON crm_optin_requests (tenant_id, expires_at);
