@@ -299,10 +299,12 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 	return out, store.Wrap(err, "consent history")
 }
 
-// RegisterHooks keeps the consent log with its contacts: a merge moves the
+// RegisterHooks keeps the consent log with its contacts — a merge moves the
 // losers' records and opt-in requests to the winner (proof stays proof),
-// and deleting a contact deletes its records and requests (a deletion is an
-// erasure). The crm facade registers them once per CRM.
+// deleting a contact deletes its records and requests (a deletion is an
+// erasure) — writes the audit log of changes to contacts and consents, and
+// registers the consent log with the privacy registry (Export). The crm
+// facade calls it once per CRM.
 func RegisterHooks(rt *store.Runtime) (remove func()) {
 	removeMerge := rt.Hooks.Before([]string{"contact.merged"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		var m struct {
@@ -329,5 +331,7 @@ func RegisterHooks(rt *store.Runtime) (remove func()) {
 		}
 		return nil
 	})
-	return func() { removeMerge(); removeDelete() }
+	removeAudit := rt.Hooks.Before(auditedEvents, auditHook)
+	registerPersonalData(rt)
+	return func() { removeMerge(); removeDelete(); removeAudit() }
 }

@@ -2,6 +2,7 @@ package consent_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 		c := &clock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
 		rt, err := store.NewRuntime(db, c, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 		require.NoError(t, err)
+		contacts.RegisterPersonalData(rt)
 		consent.RegisterHooks(rt)
 		sc := store.NewScope(rt)
 		opts := consent.Options{Keys: [][]byte{key1}, RecordNetwork: true}
@@ -257,5 +259,61 @@ func FuzzParseToken(f *testing.F) {
 		if err != nil && kind != "" {
 			t.Fatalf("claims returned with an error")
 		}
+	})
+}
+
+func TestSubjectAccessExportAndAudit(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo-1"})
+		newsletter(t, b)
+		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com", FirstName: "Ada", Phone: "+44 20 7946 0000"})
+		require.NoError(t, err)
+		_, err = b.contacts.Track(ctx, contacts.ByID(ada.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
+		require.NoError(t, err)
+		_, err = contacts.NewNotes(b.sc).Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "Prefers calls in the morning", AuthorID: "rep-1"})
+		require.NoError(t, err)
+		_, err = b.consent.Grant(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.NoError(t, err)
+		last := "Lovelace"
+		cur, err := b.contacts.Get(ctx, ada.ID)
+		require.NoError(t, err)
+		_, err = b.contacts.Update(ctx, ada.ID, contacts.ContactPatch{Version: cur.Version, LastName: &last})
+		require.NoError(t, err)
+
+		doc, err := b.consent.Export(ctx, ada.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Lovelace", doc.Data["contact"].(*contacts.Contact).LastName)
+		require.Len(t, doc.Data["activities"], 1)
+		require.Len(t, doc.Data["notes"], 1)
+		require.Len(t, doc.Data["consents"], 1)
+		require.NotEmpty(t, doc.Data["events"])
+		require.Len(t, doc.Purposes, 1)
+		require.Equal(t, consent.BasisConsent, doc.Purposes[0].LegalBasis)
+		raw, err := json.Marshal(doc)
+		require.NoError(t, err)
+		require.Contains(t, string(raw), "Prefers calls in the morning")
+
+		// Another tenant's contact is not found, and nothing is audited there.
+		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		_, err = other.Export(ctx, ada.ID)
+		require.ErrorIs(t, err, core.ErrNotFound)
+
+		// The audit log: who did what to whom, without the data.
+		entries, err := b.consent.Audit(ctx, consent.AuditQuery{SubjectID: ada.ID})
+		require.NoError(t, err)
+		var actions []string
+		for _, e := range entries {
+			actions = append(actions, e.Action)
+			require.Equal(t, "dpo-1", e.ActorID)
+		}
+		require.Equal(t, []string{"contact.created", "consent.granted", "contact.updated", "export"}, actions)
+		require.Equal(t, "last_name", entries[2].Detail, "the changed field, not its value")
+		all, err := json.Marshal(entries)
+		require.NoError(t, err)
+		require.NotContains(t, string(all), "Lovelace")
+		require.NotContains(t, string(all), "ada@example.com")
+		none, err := other.Audit(ctx, consent.AuditQuery{})
+		require.NoError(t, err)
+		require.Empty(t, none)
 	})
 }

@@ -1,7 +1,6 @@
 // Package consent is crmkit's data protection (GDPR/DSGVO) module: the
 // purposes a tenant processes personal data for, and the proof of what each
 // person agreed to.
-//
 //   - Purposes (DefinePurpose): key, label, legal basis (consent, contract,
 //     legitimate interest, legal obligation), channels (email, phone, sms,
 //     post) and the wording people are shown. A new wording is a new
@@ -21,10 +20,18 @@
 //     ErrTokenUsed and ErrTokenTenant. PurgeOptIns removes stale requests.
 //   - Unsubscribe: UnsubscribeToken and Unsubscribe (idempotent) for links
 //     and RFC 8058 one-click unsubscribe.
+//   - Subject access export (Export, Art. 15/20): one JSON-ready document
+//     with everything every registered module holds about the person, read
+//     in one transaction. Modules register their share with one call,
+//     store.Runtime.RegisterPersonalData (contacts, activities, notes,
+//     tasks, merges, deals, consents and events are registered); a test
+//     fails when a crm_ table that refers to contacts is not covered.
+//   - The audit log (Audit): exports and every change of contacts and
+//     consents, with actor, action, subject and the names of changed
+//     fields — never the data itself.
 //
 // Not built yet (the rest of the data-protection issue): the suppression
-// list, restriction (Art. 18), subject access export, erasure, retention
-// and the audit log.
+// list, restriction (Art. 18), erasure and retention.
 //
 // Decisions: a merge moves the losers' records to the winner; deleting a
 // contact deletes its consent log with it (RegisterHooks). Purposes on

@@ -110,6 +110,7 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
+	contacts.RegisterPersonalData(rt)
 	pipeline.RegisterHooks(rt)
 	consent.RegisterHooks(rt)
 	sh := &shared{rt: rt, owned: owned, consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails}}

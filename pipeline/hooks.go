@@ -14,8 +14,10 @@ import (
 // link: a merge moves the losers' deals to the winner, and deleting a
 // contact or company clears the link of its deals (the deals stay), and a
 // tracked activity updates its contact's predicted score when the tenant
-// has a trained lead model. The crm facade registers them once per CRM.
+// has a trained lead model. It also registers deals with the privacy
+// registry (subject access export). The crm facade calls it once per CRM.
 func RegisterHooks(rt *store.Runtime) (remove func()) {
+	registerPersonalData(rt)
 	removeMerge := contacts.OnMerge(rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
 		for _, loser := range m.LoserIDs {
 			if _, err := tx.Q().Exec(ctx, `UPDATE crm_deals SET contact_id = ?, updated_at = ?, version = version + 1
@@ -50,4 +52,44 @@ func RegisterHooks(rt *store.Runtime) (remove func()) {
 		removeContact()
 		removeCompany()
 	}
+}
+
+// registerPersonalData adds the deals of a contact, with their line items
+// and stage history, to the privacy registry.
+func registerPersonalData(rt *store.Runtime) {
+	rt.RegisterPersonalData(store.PersonalData{Name: "deals", Tables: []string{"crm_deals", "crm_line_items", "crm_deal_stage_history"},
+		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
+			tenant, _ := sc.Tenant()
+			rows, err := sc.Q().Query(ctx, `SELECT `+dealColumns+` FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ? ORDER BY d.created_at, d.id`, tenant, id)
+			if err != nil {
+				return nil, err
+			}
+			var deals []*Deal
+			if err := store.EachRow(rows, func(r store.Scanner) error {
+				d, err := scanDeal(r)
+				deals = append(deals, d)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			type exported struct {
+				*Deal
+				LineItems []LineItem   `json:"line_items"`
+				History   []StageVisit `json:"history"`
+			}
+			out := []exported{}
+			svc := NewDeals(sc)
+			for _, d := range deals {
+				lines, _, err := svc.LineItems(ctx, d.ID)
+				if err != nil {
+					return nil, err
+				}
+				hist, err := svc.History(ctx, d.ID)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, exported{Deal: d, LineItems: lines, History: hist})
+			}
+			return out, nil
+		}})
 }

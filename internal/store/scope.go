@@ -24,8 +24,9 @@ type Runtime struct {
 	Logger  *slog.Logger
 	Hooks   *Hooks
 
-	raw   conn
-	stmts *stmtCache // nil when the driver caches statements itself
+	raw     conn
+	stmts   *stmtCache // nil when the driver caches statements itself
+	privacy privacyRegistry
 }
 
 // NewRuntime wires a runtime around db.
@@ -39,6 +40,7 @@ func NewRuntime(db *bun.DB, clock core.Clock, cursorKey []byte, logger *slog.Log
 		rt.stmts = newStmtCache(db.DB, 512)
 		rt.raw = cachedConn{cache: rt.stmts}
 	}
+	rt.registerEvents()
 	return rt, nil
 }
 

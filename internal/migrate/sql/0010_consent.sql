@@ -65,3 +65,19 @@ CREATE TABLE crm_optin_requests (
 	FOREIGN KEY (tenant_id, contact_id) REFERENCES crm_contacts (tenant_id, id)
 );
 CREATE INDEX crm_optin_requests_expiry ON crm_optin_requests (tenant_id, expires_at);
+
+-- Who read (exported), changed, restricted or erased personal data: actor,
+-- action and subject, never the data itself. Append-only.
+CREATE TABLE crm_audit (
+	tenant_id    TEXT NOT NULL,
+	id           {{ID}} NOT NULL,
+	at           {{TIME}} NOT NULL,
+	actor_id     TEXT NOT NULL DEFAULT '',
+	action       {{TEXT}} NOT NULL,
+	subject_type {{TEXT}} NOT NULL,
+	subject_id   {{ID}} NOT NULL,
+	detail       TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX crm_audit_subject ON crm_audit (tenant_id, subject_id, at);
+CREATE INDEX crm_audit_time ON crm_audit (tenant_id, at);

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/crmkit/crmkit/core"
+)
+
+// PersonalData is one module's share of what a CRM holds about a person:
+// the consent package's subject access export (and, later, erasure) asks
+// every registered source. A module registers one source per kind of
+// record it keeps about contacts, in one call.
+type PersonalData struct {
+	// Name is the section of the export ("contact", "activities", "deals").
+	Name string
+	// Tables are the crm_ tables the source covers; a test checks that
+	// every table referencing a contact is covered by some source.
+	Tables []string
+	// Export returns the section's data about the contact (nil for
+	// none), read through sc (bound to the export's transaction and
+	// tenant).
+	Export func(ctx context.Context, sc Scope, contactID core.ID) (any, error)
+}
+
+type privacyRegistry struct {
+	mu      sync.RWMutex
+	sources []PersonalData
+}
+
+// RegisterPersonalData adds a source of personal data. Registering a name
+// twice replaces the earlier source.
+func (rt *Runtime) RegisterPersonalData(src PersonalData) {
+	rt.privacy.mu.Lock()
+	defer rt.privacy.mu.Unlock()
+	rt.privacy.sources = slices.DeleteFunc(rt.privacy.sources, func(s PersonalData) bool { return s.Name == src.Name })
+	rt.privacy.sources = append(rt.privacy.sources, src)
+}
+
+// PersonalDataSources returns the registered sources, in registration
+// order.
+func (rt *Runtime) PersonalDataSources() []PersonalData {
+	rt.privacy.mu.RLock()
+	defer rt.privacy.mu.RUnlock()
+	return slices.Clone(rt.privacy.sources)
+}
+
+// registerEvents makes the outbox a source: the events about the contact.
+func (rt *Runtime) registerEvents() {
+	rt.RegisterPersonalData(PersonalData{Name: "events", Tables: []string{"crm_events"},
+		Export: func(ctx context.Context, sc Scope, contactID core.ID) (any, error) {
+			tenant, _ := sc.Tenant()
+			rows, err := sc.Q().Query(ctx, `SELECT `+EventColumns("e")+` FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? ORDER BY e.id`, tenant, contactID)
+			if err != nil {
+				return nil, err
+			}
+			out := []core.Event{}
+			err = EachRow(rows, func(r Scanner) error {
+				ev, err := ScanEvent(r)
+				out = append(out, ev)
+				return err
+			})
+			return out, err
+		}})
+}
