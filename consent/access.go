@@ -87,9 +87,21 @@ func listPurposes(ctx context.Context, q store.Q, tenant string) ([]*Purpose, er
 // registerPersonalData adds the consent log and opt-in requests to the
 // privacy registry.
 func registerPersonalData(rt *store.Runtime) {
-	rt.RegisterPersonalData(store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests"},
+	// crm_erasures is covered too: its receipts hold no personal data and
+	// are kept.
+	rt.RegisterPersonalData(store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests", "crm_erasures"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			return New(sc, Options{}).History(ctx, id)
+		},
+		// Erasure is the one time the consent log is deleted from.
+		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			tenant, _ := sc.Tenant()
+			for _, table := range []string{"crm_consents", "crm_optin_requests"} {
+				if _, err := sc.Q().Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND contact_id = ?`, tenant, s.ContactID); err != nil {
+					return err
+				}
+			}
+			return nil
 		}})
 }
 

@@ -154,6 +154,11 @@ func (s *Service) changeAll(ctx context.Context, contactID core.ID, purpose stri
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if state == Granted {
+			if err := checkSuppressed(ctx, tx.Q(), tenant, contactID); err != nil {
+				return err
+			}
+		}
 		channels := []Channel{channel}
 		if channel == "" {
 			channels = p.Channels
@@ -257,6 +262,9 @@ func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string
 	}
 	if !slices.Contains(p.Channels, channel) {
 		return fmt.Errorf("%w: purpose %q does not use channel %q", core.ErrNoConsent, purpose, channel)
+	}
+	if err := checkSuppressed(ctx, s.sc.Q(), tenant, contactID); err != nil {
+		return store.Wrap(err, "allowed")
 	}
 	r, err := s.Status(ctx, contactID, purpose, channel)
 	if err != nil {

@@ -317,3 +317,34 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 		require.Empty(t, none)
 	})
 }
+
+func TestSuppressionList(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		newsletter(t, b)
+		ok, err := b.consent.Suppressed(ctx, "spam@example.com", "")
+		require.NoError(t, err)
+		require.False(t, ok)
+		require.ErrorIs(t, b.consent.Suppress(ctx, "", "", "objection"), core.ErrInvalid)
+		require.NoError(t, b.consent.Suppress(ctx, " Gone@Example.com ", "+49 (30) 1234-567", "objection"))
+		require.NoError(t, b.consent.Suppress(ctx, "gone@example.com", "", "objection"), "idempotent")
+		for _, probe := range [][2]string{{"gone@example.com", ""}, {"", "+4930 1234567"}} {
+			ok, err = b.consent.Suppressed(ctx, probe[0], probe[1])
+			require.NoError(t, err)
+			require.True(t, ok, "%v", probe)
+		}
+		// A new contact with the address cannot be marketed to.
+		c, err := b.contacts.Create(ctx, contacts.NewContact{Email: "gone@example.com"})
+		require.NoError(t, err)
+		_, err = b.consent.Grant(ctx, c.ID, "newsletter", consent.Email, consent.Proof{Source: "import"})
+		require.ErrorIs(t, err, consent.ErrSuppressed)
+		_, err = b.consent.RequestOptIn(ctx, c.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.ErrorIs(t, err, core.ErrNoConsent)
+		require.ErrorIs(t, b.consent.Allowed(ctx, c.ID, "newsletter", consent.Email), consent.ErrSuppressed)
+		// Only hashes are stored; tenants have their own list.
+		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		ok, err = other.Suppressed(ctx, "gone@example.com", "")
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+}

@@ -29,12 +29,26 @@
 //   - The audit log (Audit): exports and every change of contacts and
 //     consents, with actor, action, subject and the names of changed
 //     fields — never the data itself.
+//   - The suppression list (Suppress, Suppressed): addresses never to be
+//     marketed to again, kept as HMAC hashes under a random per-tenant key;
+//     Allowed, Grant, RequestOptIn and Confirm refuse them (ErrSuppressed).
+//   - Erasure (Erase, Art. 17): one transaction across every registered
+//     module — personal fields removed, free text scrubbed, events about or
+//     mentioning the person emptied, the consent log deleted, the address
+//     suppressed — keeping what is not personal (a deal's amount, unlinked;
+//     purchases on the anonymous contact) and a receipt without personal
+//     data (Erasure). A test scans every text and JSON column of every crm_
+//     table afterwards and finds nothing of the person.
 //
-// Not built yet (the rest of the data-protection issue): the suppression
-// list, restriction (Art. 18), erasure and retention.
+// Not built yet (the rest of the data-protection issue): restriction
+// (Art. 18), legal holds during erasure, retention rules, and the contact
+// import's check against the suppression list. SQLite's full-text index
+// may keep deleted words in its segment pages until they are merged.
 //
 // Decisions: a merge moves the losers' records to the winner; deleting a
-// contact deletes its consent log with it (RegisterHooks). Purposes on
+// contact deletes its consent log with it (RegisterHooks), without the
+// suppression and receipt of Erase. An erased contact stays as an
+// anonymous row so that its purchases still count. Purposes on
 // legitimate interest, contract or legal obligation are allowed until the
 // person objects or withdraws; consent-based ones need a grant.
 package consent

@@ -162,6 +162,9 @@ func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose s
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if err := checkSuppressed(ctx, q, tenant, contactID); err != nil {
+			return err
+		}
 		now := tx.Runtime().Now()
 		reqID := core.NewID()
 		expires := now.Add(s.opts.OptInTTL)
@@ -219,6 +222,9 @@ func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (*Reco
 		}
 		if confirmed.Valid {
 			return ErrTokenUsed
+		}
+		if err := checkSuppressed(ctx, q, tenant, contactID); err != nil {
+			return err
 		}
 		now := tx.Runtime().Now()
 		if _, err := q.Exec(ctx, `UPDATE crm_optin_requests SET confirmed_at = ? WHERE tenant_id = ? AND id = ?`, now, tenant, c.ID); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -24,6 +25,56 @@ func RegisterPersonalData(rt *store.Runtime) {
 				return nil, nil
 			}
 			return c, err
+		},
+		// The contact row stays, anonymous, so that what refers to it
+		// (purchases, deal counts) still adds up; everything personal goes.
+		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			tenant, _ := sc.Tenant()
+			q := sc.Q()
+			for _, stmt := range []string{
+				`UPDATE crm_contacts SET email = '', phone = '', first_name = '', last_name = '', tags = '[]', attributes = '{}',
+					updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
+				`DELETE FROM crm_contact_external_ids WHERE tenant_id = ? AND contact_id = ?`,
+				`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'contact' AND entity_id = ?`,
+				`UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = '' WHERE tenant_id = ? AND contact_id = ?`,
+				`UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`,
+				// The contacts merged into this one: their events too.
+				`UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN
+					(SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = crm_events.tenant_id AND m.winner_id = ?)`,
+				`UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`,
+			} {
+				args := []any{tenant, s.ContactID}
+				if strings.HasPrefix(stmt, "UPDATE crm_contacts") {
+					args = append([]any{sc.Runtime().Now()}, args...)
+				}
+				if _, err := q.Exec(ctx, stmt, args...); err != nil {
+					return err
+				}
+			}
+			// Tasks keep their work, scrubbed of the person.
+			rows, err := q.Query(ctx, `SELECT t.id, t.title, t.description FROM crm_tasks t WHERE t.tenant_id = ? AND t.contact_id = ?`, tenant, s.ContactID)
+			if err != nil {
+				return err
+			}
+			type task struct {
+				id                 core.ID
+				title, description string
+			}
+			var tasks []task
+			if err := store.EachRow(rows, func(r store.Scanner) error {
+				var t task
+				tasks = append(tasks, t)
+				return r.Scan(&tasks[len(tasks)-1].id, &tasks[len(tasks)-1].title, &tasks[len(tasks)-1].description)
+			}); err != nil {
+				return err
+			}
+			for _, t := range tasks {
+				if _, err := q.Exec(ctx, `UPDATE crm_tasks SET title = ?, description = ? WHERE tenant_id = ? AND id = ?`,
+					s.Scrub(t.title), s.Scrub(t.description), tenant, t.id); err != nil {
+					return err
+				}
+			}
+			return nil
 		}})
 	// list registers the rows of table (alias a) about the contact.
 	list := func(name, table, alias, columns, order string, scan func(scanner) (any, error)) {

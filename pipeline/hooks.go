@@ -91,5 +91,32 @@ func registerPersonalData(rt *store.Runtime) {
 				out = append(out, exported{Deal: d, LineItems: lines, History: hist})
 			}
 			return out, nil
+		},
+		// Deals stay in revenue, unlinked from the person, their titles
+		// scrubbed of the person's name and addresses.
+		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			tenant, _ := sc.Tenant()
+			q := sc.Q()
+			rows, err := q.Query(ctx, `SELECT d.id, d.title FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID)
+			if err != nil {
+				return err
+			}
+			titles := map[core.ID]string{}
+			if err := store.EachRow(rows, func(r store.Scanner) error {
+				var id core.ID
+				var title string
+				err := r.Scan(&id, &title)
+				titles[id] = title
+				return err
+			}); err != nil {
+				return err
+			}
+			for id, title := range titles {
+				if _, err := q.Exec(ctx, `UPDATE crm_deals SET contact_id = NULL, title = ?, attributes = '{}', updated_at = ?, version = version + 1
+					WHERE tenant_id = ? AND id = ?`, s.Scrub(title), sc.Runtime().Now(), tenant, id); err != nil {
+					return err
+				}
+			}
+			return nil
 		}})
 }

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 )
 
 // PersonalData is one module's share of what a CRM holds about a person:
@@ -22,6 +25,29 @@ type PersonalData struct {
 	// none), read through sc (bound to the export's transaction and
 	// tenant).
 	Export func(ctx context.Context, sc Scope, contactID core.ID) (any, error)
+	// Erase removes or replaces the personal data of the source's records
+	// about the subject, in sc's transaction, keeping what is not personal
+	// (amounts, dates, kinds). Nil when the source keeps nothing to erase
+	// beyond what other sources erase.
+	Erase func(ctx context.Context, sc Scope, s Subject) error
+}
+
+// Subject is the person an erasure is about: the contact, and the texts
+// that identify them (email, phone, names), which free text is scrubbed of.
+type Subject struct {
+	ContactID core.ID
+	Texts     []string
+}
+
+// Scrub replaces every occurrence of the subject's texts in s, ignoring
+// case, with "[erased]".
+func (s Subject) Scrub(text string) string {
+	for _, t := range s.Texts {
+		if t != "" {
+			text = regexp.MustCompile("(?i)"+regexp.QuoteMeta(t)).ReplaceAllString(text, "[erased]")
+		}
+	}
+	return text
 }
 
 type privacyRegistry struct {
@@ -62,5 +88,29 @@ func (rt *Runtime) registerEvents() {
 				return err
 			})
 			return out, err
+		},
+		// Events keep their type, subject and time (counts and funnels
+		// stay); the data of those about the person, or that mention them,
+		// is emptied.
+		Erase: func(ctx context.Context, sc Scope, s Subject) error {
+			tenant, _ := sc.Tenant()
+			q := sc.Q()
+			if _, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id = ?`, tenant, s.ContactID); err != nil {
+				return err
+			}
+			text := "data"
+			if q.D.Kind == dialect.Postgres {
+				text = "data::text"
+			}
+			for _, t := range s.Texts {
+				if t == "" {
+					continue
+				}
+				if _, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND `+q.D.Contains("lower("+text+")"),
+					tenant, strings.ToLower(t)); err != nil {
+					return err
+				}
+			}
+			return nil
 		}})
 }

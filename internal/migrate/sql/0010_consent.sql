@@ -81,3 +81,31 @@ CREATE TABLE crm_audit (
 );
 CREATE INDEX crm_audit_subject ON crm_audit (tenant_id, subject_id, at);
 CREATE INDEX crm_audit_time ON crm_audit (tenant_id, at);
+
+-- Addresses that must never be marketed to again (erased, or objected to
+-- for good), kept only as keyed hashes of the normalised email or phone.
+-- The key is a random value per tenant (crm_suppression_keys), so the table
+-- alone does not reveal the addresses.
+CREATE TABLE crm_suppression_keys (
+	tenant_id TEXT NOT NULL PRIMARY KEY,
+	salt      TEXT NOT NULL
+);
+CREATE TABLE crm_suppressions (
+	tenant_id  TEXT NOT NULL,
+	kind       {{TEXT}} NOT NULL,
+	hash       {{TEXT}} NOT NULL,
+	reason     {{TEXT}} NOT NULL,
+	created_at {{TIME}} NOT NULL,
+	PRIMARY KEY (tenant_id, kind, hash)
+);
+
+-- Receipts of erasures: what was erased and why, with no personal data.
+CREATE TABLE crm_erasures (
+	tenant_id  TEXT NOT NULL,
+	contact_id {{ID}} NOT NULL,
+	erased_at  {{TIME}} NOT NULL,
+	actor_id   TEXT NOT NULL DEFAULT '',
+	reason     TEXT NOT NULL,
+	sections   {{JSON}} NOT NULL,
+	PRIMARY KEY (tenant_id, contact_id)
+);

@@ -1,0 +1,168 @@
+package consent
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// normalizeAddress is the form an address is hashed in: emails trimmed and
+// lower-case, phones as their digits (with a leading + kept).
+func normalizeAddress(kind, v string) string {
+	v = strings.TrimSpace(v)
+	if kind == "email" {
+		return strings.ToLower(v)
+	}
+	var b strings.Builder
+	for i, r := range v {
+		if unicode.IsDigit(r) || (r == '+' && i == 0) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// suppressionKey returns the tenant's hashing key, creating it on first use.
+func suppressionKey(ctx context.Context, tx *store.Tx, q store.Q, tenant string, create bool) ([]byte, error) {
+	var salt string
+	err := q.QueryRow(ctx, `SELECT salt FROM crm_suppression_keys WHERE tenant_id = ?`, tenant).Scan(&salt)
+	if errors.Is(err, sql.ErrNoRows) {
+		if !create {
+			return nil, nil
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		salt = hex.EncodeToString(b)
+		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_suppression_keys (tenant_id, salt) VALUES (?, ?)`, tenant, salt); err != nil {
+			if dialect.IsUniqueViolation(err) {
+				return suppressionKey(ctx, tx, q, tenant, false)
+			}
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(salt)
+}
+
+func addressHash(key []byte, kind, v string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(kind + ":" + normalizeAddress(kind, v)))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// suppress adds the non-empty addresses in tx.
+func suppress(ctx context.Context, tx *store.Tx, tenant, email, phone, reason string) error {
+	key, err := suppressionKey(ctx, tx, tx.Q(), tenant, true)
+	if err != nil {
+		return err
+	}
+	for _, a := range [][2]string{{"email", email}, {"phone", phone}} {
+		if normalizeAddress(a[0], a[1]) == "" {
+			continue
+		}
+		_, err := tx.Q().Exec(ctx, `INSERT INTO crm_suppressions (tenant_id, kind, hash, reason, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, kind, hash) DO NOTHING`, tenant, a[0], addressHash(key, a[0], a[1]), reason, tx.Runtime().Now())
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Suppress adds an email address and/or phone number to the suppression
+// list: they are never allowed for marketing again (Allowed, Grant and
+// RequestOptIn refuse them), even on a new contact. Only keyed hashes are
+// stored. reason is a short code such as "objection" or "erasure".
+func (s *Service) Suppress(ctx context.Context, email, phone, reason string) error {
+	v := &core.ValidationError{}
+	if normalizeAddress("email", email) == "" && normalizeAddress("phone", phone) == "" {
+		v.Add("address", "needs an email address or a phone number")
+	}
+	if !keyPattern.MatchString(reason) {
+		v.Add("reason", "must be a short code of lower-case letters, digits and _")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		return suppress(ctx, tx, tenant, email, phone, reason)
+	})
+	return store.Wrap(err, "suppress")
+}
+
+// Suppressed reports whether the email address or phone number is on the
+// suppression list.
+func (s *Service) Suppressed(ctx context.Context, email, phone string) (bool, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return false, err
+	}
+	sup, err := suppressedWith(ctx, s.sc.Q(), tenant, email, phone)
+	return sup, store.Wrap(err, "suppressed")
+}
+
+// contactAddresses reads the email and phone of a contact.
+func contactAddresses(ctx context.Context, q store.Q, tenant string, id core.ID) (email, phone string, err error) {
+	err = q.QueryRow(ctx, `SELECT email, phone FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&email, &phone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	return email, phone, err
+}
+
+// checkSuppressed returns ErrSuppressed when the contact's address is
+// suppressed.
+func checkSuppressed(ctx context.Context, q store.Q, tenant string, id core.ID) error {
+	email, phone, err := contactAddresses(ctx, q, tenant, id)
+	if err != nil {
+		return err
+	}
+	sup, err := suppressedWith(ctx, q, tenant, email, phone)
+	if err != nil {
+		return err
+	}
+	if sup {
+		return ErrSuppressed
+	}
+	return nil
+}
+
+// ErrSuppressed: the contact's address is on the suppression list (it
+// matches core.ErrNoConsent).
+var ErrSuppressed = fmt.Errorf("%w: the address is on the suppression list", core.ErrNoConsent)
+
+func suppressedWith(ctx context.Context, q store.Q, tenant, email, phone string) (bool, error) {
+	key, err := suppressionKey(ctx, nil, q, tenant, false)
+	if err != nil || key == nil {
+		return false, err
+	}
+	for _, a := range [][2]string{{"email", email}, {"phone", phone}} {
+		if normalizeAddress(a[0], a[1]) == "" {
+			continue
+		}
+		var n int
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_suppressions WHERE tenant_id = ? AND kind = ? AND hash = ?`,
+			tenant, a[0], addressHash(key, a[0], a[1])).Scan(&n); err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}

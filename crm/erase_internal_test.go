@@ -1,0 +1,130 @@
+package crm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/consent"
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/pipeline"
+)
+
+// After an erasure no text or JSON column of any crm_ table holds the
+// person's email, names or phone; what is not personal stays.
+func TestErasureLeavesNothingPersonal(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo"})
+		c, err := New(db, Config{})
+		require.NoError(t, err)
+		require.NoError(t, c.Migrate(ctx))
+
+		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "augusta.lovelace@example.com", FirstName: "Augusta", LastName: "Lovelace",
+			Phone: "+44 20 7946 0999", Tags: []string{"vip"}, ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "cust-augusta-1"}}})
+		require.NoError(t, err)
+		dup, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "a.lovelace@example.com", LastName: "Lovelace"})
+		require.NoError(t, err)
+		_, err = c.Contacts.Merge(ctx, p.ID, dup.ID)
+		require.NoError(t, err)
+		_, err = c.Contacts.Track(ctx, contacts.ByID(p.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "form_submitted",
+			Properties: map[string]any{"email": "augusta.lovelace@example.com"}})
+		require.NoError(t, err)
+		purchase := contacts.NewActivity{Kind: contacts.KindPurchase, Name: "order", Purchase: &contacts.Purchase{OrderID: "o-1", Total: core.MustMoney("120", "EUR")}}
+		_, err = c.Contacts.Track(ctx, contacts.ByID(p.ID), purchase)
+		require.NoError(t, err)
+		_, err = c.Notes.Create(ctx, contacts.NewNote{ContactID: p.ID, Body: "Augusta prefers calls", AuthorID: "rep"})
+		require.NoError(t, err)
+		_, err = c.Tasks.Create(ctx, contacts.NewTask{Title: "Call Augusta Lovelace back", ContactID: &p.ID})
+		require.NoError(t, err)
+		deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Lovelace renewal", Amount: core.MustMoney("5000", "EUR"), ContactID: &p.ID})
+		require.NoError(t, err)
+		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
+			Channels: []consent.Channel{consent.Email}, Wording: "Send me news."})
+		require.NoError(t, err)
+		_, err = c.Consent.Grant(ctx, p.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.NoError(t, err)
+
+		// The scan finds the person before the erasure (it can fail).
+		found := 0
+		for table, cols := range textColumns(t, db) {
+			for _, col := range cols {
+				var n int
+				require.NoError(t, db.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE lower(CAST(%s AS TEXT)) LIKE '%%lovelace%%'`, table, col)).Scan(&n))
+				found += n
+			}
+		}
+		require.Greater(t, found, 10)
+
+		receipt, err := c.Consent.Erase(ctx, p.ID, "request")
+		require.NoError(t, err)
+		require.Contains(t, receipt.Sections, "deals")
+		_, err = c.Consent.Erase(ctx, p.ID, "request")
+		require.ErrorIs(t, err, core.ErrConflict, "erasing twice")
+		_, err = c.Tenant("other").Consent.Erase(ctx, p.ID, "request")
+		require.Error(t, err)
+
+		// Scan every text and JSON column of every crm_ table.
+		for _, needle := range []string{"augusta", "lovelace", "7946"} {
+			for table, cols := range textColumns(t, db) {
+				for _, col := range cols {
+					var n int
+					require.NoError(t, db.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE lower(CAST(%s AS TEXT)) LIKE '%%%s%%'`, table, col, needle)).Scan(&n))
+					require.Zero(t, n, "%q is still in %s.%s", needle, table, col)
+				}
+			}
+		}
+
+		// What is not personal stays: the deal in revenue, the purchase.
+		d, err := c.Deals.Get(ctx, deal.ID)
+		require.NoError(t, err)
+		require.Nil(t, d.ContactID)
+		require.True(t, d.Amount.Amount.Equal(decimal.NewFromInt(5000)))
+		anon, err := c.Contacts.Get(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), anon.Facts.PurchaseCount)
+		require.Empty(t, anon.Email)
+
+		// The address cannot come back for marketing.
+		again, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "Augusta.Lovelace@example.com"})
+		require.NoError(t, err)
+		err = c.Consent.Allowed(ctx, again.ID, "newsletter", consent.Email)
+		require.ErrorIs(t, err, consent.ErrSuppressed)
+		_, err = c.Consent.Grant(ctx, again.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.ErrorIs(t, err, core.ErrNoConsent)
+		got, err := c.Consent.Erasure(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, "request", got.Reason)
+		require.Equal(t, "dpo", got.ActorID)
+	})
+}
+
+// textColumns lists the text and JSON columns of the crm_ tables (FTS5's
+// own shadow tables hold binary index pages and are left out).
+func textColumns(t *testing.T, db *bun.DB) map[string][]string {
+	ctx := context.Background()
+	query := `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name LIKE 'crm_%' AND m.name NOT LIKE 'crm_search_fts%' AND upper(p.type) IN ('TEXT', 'JSON')`
+	if db.Dialect().Name().String() == "pg" {
+		query = `SELECT table_name, column_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name LIKE 'crm_%' AND data_type IN ('text', 'jsonb', 'tsvector')`
+	}
+	rows, err := db.DB.QueryContext(ctx, query)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var table, col string
+		require.NoError(t, rows.Scan(&table, &col))
+		out[table] = append(out[table], col)
+	}
+	require.NoError(t, rows.Err())
+	require.Contains(t, strings.Join(out["crm_events"], ","), "data")
+	return out
+}
