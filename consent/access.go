@@ -185,6 +185,7 @@ func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error
 // auditedEvents are the changes of personal data the audit log records,
 // by event type; the entry keeps the type and the changed field names.
 var auditedEvents = []string{"contact.created", "contact.updated", "contact.deleted", "contact.merged",
+	"contact.restricted", "contact.restriction_lifted",
 	"consent.granted", "consent.withdrawn", "consent.objected", "consent.pending"}
 
 // auditHook records audited events in the transaction that made them.
@@ -197,6 +198,14 @@ func auditHook(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		}
 		if err := json.Unmarshal(ev.Data, &d); err == nil {
 			detail = strings.Join(d.Changed, ",")
+		}
+	}
+	if ev.Type == "contact.restricted" || ev.Type == "contact.restriction_lifted" {
+		var d struct {
+			Reason string `json:"reason"`
+		}
+		if err := json.Unmarshal(ev.Data, &d); err == nil {
+			detail = d.Reason
 		}
 	}
 	actor := ev.ActorID

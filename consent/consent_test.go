@@ -15,6 +15,7 @@ import (
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/store"
@@ -214,7 +215,7 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		b.clock.add(8 * 24 * time.Hour)
 		_, err = b.consent.Confirm(ctx, late.Token, consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenExpired)
-		n, err := b.consent.PurgeOptIns(ctx, 0)
+		n, err := b.consent.PurgeOptIns(ctx, b.clock.Now())
 		require.NoError(t, err)
 		require.Equal(t, int64(1), n)
 
@@ -346,5 +347,50 @@ func TestSuppressionList(t *testing.T) {
 		ok, err = other.Suppressed(ctx, "gone@example.com", "")
 		require.NoError(t, err)
 		require.False(t, ok)
+	})
+}
+
+func TestRestriction(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		newsletter(t, b)
+		scoring := contacts.NewScoring(b.sc)
+		e := filter.Ne("email", "")
+		_, err := scoring.SetModel(ctx, 0, contacts.ScoringModel{Rules: []contacts.ScoringRule{{Name: "Anyone", Points: 10, When: &e}}})
+		require.NoError(t, err)
+		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+		_, err = b.consent.Grant(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+		require.NoError(t, err)
+
+		require.ErrorIs(t, b.contacts.Restrict(ctx, ada.ID, "Contested Accuracy"), core.ErrInvalid)
+		require.NoError(t, b.contacts.Restrict(ctx, ada.ID, "contested_accuracy"))
+		require.NoError(t, b.contacts.Restrict(ctx, ada.ID, "contested_accuracy"), "idempotent")
+		require.ErrorIs(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email), consent.ErrRestricted)
+		res, err := scoring.Rescore(ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.Changed, "restricted contacts are not scored")
+		n, err := b.contacts.Count(ctx, filter.Eq("restricted", true))
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+		got, err := b.contacts.Get(ctx, ada.ID)
+		require.NoError(t, err)
+		require.True(t, got.Restricted, "still stored")
+
+		require.NoError(t, b.contacts.LiftRestriction(ctx, ada.ID, "corrected"))
+		require.NoError(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email))
+		res, err = scoring.Rescore(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), res.Changed)
+
+		entries, err := b.consent.Audit(ctx, consent.AuditQuery{SubjectID: ada.ID})
+		require.NoError(t, err)
+		var lifted []string
+		for _, e := range entries {
+			if e.Action == "contact.restricted" || e.Action == "contact.restriction_lifted" {
+				lifted = append(lifted, e.Action+":"+e.Detail)
+			}
+		}
+		require.Equal(t, []string{"contact.restricted:contested_accuracy", "contact.restriction_lifted:corrected"}, lifted)
 	})
 }

@@ -39,11 +39,19 @@
 //     purchases on the anonymous contact) and a receipt without personal
 //     data (Erasure). A test scans every text and JSON column of every crm_
 //     table afterwards and finds nothing of the person.
+//   - Restriction (Art. 18): contacts.Service.Restrict and LiftRestriction
+//     flag a contact that is kept but not processed: Allowed refuses it
+//     (ErrRestricted), rule scoring and lead models skip it, retention keeps
+//     it; both are logged in the audit log with their reason.
+//   - Retention: a policy per tenant (SetRetentionPolicy: purge unconfirmed
+//     opt-ins, erase inactive leads, delete old web activities) that
+//     crm.CRM.ApplyRetention carries out and reports on.
 //
-// Not built yet (the rest of the data-protection issue): restriction
-// (Art. 18), legal holds during erasure, retention rules, and the contact
-// import's check against the suppression list. SQLite's full-text index
-// may keep deleted words in its segment pages until they are merged.
+// Not built yet: legal holds during erasure (records the host must keep
+// are erased like the others), the contact import's check against the
+// suppression list, and exports to third parties (no webhooks exist yet).
+// SQLite's full-text index may keep deleted words in its segment pages
+// until they are merged.
 //
 // Decisions: a merge moves the losers' records to the winner; deleting a
 // contact deletes its consent log with it (RegisterHooks), without the

@@ -125,12 +125,19 @@ func contactAddresses(ctx context.Context, q store.Q, tenant string, id core.ID)
 	return email, phone, err
 }
 
-// checkSuppressed returns ErrSuppressed when the contact's address is
-// suppressed.
+// checkSuppressed returns ErrRestricted for a restricted contact and
+// ErrSuppressed when the contact's address is suppressed.
 func checkSuppressed(ctx context.Context, q store.Q, tenant string, id core.ID) error {
 	email, phone, err := contactAddresses(ctx, q, tenant, id)
 	if err != nil {
 		return err
+	}
+	var restricted bool
+	if err := q.QueryRow(ctx, `SELECT restricted FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&restricted); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if restricted {
+		return ErrRestricted
 	}
 	sup, err := suppressedWith(ctx, q, tenant, email, phone)
 	if err != nil {
@@ -141,6 +148,10 @@ func checkSuppressed(ctx context.Context, q store.Q, tenant string, id core.ID) 
 	}
 	return nil
 }
+
+// ErrRestricted: the contact's processing is restricted (Art. 18; it
+// matches core.ErrNoConsent).
+var ErrRestricted = fmt.Errorf("%w: the contact's processing is restricted", core.ErrNoConsent)
 
 // ErrSuppressed: the contact's address is on the suppression list (it
 // matches core.ErrNoConsent).

@@ -241,10 +241,10 @@ func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (*Reco
 	return out, nil
 }
 
-// PurgeOptIns deletes the opt-in requests that expired unconfirmed more
-// than olderThan ago, and returns how many. Their pending records stay in
-// the log. The automation module schedules it.
-func (s *Service) PurgeOptIns(ctx context.Context, olderThan time.Duration) (int64, error) {
+// PurgeOptIns deletes the opt-in requests that expired unconfirmed before
+// expiredBefore, and returns how many. Their pending records stay in the
+// log. ApplyRetention (crm) runs it by the tenant's policy.
+func (s *Service) PurgeOptIns(ctx context.Context, expiredBefore time.Time) (int64, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return 0, err
@@ -252,7 +252,7 @@ func (s *Service) PurgeOptIns(ctx context.Context, olderThan time.Duration) (int
 	var n int64
 	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		res, err := tx.Q().Exec(ctx, `DELETE FROM crm_optin_requests WHERE tenant_id = ? AND confirmed_at IS NULL AND expires_at < ?`,
-			tenant, tx.Runtime().Now().Add(-olderThan))
+			tenant, expiredBefore)
 		if err != nil {
 			return err
 		}

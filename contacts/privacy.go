@@ -32,8 +32,9 @@ func RegisterPersonalData(rt *store.Runtime) {
 			tenant, _ := sc.Tenant()
 			q := sc.Q()
 			for _, stmt := range []string{
+				// An erased contact is no longer a lead of anyone's: stage other.
 				`UPDATE crm_contacts SET email = '', phone = '', first_name = '', last_name = '', tags = '[]', attributes = '{}',
-					updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
+					lifecycle_stage = 'other', updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
 				`DELETE FROM crm_contact_external_ids WHERE tenant_id = ? AND contact_id = ?`,
 				`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'contact' AND entity_id = ?`,
 				`UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = '' WHERE tenant_id = ? AND contact_id = ?`,

@@ -315,7 +315,8 @@ func (s *Scoring) score(ctx context.Context, sc store.Scope, m *ScoringModel, wh
 	}
 	// Scores are computed once per contact; only those that move are
 	// written.
-	res, err := q.Exec(ctx, `WITH s AS (SELECT c.id, `+expr+` AS score FROM crm_contacts c WHERE c.tenant_id = ? AND `+where+`)
+	// Restricted contacts are not processed (their score stays as it was).
+	res, err := q.Exec(ctx, `WITH s AS (SELECT c.id, `+expr+` AS score FROM crm_contacts c WHERE c.tenant_id = ? AND NOT c.restricted AND `+where+`)
 		UPDATE crm_contacts SET score = s.score, scored_at = ?
 		FROM s WHERE crm_contacts.tenant_id = ? AND crm_contacts.id = s.id AND crm_contacts.score <> s.score`,
 		append(append(append(exprArgs, tenant), args...), now, tenant)...)
@@ -331,7 +332,7 @@ func (s *Scoring) score(ctx context.Context, sc store.Scope, m *ScoringModel, wh
 	// Contacts at or above the lowest threshold whose stage is earlier than
 	// the stage their score reaches.
 	rows, err := q.Query(ctx, `SELECT c.id, c.score, c.lifecycle_stage FROM crm_contacts c
-		WHERE c.tenant_id = ? AND `+where+` AND c.score >= ?`, append(append([]any{tenant}, args...), m.Thresholds[0].Score)...)
+		WHERE c.tenant_id = ? AND NOT c.restricted AND `+where+` AND c.score >= ?`, append(append([]any{tenant}, args...), m.Thresholds[0].Score)...)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"time"
 
@@ -543,4 +544,105 @@ func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contac
 		return core.Page[*Contact]{}, store.Wrap(err, "list contacts")
 	}
 	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
+}
+
+// Restrict restricts the processing of the contact's data (GDPR Art. 18):
+// the contact stays, but marketing (consent.Allowed), scoring and lead
+// models leave it out until LiftRestriction. reason is a short code kept
+// in the event (and so in the audit log). Emits "contact.restricted";
+// restricting a restricted contact changes nothing.
+func (s *Service) Restrict(ctx context.Context, id core.ID, reason string) error {
+	return s.setRestricted(ctx, id, true, reason)
+}
+
+// LiftRestriction ends a restriction and emits "contact.restriction_lifted".
+func (s *Service) LiftRestriction(ctx context.Context, id core.ID, reason string) error {
+	return s.setRestricted(ctx, id, false, reason)
+}
+
+func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason string) error {
+	if !reasonPattern.MatchString(reason) {
+		return core.Invalid("reason", "must be a short code of lower-case letters, digits and _")
+	}
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		c, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?"+tx.Q().D.LockRows(), id)
+		if err != nil {
+			return err
+		}
+		if c.Restricted == on {
+			return nil
+		}
+		if _, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET restricted = ? WHERE tenant_id = ? AND id = ?`, on, tenant, id); err != nil {
+			return err
+		}
+		typ := "contact.restricted"
+		if !on {
+			typ = "contact.restriction_lifted"
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: typ, SubjectType: "contact", SubjectID: id,
+			Data: store.JSON(map[string]any{"reason": reason})})
+	})
+	return store.Wrap(err, "restrict contact")
+}
+
+var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// InactiveLeads returns up to limit ids, after the id after (keyset), of
+// the subscribers and leads whose latest activity — or, without any, whose
+// creation — is before cutoff, leaving restricted contacts out: the
+// candidates of a retention policy.
+func (s *Service) InactiveLeads(ctx context.Context, cutoff time.Time, after core.ID, limit int) ([]core.ID, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > store.MaxLimit {
+		return nil, core.Invalid("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	rows, err := s.sc.Q().PlanPerCall().Query(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?
+		AND c.lifecycle_stage IN ('subscriber', 'lead') AND NOT c.restricted
+		AND COALESCE(c.last_activity_at, c.created_at) < ? ORDER BY c.id LIMIT ?`, tenant, after, cutoff, limit)
+	if err != nil {
+		return nil, store.Wrap(err, "inactive leads")
+	}
+	out := []core.ID{}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var id core.ID
+		err := r.Scan(&id)
+		out = append(out, id)
+		return err
+	})
+	return out, store.Wrap(err, "inactive leads")
+}
+
+// DeleteActivities deletes the activities of kind that occurred before
+// cutoff, in transactions of 5,000, and returns how many (a retention
+// policy's work). Contacts keep their facts.
+func (s *Service) DeleteActivities(ctx context.Context, kind ActivityKind, cutoff time.Time) (int64, error) {
+	if !slices.Contains(ActivityKinds, kind) {
+		return 0, core.Invalid("kind", "%q is not an activity kind", kind)
+	}
+	var total int64
+	for {
+		var n int64
+		err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			tenant, _ := s.sc.Tenant()
+			res, err := tx.Q().Exec(ctx, `DELETE FROM crm_activities WHERE tenant_id = ? AND id IN
+				(SELECT a.id FROM crm_activities a WHERE a.tenant_id = ? AND a.kind = ? AND a.occurred_at < ? LIMIT 5000)`,
+				tenant, tenant, string(kind), cutoff)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, store.Wrap(err, "delete activities")
+		}
+		total += n
+		if n < 5000 {
+			return total, nil
+		}
+	}
 }

@@ -52,6 +52,10 @@ type Contact struct {
 	// Version counts changes; pass it back to Update.
 	Version int64 `json:"version"`
 
+	// Restricted marks a contact whose processing is restricted (GDPR
+	// Art. 18): kept, but left out of marketing, scoring and disclosure.
+	// Set with Restrict and LiftRestriction.
+	Restricted bool `json:"restricted,omitempty"`
 	// Facts derived from the contact's activities, kept current by Track;
 	// read-only (Create and Update ignore them) and filterable.
 	Facts Facts `json:"facts"`
@@ -154,6 +158,7 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "last_activity_at", Column: "c.last_activity_at", Type: filter.Time},
 	filter.Field{Name: "purchase_count", Column: "c.purchase_count", Type: filter.Number},
 	filter.Field{Name: "score", Column: "c.score", Type: filter.Number, Sortable: true},
+	filter.Field{Name: "restricted", Column: "c.restricted", Type: filter.Bool},
 	filter.Field{Name: "predicted_score", Column: "c.predicted_score", Type: filter.Number, Sortable: true,
 		SortColumn: "COALESCE(c.predicted_score, -1)", SortDefault: float64(-1)},
 	// In currency units: 19.99, not minor units.
@@ -201,6 +206,8 @@ func (c *Contact) FilterValue(field string) any {
 		return timeOrZero(c.Facts.LastActivityAt)
 	case "score":
 		return float64(c.Facts.Score)
+	case "restricted":
+		return c.Restricted
 	case "predicted_score":
 		if c.Facts.PredictedScore == nil {
 			return nil

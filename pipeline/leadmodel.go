@@ -146,7 +146,7 @@ func (fs featureSet) scan(ctx context.Context, q store.Q, tenant string, now tim
 		FROM crm_contacts c LEFT JOIN (SELECT a.contact_id` + kinds.String() + `
 			FROM crm_activities a WHERE a.tenant_id = ? AND a.occurred_at >= ? AND ` + cond("a.contact_id") + ` GROUP BY a.contact_id) k
 			ON k.contact_id = c.id
-		WHERE c.tenant_id = ? AND ` + cond("c.id") + ` ORDER BY c.id`
+		WHERE c.tenant_id = ? AND NOT c.restricted AND ` + cond("c.id") + ` ORDER BY c.id`
 	all := append(append([]any{tenant, since}, args...), tenant)
 	rows, err := q.PlanPerCall().Query(ctx, query, append(all, args...)...)
 	if err != nil {

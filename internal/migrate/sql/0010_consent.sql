@@ -109,3 +109,17 @@ CREATE TABLE crm_erasures (
 	sections   {{JSON}} NOT NULL,
 	PRIMARY KEY (tenant_id, contact_id)
 );
+
+-- Restriction of processing (Art. 18): a restricted contact is kept but
+-- left out of marketing, scoring and disclosure.
+ALTER TABLE crm_contacts ADD COLUMN restricted {{BOOL}} NOT NULL DEFAULT FALSE;
+
+-- Each tenant's retention rules.
+CREATE TABLE crm_retention_policies (
+	tenant_id  TEXT NOT NULL PRIMARY KEY,
+	policy     {{JSON}} NOT NULL,
+	updated_at {{TIME}} NOT NULL
+);
+
+-- Retention deletes old activities by kind.
+CREATE INDEX crm_activities_kind_time ON crm_activities (tenant_id, kind, occurred_at);
