@@ -48,8 +48,8 @@
 //     crm.CRM.ApplyRetention carries out and reports on.
 //
 // Not built yet: legal holds during erasure (records the host must keep
-// are erased like the others), the contact import's check against the
-// suppression list, and exports to third parties (no webhooks exist yet).
+// are erased like the others) and exports to third parties (no webhooks
+// exist yet).
 // SQLite's full-text index may keep deleted words in its segment pages
 // until they are merged.
 //

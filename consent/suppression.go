@@ -177,3 +177,64 @@ func suppressedWith(ctx context.Context, q store.Q, tenant, email, phone string)
 	}
 	return false, nil
 }
+
+// SuppressedAddresses returns which of the emails and phones are on the
+// suppression list, keyed as given.
+func (s *Service) SuppressedAddresses(ctx context.Context, emails, phones []string) (map[string]bool, error) {
+	return ImportSuppression{}.SuppressedAddresses(ctx, s.sc, emails, phones)
+}
+
+// ImportSuppression is the suppression check of the contact import
+// (contacts.Suppression); the crm facade wires it in.
+type ImportSuppression struct{}
+
+// SuppressedAddresses answers for sc's tenant, in sc's transaction.
+func (ImportSuppression) SuppressedAddresses(ctx context.Context, sc store.Scope, emails, phones []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	tenant, err := sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	q := sc.Q()
+	key, err := suppressionKey(ctx, nil, q, tenant, false)
+	if err != nil || key == nil {
+		return out, store.Wrap(err, "suppressed addresses")
+	}
+	for _, a := range []struct {
+		kind string
+		vals []string
+	}{{"email", emails}, {"phone", phones}} {
+		byHash := map[string][]string{}
+		var hashes []string
+		for _, v := range a.vals {
+			if normalizeAddress(a.kind, v) == "" {
+				continue
+			}
+			h := addressHash(key, a.kind, v)
+			byHash[h] = append(byHash[h], v)
+			hashes = append(hashes, h)
+		}
+		if len(hashes) == 0 {
+			continue
+		}
+		rows, err := q.PlanPerCall().Query(ctx, `SELECT hash FROM crm_suppressions WHERE tenant_id = ? AND kind = ? AND `+
+			q.D.InList("hash", "text"), tenant, a.kind, q.D.ListArg(hashes))
+		if err != nil {
+			return nil, store.Wrap(err, "suppressed addresses")
+		}
+		err = store.EachRow(rows, func(r store.Scanner) error {
+			var h string
+			if err := r.Scan(&h); err != nil {
+				return err
+			}
+			for _, v := range byHash[h] {
+				out[v] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, store.Wrap(err, "suppressed addresses")
+		}
+	}
+	return out, nil
+}

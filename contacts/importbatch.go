@@ -110,9 +110,30 @@ func (s *Service) importBatch(ctx context.Context, bsc store.Scope, batch []Impo
 	if err != nil {
 		return n, err
 	}
+	// Suppressed addresses (erased or objected people) are not imported.
+	var suppressed map[string]bool
+	if s.suppression != nil {
+		var phones []string
+		for _, f := range checked {
+			if f.c.Phone != "" {
+				phones = append(phones, f.c.Phone)
+			}
+		}
+		if suppressed, err = s.suppression.SuppressedAddresses(ctx, bsc, emails, phones); err != nil {
+			return n, err
+		}
+	}
 	var fresh []freshRow
 	var oneByOne []*ImportRow
 	for _, f := range checked {
+		if suppressed[f.c.Email] || suppressed[f.c.Phone] {
+			column := "email"
+			if !suppressed[f.c.Email] {
+				column = "phone"
+			}
+			fail(RowError{Line: f.row.Line, Column: column, Message: "is on the suppression list (an erased or objecting person); it is not imported"})
+			continue
+		}
 		matched := takenEmail[f.c.Email]
 		for _, x := range f.c.ExternalIDs {
 			matched = matched || takenExt[x]

@@ -120,7 +120,7 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 // bind builds the CRM value for scope sc.
 func bind(sh *shared, sc store.Scope) *CRM {
 	return &CRM{
-		Contacts:  contacts.New(sc),
+		Contacts:  contacts.New(sc).WithSuppression(consent.ImportSuppression{}),
 		Companies: contacts.NewCompanies(sc),
 		Notes:     contacts.NewNotes(sc),
 		Tasks:     contacts.NewTasks(sc),

@@ -91,6 +91,13 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		require.Equal(t, int64(1), anon.Facts.PurchaseCount)
 		require.Empty(t, anon.Email)
 
+		// An import cannot bring the address back.
+		res, err := c.Contacts.ImportCSV(ctx, strings.NewReader("email,first_name\nAUGUSTA.LOVELACE@example.com,A\nnew@example.com,N\n"), contacts.CSVImportOptions{})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), res.Created)
+		require.Equal(t, int64(1), res.Failed)
+		require.Contains(t, res.Errors[0].Message, "suppression list")
+
 		// The address cannot come back for marketing.
 		again, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "Augusta.Lovelace@example.com"})
 		require.NoError(t, err)
