@@ -96,12 +96,7 @@ func registerPersonalData(rt *store.Runtime) {
 		// Erasure is the one time the consent log is deleted from.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
-			for _, table := range []string{"crm_consents", "crm_optin_requests"} {
-				if _, err := sc.Q().Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND contact_id = ?`, tenant, s.ContactID); err != nil {
-					return err
-				}
-			}
-			return nil
+			return deleteLog(ctx, sc.Q(), tenant, s.ContactID)
 		}})
 }
 

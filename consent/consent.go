@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -190,6 +189,13 @@ func (s *Service) append(ctx context.Context, tx *store.Tx, tenant string, r *Re
 	if !s.opts.RecordNetwork {
 		r.IP, r.UserAgent = "", ""
 	}
+	var exists int
+	if err := tx.Q().QueryRow(ctx, `SELECT count(*) FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, r.ContactID).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if exists == 0 {
+		return nil, core.Invalid("contact_id", "contact %s does not exist", r.ContactID)
+	}
 	var req any
 	if r.RequestID != nil {
 		req = *r.RequestID
@@ -198,9 +204,6 @@ func (s *Service) append(ctx context.Context, tx *store.Tx, tenant string, r *Re
 		actor_id, ip, user_agent, request_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tenant, r.ID, r.ContactID, r.Purpose, string(r.Channel), string(r.State), r.Source, r.WordingVersion,
 		r.ActorID, r.IP, r.UserAgent, req, r.RecordedAt)
-	if dialect.IsForeignKeyViolation(err) {
-		return nil, core.Invalid("contact_id", "contact %s does not exist", r.ContactID)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -227,16 +230,22 @@ func scanRecord(r store.Scanner) (*Record, error) {
 	return &rec, nil
 }
 
+// mergedIDs is the SQL list of a contact and the contacts merged into it
+// (parameters: contact id, tenant, contact id): their records are the
+// contact's.
+const mergedIDs = `(SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?)`
+
 // Status returns the record that decides the contact's consent for purpose
-// over channel — the latest — or nil when there is none.
+// over channel — the latest, the records of contacts merged into it
+// included — or nil when there is none.
 func (s *Service) Status(ctx context.Context, contactID core.ID, purpose string, channel Channel) (*Record, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
 	r, err := scanRecord(s.sc.Q().QueryRow(ctx, `SELECT `+recordColumns+` FROM crm_consents
-		WHERE tenant_id = ? AND contact_id = ? AND purpose_key = ? AND channel = ? ORDER BY recorded_at DESC, id DESC LIMIT 1`,
-		tenant, contactID, purpose, string(channel)))
+		WHERE tenant_id = ? AND contact_id IN `+mergedIDs+` AND purpose_key = ? AND channel = ? ORDER BY recorded_at DESC, id DESC LIMIT 1`,
+		tenant, contactID, tenant, contactID, purpose, string(channel)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -287,14 +296,15 @@ func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string
 	return fmt.Errorf("%w: no consent to %s over %s", core.ErrNoConsent, purpose, channel)
 }
 
-// History returns the contact's consent log, oldest first.
+// History returns the contact's consent log, with the records of contacts
+// merged into it, oldest first.
 func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.sc.Q().Query(ctx, `SELECT `+recordColumns+` FROM crm_consents WHERE tenant_id = ? AND contact_id = ?
-		ORDER BY recorded_at, id`, tenant, contactID)
+	rows, err := s.sc.Q().Query(ctx, `SELECT `+recordColumns+` FROM crm_consents WHERE tenant_id = ? AND contact_id IN `+mergedIDs+`
+		ORDER BY recorded_at, id`, tenant, contactID, tenant, contactID)
 	if err != nil {
 		return nil, store.Wrap(err, "consent history")
 	}
@@ -307,12 +317,13 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 	return out, store.Wrap(err, "consent history")
 }
 
-// RegisterHooks keeps the consent log with its contacts — a merge moves the
-// losers' records and opt-in requests to the winner (proof stays proof),
-// deleting a contact deletes its records and requests (a deletion is an
-// erasure) — writes the audit log of changes to contacts and consents, and
-// registers the consent log with the privacy registry (Export). The crm
-// facade calls it once per CRM.
+// RegisterHooks keeps consent data with its contacts — a merge moves the
+// losers' pending opt-in requests to the winner (their log records stay as
+// they are and count for the winner), and deleting a contact deletes its
+// consent log and requests (a deletion is an erasure without a receipt) —
+// writes the audit log of changes to contacts and consents, and registers
+// the consent log with the privacy registry (Export, Erase). The crm facade
+// calls it once per CRM.
 func RegisterHooks(rt *store.Runtime) (remove func()) {
 	removeMerge := rt.Hooks.Before([]string{"contact.merged"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		var m struct {
@@ -323,23 +334,32 @@ func RegisterHooks(rt *store.Runtime) (remove func()) {
 			return fmt.Errorf("crm: decode contact.merged: %w", err)
 		}
 		for _, l := range m.LoserIDs {
-			for _, table := range []string{"crm_consents", "crm_optin_requests"} {
-				if _, err := tx.Q().Exec(ctx, `UPDATE `+table+` SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, ev.TenantID, l); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	removeDelete := rt.Hooks.Before([]string{"contact.deleted"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-		for _, table := range []string{"crm_consents", "crm_optin_requests"} {
-			if _, err := tx.Q().Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND contact_id = ?`, ev.TenantID, ev.SubjectID); err != nil {
+			if _, err := tx.Q().Exec(ctx, `UPDATE crm_optin_requests SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, ev.TenantID, l); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	removeDelete := rt.Hooks.Before([]string{"contact.deleted"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		var d struct {
+			MergedInto *core.ID `json:"merged_into"`
+		}
+		if err := json.Unmarshal(ev.Data, &d); err == nil && d.MergedInto != nil {
+			return nil // a merged contact: its records now count for the winner
+		}
+		return deleteLog(ctx, tx.Q(), ev.TenantID, ev.SubjectID)
+	})
 	removeAudit := rt.Hooks.Before(auditedEvents, auditHook)
 	registerPersonalData(rt)
 	return func() { removeMerge(); removeDelete(); removeAudit() }
+}
+
+// deleteLog deletes the consent log and opt-in requests of a contact and of
+// the contacts merged into it.
+func deleteLog(ctx context.Context, q store.Q, tenant string, id core.ID) error {
+	if _, err := q.Exec(ctx, `DELETE FROM crm_consents WHERE tenant_id = ? AND contact_id IN `+mergedIDs, tenant, id, tenant, id); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `DELETE FROM crm_optin_requests WHERE tenant_id = ? AND contact_id = ?`, tenant, id)
+	return err
 }

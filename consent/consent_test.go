@@ -232,7 +232,8 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, recs, "idempotent")
 
-		// Merging moves the log; deleting the contact deletes it.
+		// The records of a merged contact count for the winner, unchanged;
+		// deleting the winner deletes them.
 		dup, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada.l@example.com"})
 		require.NoError(t, err)
 		_, err = b.contacts.Merge(ctx, dup.ID, ada.ID)
@@ -240,6 +241,10 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		hist, err := b.consent.History(ctx, dup.ID)
 		require.NoError(t, err)
 		require.NotEmpty(t, hist)
+		require.Equal(t, ada.ID, hist[0].ContactID, "records are never changed, not even by a merge")
+		st, err := b.consent.Status(ctx, dup.ID, "newsletter", consent.Email)
+		require.NoError(t, err)
+		require.Equal(t, consent.Withdrawn, st.State, "the merged contact's withdrawal holds for the winner")
 		require.NoError(t, b.contacts.Delete(ctx, dup.ID))
 		hist, err = b.consent.History(ctx, dup.ID)
 		require.NoError(t, err)

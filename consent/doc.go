@@ -46,14 +46,17 @@
 //   - Retention: a policy per tenant (SetRetentionPolicy: purge unconfirmed
 //     opt-ins, erase inactive leads, delete old web activities) that
 //     crm.CRM.ApplyRetention carries out and reports on.
+//   - Legal holds: EraseWithHold keeps the sections the host must keep
+//     (invoices: "activities") with the identity, restricted, until the hold
+//     ends; ApplyRetention then completes the erasure (ReleaseHolds).
 //
-// Not built yet: legal holds during erasure (records the host must keep
-// are erased like the others) and exports to third parties (no webhooks
-// exist yet).
+// Not built yet: exports to third parties (no webhooks exist yet), so
+// restriction and the export's recipients have nothing to cover there.
 // SQLite's full-text index may keep deleted words in its segment pages
 // until they are merged.
 //
-// Decisions: a merge moves the losers' records to the winner; deleting a
+// Decisions: the records of a contact merged into another stay as they
+// were and count for the winner (Status, History, Allowed); deleting a
 // contact deletes its consent log with it (RegisterHooks), without the
 // suppression and receipt of Erase. An erased contact stays as an
 // anonymous row so that its purchases still count. Purposes on

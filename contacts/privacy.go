@@ -5,17 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
 // RegisterPersonalData registers what this package keeps about a contact
-// with the privacy registry (consent.Export reads it): the contact with its
-// external ids and facts, its activities, notes and tasks, and the contacts
-// merged into it. The crm facade calls it once per CRM.
+// with the privacy registry (consent.Export and consent.Erase use it): the
+// contact with its external ids and facts, its activities, notes and
+// tasks, and the contacts merged into it — each section exported and
+// erased on its own, so that a legal hold can keep one. The crm facade
+// calls it once per CRM.
 func RegisterPersonalData(rt *store.Runtime) {
+	// exec runs statements that take (tenant, contact id).
+	exec := func(ctx context.Context, sc store.Scope, id core.ID, stmts ...string) error {
+		tenant, _ := sc.Tenant()
+		for _, stmt := range stmts {
+			if _, err := sc.Q().Exec(ctx, stmt, tenant, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	rt.RegisterPersonalData(store.PersonalData{Name: "contact",
 		Tables: []string{"crm_contacts", "crm_contact_external_ids", "crm_search"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
@@ -27,59 +38,22 @@ func RegisterPersonalData(rt *store.Runtime) {
 			return c, err
 		},
 		// The contact row stays, anonymous, so that what refers to it
-		// (purchases, deal counts) still adds up; everything personal goes.
+		// (purchases, deal counts) still adds up; everything personal goes,
+		// and an erased contact is nobody's lead any more (stage other).
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
-			q := sc.Q()
-			for _, stmt := range []string{
-				// An erased contact is no longer a lead of anyone's: stage other.
-				`UPDATE crm_contacts SET email = '', phone = '', first_name = '', last_name = '', tags = '[]', attributes = '{}',
-					lifecycle_stage = 'other', updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
+			if _, err := sc.Q().Exec(ctx, `UPDATE crm_contacts SET email = '', phone = '', first_name = '', last_name = '', tags = '[]',
+				attributes = '{}', lifecycle_stage = 'other', updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
+				sc.Runtime().Now(), tenant, s.ContactID); err != nil {
+				return err
+			}
+			return exec(ctx, sc, s.ContactID,
 				`DELETE FROM crm_contact_external_ids WHERE tenant_id = ? AND contact_id = ?`,
-				`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'contact' AND entity_id = ?`,
-				`UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = '' WHERE tenant_id = ? AND contact_id = ?`,
-				`UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`,
-				// The contacts merged into this one: their events too.
-				`UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN
-					(SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = crm_events.tenant_id AND m.winner_id = ?)`,
-				`UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`,
-			} {
-				args := []any{tenant, s.ContactID}
-				if strings.HasPrefix(stmt, "UPDATE crm_contacts") {
-					args = append([]any{sc.Runtime().Now()}, args...)
-				}
-				if _, err := q.Exec(ctx, stmt, args...); err != nil {
-					return err
-				}
-			}
-			// Tasks keep their work, scrubbed of the person.
-			rows, err := q.Query(ctx, `SELECT t.id, t.title, t.description FROM crm_tasks t WHERE t.tenant_id = ? AND t.contact_id = ?`, tenant, s.ContactID)
-			if err != nil {
-				return err
-			}
-			type task struct {
-				id                 core.ID
-				title, description string
-			}
-			var tasks []task
-			if err := store.EachRow(rows, func(r store.Scanner) error {
-				var t task
-				tasks = append(tasks, t)
-				return r.Scan(&tasks[len(tasks)-1].id, &tasks[len(tasks)-1].title, &tasks[len(tasks)-1].description)
-			}); err != nil {
-				return err
-			}
-			for _, t := range tasks {
-				if _, err := q.Exec(ctx, `UPDATE crm_tasks SET title = ?, description = ? WHERE tenant_id = ? AND id = ?`,
-					s.Scrub(t.title), s.Scrub(t.description), tenant, t.id); err != nil {
-					return err
-				}
-			}
-			return nil
+				`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'contact' AND entity_id = ?`)
 		}})
 	// list registers the rows of table (alias a) about the contact.
-	list := func(name, table, alias, columns, order string, scan func(scanner) (any, error)) {
-		rt.RegisterPersonalData(store.PersonalData{Name: name, Tables: []string{table},
+	list := func(name, table, alias, columns, order string, scan func(scanner) (any, error), erase func(ctx context.Context, sc store.Scope, s store.Subject) error) {
+		rt.RegisterPersonalData(store.PersonalData{Name: name, Tables: []string{table}, Erase: erase,
 			Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 				tenant, _ := sc.Tenant()
 				rows, err := sc.Q().Query(ctx, `SELECT `+columns+` FROM `+table+` `+alias+` WHERE `+alias+`.tenant_id = ? AND `+alias+`.contact_id = ?
@@ -96,9 +70,46 @@ func RegisterPersonalData(rt *store.Runtime) {
 				return out, err
 			}})
 	}
-	list("activities", "crm_activities", "a", activityColumns, "a.occurred_at, a.id", func(r scanner) (any, error) { return scanActivity(r) })
-	list("notes", "crm_notes", "n", noteColumns, "n.created_at, n.id", func(r scanner) (any, error) { return scanNote(r) })
-	list("tasks", "crm_tasks", "t", taskColumns, "t.created_at, t.id", func(r scanner) (any, error) { return scanTask(r) })
+	// Activities keep kind, name, time and purchase amounts (revenue).
+	list("activities", "crm_activities", "a", activityColumns, "a.occurred_at, a.id", func(r scanner) (any, error) { return scanActivity(r) },
+		func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			return exec(ctx, sc, s.ContactID, `UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = ''
+				WHERE tenant_id = ? AND contact_id = ?`)
+		})
+	list("notes", "crm_notes", "n", noteColumns, "n.created_at, n.id", func(r scanner) (any, error) { return scanNote(r) },
+		func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			return exec(ctx, sc, s.ContactID, `UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`)
+		})
+	// Tasks keep their work, scrubbed of the person.
+	list("tasks", "crm_tasks", "t", taskColumns, "t.created_at, t.id", func(r scanner) (any, error) { return scanTask(r) },
+		func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			tenant, _ := sc.Tenant()
+			q := sc.Q()
+			rows, err := q.Query(ctx, `SELECT t.id, t.title, t.description FROM crm_tasks t WHERE t.tenant_id = ? AND t.contact_id = ?`, tenant, s.ContactID)
+			if err != nil {
+				return err
+			}
+			type task struct {
+				id                 core.ID
+				title, description string
+			}
+			var tasks []task
+			if err := store.EachRow(rows, func(r store.Scanner) error {
+				var t task
+				err := r.Scan(&t.id, &t.title, &t.description)
+				tasks = append(tasks, t)
+				return err
+			}); err != nil {
+				return err
+			}
+			for _, t := range tasks {
+				if _, err := q.Exec(ctx, `UPDATE crm_tasks SET title = ?, description = ? WHERE tenant_id = ? AND id = ?`,
+					s.Scrub(t.title), s.Scrub(t.description), tenant, t.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	rt.RegisterPersonalData(store.PersonalData{Name: "merged_contacts", Tables: []string{"crm_contact_merges"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
@@ -119,5 +130,12 @@ func RegisterPersonalData(rt *store.Runtime) {
 				return nil
 			})
 			return out, err
+		},
+		// The contacts merged into this one: their snapshots and events.
+		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			return exec(ctx, sc, s.ContactID,
+				`UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN
+					(SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = crm_events.tenant_id AND m.winner_id = ?)`,
+				`UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
 		}})
 }

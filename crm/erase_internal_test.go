@@ -2,9 +2,12 @@ package crm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -134,4 +137,68 @@ func textColumns(t *testing.T, db *bun.DB) map[string][]string {
 	require.NoError(t, rows.Err())
 	require.Contains(t, strings.Join(out["crm_events"], ","), "data")
 	return out
+}
+
+// A legal hold keeps the invoices (purchase activities) and the identity
+// they need, restricted, until the hold ends; ApplyRetention then erases
+// them too.
+func TestErasureUnderLegalHold(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+		c, err := New(db, Config{Clock: core.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now })})
+		require.NoError(t, err)
+		require.NoError(t, c.Migrate(ctx))
+		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
+			Channels: []consent.Channel{consent.Email}, Wording: "Send me news."})
+		require.NoError(t, err)
+		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "hedwig.holdsworth@example.com", FirstName: "Hedwig", LastName: "Holdsworth"})
+		require.NoError(t, err)
+		_, err = c.Contacts.Track(ctx, contacts.ByID(p.ID), contacts.NewActivity{Kind: contacts.KindPurchase, Name: "order",
+			Properties: map[string]any{"invoice_to": "Hedwig Holdsworth"}, Purchase: &contacts.Purchase{OrderID: "inv-1", Total: core.MustMoney("99", "EUR")}})
+		require.NoError(t, err)
+		_, err = c.Notes.Create(ctx, contacts.NewNote{ContactID: p.ID, Body: "Hedwig asked for a discount", AuthorID: "rep"})
+		require.NoError(t, err)
+
+		_, err = c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"bookkeeping"}, Until: now.AddDate(10, 0, 0)})
+		require.ErrorIs(t, err, core.ErrInvalid, "unknown section")
+		r, err := c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"activities"}, Until: now.AddDate(10, 0, 0)})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"activities", "contact"}, r.Held)
+		require.Contains(t, r.Sections, "notes")
+
+		// Held: the invoice and the identity stay, restricted; the note went.
+		kept, err := c.Contacts.Get(ctx, p.ID)
+		require.NoError(t, err)
+		require.True(t, kept.Restricted)
+		require.Equal(t, "hedwig.holdsworth@example.com", kept.Email)
+		require.ErrorIs(t, c.Consent.Allowed(ctx, p.ID, "newsletter", consent.Email), core.ErrNoConsent)
+		doc, err := c.Consent.Export(ctx, p.ID)
+		require.NoError(t, err)
+		require.Len(t, doc.Data["activities"], 1)
+		notes, err := json.Marshal(doc.Data["notes"])
+		require.NoError(t, err)
+		require.Contains(t, string(notes), "[erased]")
+
+		// Ten years on, retention completes the erasure.
+		later := now.AddDate(10, 0, 1)
+		rep, err := c.ApplyRetention(ctx, later)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), rep.HoldsReleased)
+		for _, needle := range []string{"hedwig", "holdsworth"} {
+			for table, cols := range textColumns(t, db) {
+				for _, col := range cols {
+					var n int
+					require.NoError(t, db.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE lower(CAST(%s AS TEXT)) LIKE '%%%s%%'`, table, col, needle)).Scan(&n))
+					require.Zero(t, n, "%q is still in %s.%s", needle, table, col)
+				}
+			}
+		}
+		got, err := c.Consent.Erasure(ctx, p.ID)
+		require.NoError(t, err)
+		require.Empty(t, got.Held)
+		require.Nil(t, got.HoldUntil)
+		require.Contains(t, got.Sections, "activities")
+	})
 }

@@ -10,13 +10,17 @@ import (
 
 // RetentionReport says what ApplyRetention did.
 type RetentionReport struct {
+	// HoldsReleased counts erasures completed because their legal hold
+	// ended.
+	HoldsReleased     int64 `json:"holds_released"`
 	OptInsPurged      int64 `json:"opt_ins_purged"`
 	LeadsErased       int64 `json:"leads_erased"`
 	ActivitiesDeleted int64 `json:"activities_deleted"`
 }
 
 // ApplyRetention carries out the tenant's retention policy
-// (c.Consent.SetRetentionPolicy) as of now: it purges expired opt-in
+// (c.Consent.SetRetentionPolicy) as of now: it completes erasures whose
+// legal hold ended, purges expired opt-in
 // requests, erases inactive leads (each an erasure with reason
 // "retention", receipt and audit entry included) and deletes old web
 // activities, and reports what it did. It runs across several
@@ -28,7 +32,11 @@ func (c *CRM) ApplyRetention(ctx context.Context, now time.Time) (RetentionRepor
 	if err != nil {
 		return r, err
 	}
-	optIns, leads, web := p.Cutoffs(core.NormalizeTime(now))
+	now = core.NormalizeTime(now)
+	if r.HoldsReleased, err = c.Consent.ReleaseHolds(ctx, now); err != nil {
+		return r, err
+	}
+	optIns, leads, web := p.Cutoffs(now)
 	if !optIns.IsZero() {
 		if r.OptInsPurged, err = c.Consent.PurgeOptIns(ctx, optIns); err != nil {
 			return r, err

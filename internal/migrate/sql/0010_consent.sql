@@ -29,6 +29,8 @@ CREATE TABLE crm_purpose_wordings (
 );
 
 -- Append-only: crmkit never updates or deletes a record (erasure aside).
+-- No foreign key to crm_contacts: the records of a contact merged into
+-- another stay as they were, under the merged contact's id.
 CREATE TABLE crm_consents (
 	tenant_id       TEXT NOT NULL,
 	id              {{ID}} NOT NULL,
@@ -44,7 +46,6 @@ CREATE TABLE crm_consents (
 	request_id      {{ID}},
 	recorded_at     {{TIME}} NOT NULL,
 	PRIMARY KEY (tenant_id, id),
-	FOREIGN KEY (tenant_id, contact_id) REFERENCES crm_contacts (tenant_id, id),
 	FOREIGN KEY (tenant_id, purpose_key, wording_version) REFERENCES crm_purpose_wordings (tenant_id, purpose_key, version)
 );
 CREATE INDEX crm_consents_subject ON crm_consents (tenant_id, contact_id, purpose_key, channel, recorded_at, id);
@@ -107,6 +108,9 @@ CREATE TABLE crm_erasures (
 	actor_id   TEXT NOT NULL DEFAULT '',
 	reason     TEXT NOT NULL,
 	sections   {{JSON}} NOT NULL,
+	-- Sections kept under a legal hold, erased once hold_until has passed.
+	held       {{JSON}} NOT NULL,
+	hold_until {{TIME}},
 	PRIMARY KEY (tenant_id, contact_id)
 );
 
