@@ -33,8 +33,8 @@
 //     marketed to again, kept as HMAC hashes under a random per-tenant key;
 //     Allowed, Grant, RequestOptIn and Confirm refuse them (ErrSuppressed).
 //   - Erasure (Erase, Art. 17): one transaction across every registered
-//     module — personal fields removed, free text scrubbed, events about or
-//     mentioning the person emptied, the consent log deleted, the address
+//     module — personal fields removed, free text scrubbed, events about
+//     the person and their records emptied, the consent log deleted, the address
 //     suppressed — keeping what is not personal (a deal's amount, unlinked;
 //     purchases on the anonymous contact) and a receipt without personal
 //     data (Erasure). A test scans every text and JSON column of every crm_

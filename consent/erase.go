@@ -38,7 +38,7 @@ type LegalHold struct {
 
 // Erase forgets a person (GDPR Art. 17) in one transaction across every
 // registered module: personal fields are removed or replaced, free text is
-// scrubbed, events about or mentioning the person are emptied, the consent
+// scrubbed, events about the person and their records are emptied, the consent
 // log is deleted, and what is not personal stays (a deal's amount stays in
 // revenue, unlinked; activities keep their kind and time). The email
 // address and phone number go on the suppression list, and a receipt

@@ -70,14 +70,26 @@ func RegisterPersonalData(rt *store.Runtime) {
 				return out, err
 			}})
 	}
+	// ofContact selects the ids of a table's rows about the contact, for
+	// store.EmptyEventsOf.
+	ofContact := func(ctx context.Context, sc store.Scope, table string, id core.ID) error {
+		tenant, _ := sc.Tenant()
+		return store.EmptyEventsOf(ctx, sc, `SELECT x.id FROM `+table+` x WHERE x.tenant_id = ? AND x.contact_id = ?`, tenant, id)
+	}
 	// Activities keep kind, name, time and purchase amounts (revenue).
 	list("activities", "crm_activities", "a", activityColumns, "a.occurred_at, a.id", func(r scanner) (any, error) { return scanActivity(r) },
 		func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			if err := ofContact(ctx, sc, "crm_activities", s.ContactID); err != nil {
+				return err
+			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = ''
 				WHERE tenant_id = ? AND contact_id = ?`)
 		})
 	list("notes", "crm_notes", "n", noteColumns, "n.created_at, n.id", func(r scanner) (any, error) { return scanNote(r) },
 		func(ctx context.Context, sc store.Scope, s store.Subject) error {
+			if err := ofContact(ctx, sc, "crm_notes", s.ContactID); err != nil {
+				return err
+			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`)
 		})
 	// Tasks keep their work, scrubbed of the person.
@@ -85,6 +97,9 @@ func RegisterPersonalData(rt *store.Runtime) {
 		func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
 			q := sc.Q()
+			if err := ofContact(ctx, sc, "crm_tasks", s.ContactID); err != nil {
+				return err
+			}
 			rows, err := q.Query(ctx, `SELECT t.id, t.title, t.description FROM crm_tasks t WHERE t.tenant_id = ? AND t.contact_id = ?`, tenant, s.ContactID)
 			if err != nil {
 				return err

@@ -97,6 +97,9 @@ func registerPersonalData(rt *store.Runtime) {
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
 			q := sc.Q()
+			if err := store.EmptyEventsOf(ctx, sc, `SELECT d.id FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID); err != nil {
+				return err
+			}
 			rows, err := q.Query(ctx, `SELECT d.id, d.title FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID)
 			if err != nil {
 				return err

@@ -4,11 +4,9 @@ import (
 	"context"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/dialect"
 )
 
 // PersonalData is one module's share of what a CRM holds about a person:
@@ -90,27 +88,22 @@ func (rt *Runtime) registerEvents() {
 			return out, err
 		},
 		// Events keep their type, subject and time (counts and funnels
-		// stay); the data of those about the person, or that mention them,
-		// is emptied.
+		// stay); the data of those about the person is emptied. Each module
+		// empties the events about its own records of the person
+		// (EmptyEventsOf), so an erasure reads only the person's events.
 		Erase: func(ctx context.Context, sc Scope, s Subject) error {
 			tenant, _ := sc.Tenant()
-			q := sc.Q()
-			if _, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id = ?`, tenant, s.ContactID); err != nil {
-				return err
-			}
-			text := "data"
-			if q.D.Kind == dialect.Postgres {
-				text = "data::text"
-			}
-			for _, t := range s.Texts {
-				if t == "" {
-					continue
-				}
-				if _, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND `+q.D.Contains("lower("+text+")"),
-					tenant, strings.ToLower(t)); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := sc.Q().Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id = ?`, tenant, s.ContactID)
+			return err
 		}})
+}
+
+// EmptyEventsOf empties the data of the events about the records that
+// records selects (an SQL query of one id column, parameters args): an
+// eraser's way to take a person's data out of the outbox.
+func EmptyEventsOf(ctx context.Context, sc Scope, records string, args ...any) error {
+	tenant, _ := sc.Tenant()
+	_, err := sc.Q().Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN (`+records+`)`,
+		append([]any{tenant}, args...)...)
+	return err
 }
