@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -250,20 +252,51 @@ func scanPipeline(r store.Scanner) (*Pipeline, error) {
 // getPipeline reads a pipeline and its stages; lock takes a row lock (for
 // a change) on PostgreSQL.
 func getPipeline(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool) (*Pipeline, error) {
-	query := `SELECT ` + pipelineColumns + ` FROM crm_pipelines p WHERE p.tenant_id = ? AND p.id = ?`
 	if lock {
-		query += q.D.LockRows()
+		// Lock the pipeline row first; its stages are read after.
+		var one int
+		err := q.QueryRow(ctx, `SELECT 1 FROM crm_pipelines p WHERE p.tenant_id = ? AND p.id = ?`+q.D.LockRows(), tenant, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	p, err := scanPipeline(q.QueryRow(ctx, query, tenant, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
-	}
+	// The pipeline and its stages in one round trip.
+	rows, err := q.Query(ctx, `SELECT `+pipelineColumns+`, s.id, s.name, s.position, s.probability, s.kind, s.archived
+		FROM crm_pipelines p LEFT JOIN crm_stages s ON s.tenant_id = p.tenant_id AND s.pipeline_id = p.id
+		WHERE p.tenant_id = ? AND p.id = ? ORDER BY s.position`, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	stages, err := readStages(ctx, q, tenant, "s.pipeline_id = ?", id)
-	p.Stages = stages[id]
-	return p, err
+	var p *Pipeline
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var cur Pipeline
+		var sid uuid.NullUUID
+		var name, kind sql.NullString
+		var pos, prob sql.NullInt64
+		var archived sql.NullBool
+		if err := r.Scan(&cur.ID, &cur.Name, &cur.Position, &cur.Archived, &cur.CreatedAt, &cur.UpdatedAt, &cur.Version,
+			&sid, &name, &pos, &prob, &kind, &archived); err != nil {
+			return err
+		}
+		if p == nil {
+			p = &cur
+		}
+		if sid.Valid {
+			p.Stages = append(p.Stages, Stage{ID: core.ID(sid.UUID), PipelineID: p.ID, Name: name.String, Position: int(pos.Int64),
+				Probability: int(prob.Int64), Kind: StageKind(kind.String), Archived: archived.Bool})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, core.ErrNotFound
+	}
+	return p, nil
 }
 
 func listPipelines(ctx context.Context, q store.Q, tenant string) ([]*Pipeline, error) {
