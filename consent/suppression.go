@@ -108,42 +108,29 @@ func (s *Service) Suppress(ctx context.Context, email, phone, reason string) err
 // Suppressed reports whether the email address or phone number is on the
 // suppression list.
 func (s *Service) Suppressed(ctx context.Context, email, phone string) (bool, error) {
-	tenant, err := s.sc.Tenant()
-	if err != nil {
-		return false, err
-	}
-	sup, err := suppressedWith(ctx, s.sc.Q(), tenant, email, phone)
-	return sup, store.Wrap(err, "suppressed")
-}
-
-// contactAddresses reads the email and phone of a contact.
-func contactAddresses(ctx context.Context, q store.Q, tenant string, id core.ID) (email, phone string, err error) {
-	err = q.QueryRow(ctx, `SELECT email, phone FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&email, &phone)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil
-	}
-	return email, phone, err
+	sup, err := s.SuppressedAddresses(ctx, []string{email}, []string{phone})
+	return len(sup) > 0, err
 }
 
 // checkSuppressed returns ErrRestricted for a restricted contact and
 // ErrSuppressed when the contact's address is suppressed.
 func checkSuppressed(ctx context.Context, q store.Q, tenant string, id core.ID) error {
-	email, phone, err := contactAddresses(ctx, q, tenant, id)
-	if err != nil {
-		return err
-	}
+	var email, phone string
 	var restricted bool
-	if err := q.QueryRow(ctx, `SELECT restricted FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&restricted); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := q.QueryRow(ctx, `SELECT email, phone, restricted FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&email, &phone, &restricted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
 		return err
-	}
-	if restricted {
+	case restricted:
 		return ErrRestricted
 	}
-	sup, err := suppressedWith(ctx, q, tenant, email, phone)
+	sup, err := suppressedAddresses(ctx, q, tenant, []string{email}, []string{phone})
 	if err != nil {
 		return err
 	}
-	if sup {
+	if len(sup) > 0 {
 		return ErrSuppressed
 	}
 	return nil
@@ -157,27 +144,6 @@ var ErrRestricted = fmt.Errorf("%w: the contact's processing is restricted", cor
 // matches core.ErrNoConsent).
 var ErrSuppressed = fmt.Errorf("%w: the address is on the suppression list", core.ErrNoConsent)
 
-func suppressedWith(ctx context.Context, q store.Q, tenant, email, phone string) (bool, error) {
-	key, err := suppressionKey(ctx, nil, q, tenant, false)
-	if err != nil || key == nil {
-		return false, err
-	}
-	for _, a := range [][2]string{{"email", email}, {"phone", phone}} {
-		if normalizeAddress(a[0], a[1]) == "" {
-			continue
-		}
-		var n int
-		if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_suppressions WHERE tenant_id = ? AND kind = ? AND hash = ?`,
-			tenant, a[0], addressHash(key, a[0], a[1])).Scan(&n); err != nil {
-			return false, err
-		}
-		if n > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // SuppressedAddresses returns which of the emails and phones are on the
 // suppression list, keyed as given.
 func (s *Service) SuppressedAddresses(ctx context.Context, emails, phones []string) (map[string]bool, error) {
@@ -190,15 +156,21 @@ type ImportSuppression struct{}
 
 // SuppressedAddresses answers for sc's tenant, in sc's transaction.
 func (ImportSuppression) SuppressedAddresses(ctx context.Context, sc store.Scope, emails, phones []string) (map[string]bool, error) {
-	out := map[string]bool{}
 	tenant, err := sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	q := sc.Q()
+	sup, err := suppressedAddresses(ctx, sc.Q(), tenant, emails, phones)
+	return sup, store.Wrap(err, "suppressed addresses")
+}
+
+// suppressedAddresses returns which of emails and phones are suppressed in
+// the tenant, keyed as given: one query per kind.
+func suppressedAddresses(ctx context.Context, q store.Q, tenant string, emails, phones []string) (map[string]bool, error) {
+	out := map[string]bool{}
 	key, err := suppressionKey(ctx, nil, q, tenant, false)
 	if err != nil || key == nil {
-		return out, store.Wrap(err, "suppressed addresses")
+		return out, err
 	}
 	for _, a := range []struct {
 		kind string
@@ -220,7 +192,7 @@ func (ImportSuppression) SuppressedAddresses(ctx context.Context, sc store.Scope
 		rows, err := q.PlanPerCall().Query(ctx, `SELECT hash FROM crm_suppressions WHERE tenant_id = ? AND kind = ? AND `+
 			q.D.InList("hash", "text"), tenant, a.kind, q.D.ListArg(hashes))
 		if err != nil {
-			return nil, store.Wrap(err, "suppressed addresses")
+			return nil, err
 		}
 		err = store.EachRow(rows, func(r store.Scanner) error {
 			var h string
@@ -233,7 +205,7 @@ func (ImportSuppression) SuppressedAddresses(ctx context.Context, sc store.Scope
 			return nil
 		})
 		if err != nil {
-			return nil, store.Wrap(err, "suppressed addresses")
+			return nil, err
 		}
 	}
 	return out, nil
