@@ -82,6 +82,19 @@ func getDeal(ctx context.Context, q store.Q, tenant string, id core.ID, lock boo
 	return d, err
 }
 
+// lockDeal reads the deal for a change, locked, if version is still its
+// version; a stale version is ErrConflict.
+func lockDeal(ctx context.Context, q store.Q, tenant string, id core.ID, version int64) (*Deal, error) {
+	d, err := getDeal(ctx, q, tenant, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if d.Version != version {
+		return nil, fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, d.Version, version)
+	}
+	return d, nil
+}
+
 func nullID(id *core.ID) any {
 	if id == nil {
 		return nil
@@ -268,12 +281,9 @@ func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal,
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := getDeal(ctx, q, tenant, id, true)
+		cur, err := lockDeal(ctx, q, tenant, id, patch.Version)
 		if err != nil {
 			return err
-		}
-		if patch.Version != cur.Version {
-			return fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, patch.Version)
 		}
 		next := *cur
 		next.Attributes = maps.Clone(cur.Attributes)
@@ -432,12 +442,9 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := getDeal(ctx, q, tenant, id, true)
+		cur, err := lockDeal(ctx, q, tenant, id, version)
 		if err != nil {
 			return err
-		}
-		if cur.Version != version {
-			return fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, version)
 		}
 		p, err := getPipeline(ctx, q, tenant, cur.PipelineID, false)
 		if err != nil {

@@ -116,7 +116,7 @@ func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextAction
 		}
 	}
 
-	median, n, err := stageMedian(ctx, q, tenant, d.StageID)
+	n, _, median, err := stageStays(ctx, q, tenant, d.StageID, time.Time{}, time.Time{})
 	if err != nil {
 		return nil, store.Wrap(err, "next actions")
 	}
@@ -129,18 +129,26 @@ func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextAction
 	return out, nil
 }
 
-// stageMedian is the median time past deals spent in stage, and how many
-// visits it is over.
-func stageMedian(ctx context.Context, q store.Q, tenant string, stage core.ID) (time.Duration, int, error) {
-	var n int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_deal_stage_history WHERE tenant_id = ? AND stage_id = ? AND left_at IS NOT NULL`,
-		tenant, stage).Scan(&n); err != nil || n == 0 {
-		return 0, n, err
+// stageStays measures the stays in stage that ended in [lo, hi) — or all
+// ended stays, with zero times: how many, their average and their median.
+func stageStays(ctx context.Context, q store.Q, tenant string, stage core.ID, lo, hi time.Time) (n int, avg, median time.Duration, err error) {
+	where := `tenant_id = ? AND stage_id = ? AND left_at IS NOT NULL`
+	args := []any{tenant, stage}
+	if !lo.IsZero() {
+		where += ` AND left_at >= ? AND left_at < ?`
+		args = append(args, lo, hi)
 	}
-	var seconds float64
-	err := q.QueryRow(ctx, `SELECT `+q.D.SecondsBetween("entered_at", "left_at")+` AS d FROM crm_deal_stage_history
-		WHERE tenant_id = ? AND stage_id = ? AND left_at IS NOT NULL ORDER BY d LIMIT 1 OFFSET ?`, tenant, stage, n/2).Scan(&seconds)
-	return time.Duration(seconds * float64(time.Second)), n, err
+	secs := q.D.SecondsBetween("entered_at", "left_at")
+	var mean sql.NullFloat64
+	if err := q.QueryRow(ctx, `SELECT count(*), avg(`+secs+`) FROM crm_deal_stage_history WHERE `+where, args...).Scan(&n, &mean); err != nil || n == 0 {
+		return 0, 0, 0, err
+	}
+	var mid float64
+	if err := q.QueryRow(ctx, `SELECT `+secs+` AS d FROM crm_deal_stage_history WHERE `+where+` ORDER BY d LIMIT 1 OFFSET ?`,
+		append(args, n/2)...).Scan(&mid); err != nil {
+		return 0, 0, 0, err
+	}
+	return n, time.Duration(mean.Float64 * float64(time.Second)), time.Duration(mid * float64(time.Second)), nil
 }
 
 func days(d time.Duration) string {
@@ -233,25 +241,14 @@ func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to strin
 	}
 	lo, _ := time.Parse(time.DateOnly, from)
 	hi, _ := time.Parse(time.DateOnly, to)
-	secs := q.D.SecondsBetween("entered_at", "left_at")
 	out := make([]StageVelocity, 0, len(p.Stages))
 	for _, st := range p.Stages {
 		sv := StageVelocity{Stage: st}
-		var avg sql.NullFloat64
-		where := `tenant_id = ? AND stage_id = ? AND left_at >= ? AND left_at < ?`
-		args := []any{tenant, st.ID, lo, hi}
-		if err := q.QueryRow(ctx, `SELECT count(*), avg(`+secs+`) FROM crm_deal_stage_history WHERE `+where, args...).Scan(&sv.Visits, &avg); err != nil {
+		n, avg, median, err := stageStays(ctx, q, tenant, st.ID, lo, hi)
+		if err != nil {
 			return nil, store.Wrap(err, "velocity")
 		}
-		if sv.Visits > 0 {
-			var median float64
-			if err := q.QueryRow(ctx, `SELECT `+secs+` AS d FROM crm_deal_stage_history WHERE `+where+` ORDER BY d LIMIT 1 OFFSET ?`,
-				append(args, sv.Visits/2)...).Scan(&median); err != nil {
-				return nil, store.Wrap(err, "velocity")
-			}
-			sv.Average = time.Duration(avg.Float64 * float64(time.Second)).Round(time.Second)
-			sv.Median = time.Duration(median * float64(time.Second)).Round(time.Second)
-		}
+		sv.Visits, sv.Average, sv.Median = n, avg.Round(time.Second), median.Round(time.Second)
 		out = append(out, sv)
 	}
 	return out, nil

@@ -270,12 +270,9 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := getDeal(ctx, q, tenant, dealID, true)
+		cur, err := lockDeal(ctx, q, tenant, dealID, version)
 		if err != nil {
 			return err
-		}
-		if cur.Version != version {
-			return fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, dealID, cur.Version, version)
 		}
 		currency := cur.Amount.Currency
 		v := &core.ValidationError{}
