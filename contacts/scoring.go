@@ -238,29 +238,23 @@ func (s *Scoring) Rescore(ctx context.Context) (ScoreResult, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		var last core.ID
-		final := false
+		var batch store.IDRange
 		err := s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 			q := sc.Q()
-			// The batch: the contacts after the last batch, up to the
-			// rescoreBatch-th.
-			err := q.PlanPerCall().QueryRow(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?
-				ORDER BY c.id LIMIT 1 OFFSET ?`, tenant, after, rescoreBatch-1).Scan(&last)
-			where, args := "c.id > ? AND c.id <= ?", []any{after, last}
-			if errors.Is(err, sql.ErrNoRows) {
-				final = true
-				where, args = "c.id > ?", []any{after}
+			var err error
+			if batch, err = store.NextIDRange(ctx, q, "crm_contacts", tenant, after, rescoreBatch); err != nil {
+				return err
+			}
+			if batch.Final {
 				var n int64
 				if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?`, tenant, after).Scan(&n); err != nil {
 					return err
 				}
 				res.Contacts += n
-			} else if err != nil {
-				return err
 			} else {
 				res.Contacts += int64(rescoreBatch)
 			}
-			changed, advanced, err := s.score(ctx, sc, m, where, args...)
+			changed, advanced, err := s.score(ctx, sc, m, batch.SQL("c.id"), batch.Args()...)
 			res.Changed += changed
 			res.Advanced += advanced
 			return err
@@ -268,10 +262,10 @@ func (s *Scoring) Rescore(ctx context.Context) (ScoreResult, error) {
 		if err != nil {
 			return res, store.Wrap(err, "rescore")
 		}
-		if final {
+		if batch.Final {
 			return res, nil
 		}
-		after = last
+		after = batch.Last
 	}
 }
 

@@ -567,23 +567,13 @@ func (s *Deals) ScoreLeads(ctx context.Context) (int64, error) {
 	var n int64
 	after := core.NilID
 	for {
-		// The next 1,000 contacts: up to the 1,000th id after the last batch.
-		var last core.ID
-		var args []any
-		cond := func(col string) string { return col + " > ? AND " + col + " <= ?" }
-		err := q.PlanPerCall().QueryRow(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?
-			ORDER BY c.id LIMIT 1 OFFSET 999`, tenant, after).Scan(&last)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			cond = func(col string) string { return col + " > ?" }
-			args = []any{after}
-		case err != nil:
+		// The next 1,000 contacts.
+		rng, err := store.NextIDRange(ctx, q, "crm_contacts", tenant, after, 1000)
+		if err != nil {
 			return n, store.Wrap(err, "score leads")
-		default:
-			args = []any{after, last}
 		}
 		var batch []contacts.PredictedScore
-		err = fs.scan(ctx, q, tenant, now, cond, args, func(r row) error {
+		err = fs.scan(ctx, q, tenant, now, rng.SQL, rng.Args(), func(r row) error {
 			batch = append(batch, contacts.PredictedScore{ContactID: r.id, Score: m.predict(r.x).Score})
 			return nil
 		})
@@ -594,10 +584,10 @@ func (s *Deals) ScoreLeads(ctx context.Context) (int64, error) {
 			return n, err
 		}
 		n += int64(len(batch))
-		if len(args) == 1 {
+		if rng.Final {
 			return n, nil
 		}
-		after = last
+		after = rng.Last
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,4 +80,40 @@ func JSON(v any) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	return b
+}
+
+// IDRange is one batch of a table's rows of a tenant, by id: the ids after
+// After up to Last, or — the final batch — every id after After.
+type IDRange struct {
+	After, Last core.ID
+	Final       bool
+}
+
+// SQL is the range's condition on id column col (see Args).
+func (r IDRange) SQL(col string) string {
+	if r.Final {
+		return col + " > ?"
+	}
+	return col + " > ? AND " + col + " <= ?"
+}
+
+// Args are the parameters of SQL.
+func (r IDRange) Args() []any {
+	if r.Final {
+		return []any{r.After}
+	}
+	return []any{r.After, r.Last}
+}
+
+// NextIDRange returns the next batch of size rows of table in tenant after
+// the id after: for jobs that walk a large table in transactions of a
+// bounded size.
+func NextIDRange(ctx context.Context, q Q, table, tenant string, after core.ID, size int) (IDRange, error) {
+	r := IDRange{After: after}
+	err := q.PlanPerCall().QueryRow(ctx, `SELECT t.id FROM `+table+` t WHERE t.tenant_id = ? AND t.id > ?
+		ORDER BY t.id LIMIT 1 OFFSET ?`, tenant, after, size-1).Scan(&r.Last)
+	if errors.Is(err, sql.ErrNoRows) {
+		r.Final, err = true, nil
+	}
+	return r, err
 }
