@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -89,8 +88,6 @@ func New(sc store.Scope, opts Options) *Service {
 	}
 	return &Service{sc: sc, opts: opts}
 }
-
-func utf8Text(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // checkSubject validates what a record is about against the purpose.
 func checkSubject(v *core.ValidationError, p *Purpose, channel Channel, proof Proof) {

@@ -56,7 +56,7 @@ func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (
 // ReleaseHolds (run by ApplyRetention) erases them.
 func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason string, hold LegalHold) (*ErasureReceipt, error) {
 	v := &core.ValidationError{}
-	if !keyPattern.MatchString(reason) {
+	if !core.ValidCode(reason) {
 		v.Add("reason", "must be a short code of lower-case letters, digits and _")
 	}
 	held := map[string]bool{}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -74,8 +73,6 @@ type NewPurpose struct {
 	Wording    string     `json:"wording"`
 }
 
-var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
 // Limits.
 const (
 	MaxLabelLen   = 200
@@ -86,7 +83,7 @@ func (in *NewPurpose) check() error {
 	v := &core.ValidationError{}
 	in.Label = strings.TrimSpace(in.Label)
 	in.Wording = strings.TrimSpace(in.Wording)
-	if !keyPattern.MatchString(in.Key) {
+	if !core.ValidCode(in.Key) {
 		v.Add("key", "must be a lower-case letter, then lower-case letters, digits and _")
 	}
 	if in.Label == "" {
@@ -107,7 +104,7 @@ func (in *NewPurpose) check() error {
 	if in.Wording == "" {
 		v.Add("wording", "is required: it is what people agree to")
 	}
-	if len(in.Wording) > MaxWordingLen || !utf8Text(in.Wording) {
+	if len(in.Wording) > MaxWordingLen || !core.StorableText(in.Wording) {
 		v.Add("wording", "must be valid text of at most %d bytes", MaxWordingLen)
 	}
 	slices.Sort(in.Channels)
@@ -201,7 +198,7 @@ func (s *Service) Wording(ctx context.Context, key string, version int64) (strin
 }
 
 func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (*Purpose, error) {
-	if !keyPattern.MatchString(key) {
+	if !core.ValidCode(key) {
 		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
 	}
 	query := `SELECT p.key, p.label, p.legal_basis, p.channels, p.wording_version, w.wording, w.hash, p.created_at, p.updated_at, p.version

@@ -92,7 +92,7 @@ func (s *Service) Suppress(ctx context.Context, email, phone, reason string) err
 	if normalizeAddress("email", email) == "" && normalizeAddress("phone", phone) == "" {
 		v.Add("address", "needs an email address or a phone number")
 	}
-	if !keyPattern.MatchString(reason) {
+	if !core.ValidCode(reason) {
 		v.Add("reason", "must be a short code of lower-case letters, digits and _")
 	}
 	if err := v.Err(); err != nil {

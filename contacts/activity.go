@@ -117,7 +117,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		v.Add("kind", "%q is not one of note, call, email, meeting, web, purchase, support, custom", a.Kind)
 	}
 	v.CheckText("name", a.Name, MaxActivityName)
-	if !storableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
+	if !core.StorableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
 		v.Add("idempotency_key", "must be at most %d characters of valid text", MaxIdempotencyKey)
 	}
 	props = checkJSONMap(v, "properties", a.Properties)
@@ -209,7 +209,7 @@ func refQuery(v *core.ValidationError, ref ContactRef) (string, []any) {
 		}
 		return "c.email = ? AND c.email <> ''", []any{NormalizeEmail(ref.Email)}
 	case ref.ExternalID.Source != "" && ref.ExternalID.ID != "":
-		if !storableText(ref.ExternalID.Source + ref.ExternalID.ID) {
+		if !core.StorableText(ref.ExternalID.Source + ref.ExternalID.ID) {
 			v.Add("external_id", "is not valid text")
 			return "", nil
 		}

@@ -99,7 +99,7 @@ func (d *FieldDefinition) validate() error {
 		v.Add("options", "are more than %d", MaxFieldOptions)
 	}
 	for i, o := range d.Options {
-		if o == "" || !storableText(o) || len(o) > MaxTagLen || slices.Contains(d.Options[:i], o) {
+		if o == "" || !core.StorableText(o) || len(o) > MaxTagLen || slices.Contains(d.Options[:i], o) {
 			v.Add("options", "[%d] %q must be a unique, non-empty text of at most %d bytes", i, o, MaxTagLen)
 		}
 	}
@@ -175,7 +175,7 @@ func (s *Fields) Get(ctx context.Context, entity, key string) (*FieldDefinition,
 	if err != nil {
 		return nil, err
 	}
-	if !storableText(entity + key) {
+	if !core.StorableText(entity + key) {
 		return nil, core.Invalid("key", "is not valid text")
 	}
 	d, err := getField(ctx, s.sc.Q(), tenant, entity, key)

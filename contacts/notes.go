@@ -77,7 +77,7 @@ func checkNote(v *core.ValidationError, body string) {
 	if strings.TrimSpace(body) == "" {
 		v.Add("body", "is required")
 	}
-	if !storableText(body) {
+	if !core.StorableText(body) {
 		v.Add("body", "is not valid text (invalid UTF-8 or a NUL byte)")
 	} else if len([]rune(body)) > MaxNoteLen {
 		v.Add("body", "is longer than %d characters", MaxNoteLen)

@@ -192,7 +192,7 @@ func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
 			}
 			v.CheckText(f+".activity.name", r.Activity.Name, MaxActivityName)
 			for k, val := range r.Activity.Properties {
-				if !filter.ValidAttributeKey(k) || !storableText(val) {
+				if !filter.ValidAttributeKey(k) || !core.StorableText(val) {
 					v.Add(f+".activity.properties", "%q must be a key of lower-case letters, digits and _ with a text value", k)
 				}
 			}

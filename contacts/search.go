@@ -48,7 +48,7 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 	}
 	v := &core.ValidationError{}
 	words := searchWords(query)
-	if !storableText(query) {
+	if !core.StorableText(query) {
 		v.Add("query", "is not valid text")
 	} else if len(words) == 0 {
 		v.Add("query", "has no letters or digits to search for")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"time"
 
@@ -579,7 +578,7 @@ func (s *Service) LiftRestriction(ctx context.Context, id core.ID, reason string
 }
 
 func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason string) error {
-	if !reasonPattern.MatchString(reason) {
+	if !core.ValidCode(reason) {
 		return core.Invalid("reason", "must be a short code of lower-case letters, digits and _")
 	}
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -603,8 +602,6 @@ func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason
 	})
 	return store.Wrap(err, "restrict contact")
 }
-
-var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // InactiveLeads returns up to limit ids, after the id after (keyset), of
 // the subscribers and leads whose latest activity — or, without any, whose

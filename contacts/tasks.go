@@ -220,7 +220,7 @@ func (s *Tasks) validate(ctx context.Context, q store.Q, tenant string, t *Task)
 		v.Add("title", "is required")
 	}
 	v.CheckText("title", t.Title, MaxTaskTitle)
-	if !storableText(t.Description) || len([]rune(t.Description)) > MaxTaskDescription {
+	if !core.StorableText(t.Description) || len([]rune(t.Description)) > MaxTaskDescription {
 		v.Add("description", "must be at most %d characters of valid text", MaxTaskDescription)
 	}
 	v.CheckText("assignee_id", t.AssigneeID, MaxOwnerLen)

@@ -48,7 +48,7 @@ func checkEmail(v *core.ValidationError, email string) {
 	if email == "" {
 		return
 	}
-	if !storableText(email) {
+	if !core.StorableText(email) {
 		v.Add("email", "is not valid text (invalid UTF-8 or a NUL byte)")
 		return
 	}
@@ -67,16 +67,10 @@ func checkEmail(v *core.ValidationError, email string) {
 	}
 }
 
-// storableText reports whether s can be stored and compared as text on
-// both databases: valid UTF-8 without NUL bytes (PostgreSQL refuses both).
-func storableText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
 // checkKey refuses a lookup key that no stored value can equal, before it
 // reaches the database.
 func checkKey(field, s string) error {
-	if !storableText(s) {
+	if !core.StorableText(s) {
 		return core.Invalid(field, "is not valid text (invalid UTF-8 or a NUL byte)")
 	}
 	return nil
@@ -87,10 +81,10 @@ func checkKey(field, s string) error {
 func storableJSON(v any) bool {
 	switch x := v.(type) {
 	case string:
-		return storableText(x)
+		return core.StorableText(x)
 	case map[string]any:
 		for k, e := range x {
-			if !storableText(k) || !storableJSON(e) {
+			if !core.StorableText(k) || !storableJSON(e) {
 				return false
 			}
 		}
@@ -102,7 +96,7 @@ func storableJSON(v any) bool {
 		}
 	case []string:
 		for _, e := range x {
-			if !storableText(e) {
+			if !core.StorableText(e) {
 				return false
 			}
 		}

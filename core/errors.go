@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -98,3 +99,16 @@ func (e *ValidationError) CheckText(field, s string, max int) {
 		e.Add(field, "contains control characters")
 	}
 }
+
+// StorableText reports whether s can be stored and compared as text on
+// both databases: valid UTF-8 without NUL bytes (PostgreSQL refuses both).
+func StorableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// ValidCode reports whether s is a code: a lower-case letter, then
+// lower-case letters, digits and _, at most 63 in all. Attribute keys,
+// purpose keys and reason codes are codes.
+func ValidCode(s string) bool { return codePattern.MatchString(s) }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -84,12 +83,10 @@ type Schema struct {
 // AttributePrefix addresses a custom attribute: "attributes.plan".
 const AttributePrefix = "attributes."
 
-var attrKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
 // ValidAttributeKey reports whether k may name a custom attribute: a
 // lower-case letter, then lower-case letters, digits and underscores, at
 // most 63 in all.
-func ValidAttributeKey(k string) bool { return attrKeyPattern.MatchString(k) }
+func ValidAttributeKey(k string) bool { return core.ValidCode(k) }
 
 // NewSchema returns the allowlist for entity. attrColumn is the JSON column
 // holding custom attributes, or "" when the entity has none.
