@@ -285,7 +285,7 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 	_, err = q.Exec(ctx, `INSERT INTO crm_activities (tenant_id, id, contact_id, company_id, deal_id, kind, name, occurred_at,
 		actor_id, idempotency_key, properties, order_id, amount, currency, items, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tenant, act.ID, act.ContactID, nullID(act.CompanyID), nullID(act.DealID), string(act.Kind), act.Name, act.OccurredAt,
+		tenant, act.ID, act.ContactID, store.NullID(act.CompanyID), store.NullID(act.DealID), string(act.Kind), act.Name, act.OccurredAt,
 		act.ActorID, act.IdempotencyKey, string(props), orderID, amountArg, currency, itemsArg, now)
 	if dialect.IsUniqueViolation(err) {
 		return nil, errRace // the same idempotency key, concurrently: the next attempt returns that one

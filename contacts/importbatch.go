@@ -200,7 +200,7 @@ func insertContacts(ctx context.Context, tx *store.Tx, tenant string, fresh []fr
 	lo, hi := fresh[0].c.ID, fresh[0].c.ID
 	for i, f := range fresh {
 		c := f.c
-		rows[i] = []any{tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID),
+		rows[i] = []any{tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, store.NullID(c.CompanyID),
 			string(c.LifecycleStage), c.OwnerID, tagsJSON(c.Tags), string(f.attrs), c.CreatedAt, c.UpdatedAt, c.Version}
 		for _, x := range c.ExternalIDs {
 			extRows = append(extRows, []any{tenant, x.Source, x.ID, c.ID, c.CreatedAt})

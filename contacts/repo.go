@@ -168,13 +168,6 @@ func (sqlRepository) getContact(ctx context.Context, q store.Q, tenant string, w
 	return c, err
 }
 
-func nullID(id *core.ID) any {
-	if id == nil {
-		return nil
-	}
-	return *id
-}
-
 func tagsJSON(tags []string) string {
 	if tags == nil {
 		tags = []string{}
@@ -187,7 +180,7 @@ func (sqlRepository) insertContact(ctx context.Context, q store.Q, tenant string
 	_, err := q.Exec(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
 		lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID),
+		tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, store.NullID(c.CompanyID),
 		string(c.LifecycleStage), c.OwnerID, tagsJSON(c.Tags), string(attrs), c.CreatedAt, c.UpdatedAt, c.Version)
 	return err
 }
@@ -196,7 +189,7 @@ func (sqlRepository) updateContact(ctx context.Context, q store.Q, tenant string
 	res, err := q.Exec(ctx, `UPDATE crm_contacts SET email = ?, phone = ?, first_name = ?, last_name = ?, company_id = ?,
 		lifecycle_stage = ?, owner_id = ?, tags = ?, attributes = ?, updated_at = ?, version = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		c.Email, c.Phone, c.FirstName, c.LastName, nullID(c.CompanyID), string(c.LifecycleStage), c.OwnerID,
+		c.Email, c.Phone, c.FirstName, c.LastName, store.NullID(c.CompanyID), string(c.LifecycleStage), c.OwnerID,
 		tagsJSON(c.Tags), string(attrs), c.UpdatedAt, c.Version, tenant, c.ID, oldVersion)
 	if err != nil {
 		return err

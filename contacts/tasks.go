@@ -285,7 +285,7 @@ func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
 			contact_id, company_id, deal_id, priority, status, completed_at, created_by, created_at, updated_at, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
 			tenant, t.ID, t.Title, t.Description, nullTimeArg(t.DueAt), dueKey(t), t.AssigneeID,
-			nullID(t.ContactID), nullID(t.CompanyID), nullID(t.DealID), string(t.Priority), string(t.Status),
+			store.NullID(t.ContactID), store.NullID(t.CompanyID), store.NullID(t.DealID), string(t.Priority), string(t.Status),
 			t.CreatedBy, t.CreatedAt, t.UpdatedAt, t.Version); err != nil {
 			return err
 		}

@@ -95,13 +95,6 @@ func lockDeal(ctx context.Context, q store.Q, tenant string, id core.ID, version
 	return d, nil
 }
 
-func nullID(id *core.ID) any {
-	if id == nil {
-		return nil
-	}
-	return *id
-}
-
 // checkDeal validates the fields of d the caller sets, and returns its
 // amount in storage units and its attributes as JSON.
 func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationError, d *Deal) (int64, []byte, error) {
@@ -210,7 +203,7 @@ func (s *Deals) Create(ctx context.Context, in NewDeal) (*Deal, error) {
 			pipeline_id, stage_id, status, expected_close, closed_on, closed_at, lost_reason, source, forecast_commit, line_items,
 			attributes, stage_entered_at, created_at, updated_at, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			tenant, d.ID, d.Title, amount, d.Amount.Currency, nullID(d.ContactID), nullID(d.CompanyID), d.OwnerID,
+			tenant, d.ID, d.Title, amount, d.Amount.Currency, store.NullID(d.ContactID), store.NullID(d.CompanyID), d.OwnerID,
 			d.PipelineID, d.StageID, string(d.Status), d.ExpectedClose, d.ClosedOn, d.ClosedAt, d.LostReason, d.Source, d.Commit, 0,
 			string(attrs), d.StageEnteredAt, d.CreatedAt, d.UpdatedAt, d.Version); err != nil {
 			return translate(err)
@@ -358,7 +351,7 @@ func updateDeal(ctx context.Context, q store.Q, tenant string, d *Deal, amount i
 		stage_id = ?, status = ?, expected_close = ?, closed_on = ?, closed_at = ?, lost_reason = ?, source = ?, forecast_commit = ?,
 		line_items = ?, attributes = ?, stage_entered_at = ?, updated_at = ?, version = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		d.Title, amount, d.Amount.Currency, nullID(d.ContactID), nullID(d.CompanyID), d.OwnerID, d.StageID, string(d.Status),
+		d.Title, amount, d.Amount.Currency, store.NullID(d.ContactID), store.NullID(d.CompanyID), d.OwnerID, d.StageID, string(d.Status),
 		d.ExpectedClose, d.ClosedOn, d.ClosedAt, d.LostReason, d.Source, d.Commit, d.LineItems, string(attrs),
 		d.StageEnteredAt, d.UpdatedAt, d.Version, tenant, d.ID, oldVersion)
 	if err != nil {

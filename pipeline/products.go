@@ -351,7 +351,7 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 			tax, _ := li.Tax.Minor()
 			if _, err := q.Exec(ctx, `INSERT INTO crm_line_items (tenant_id, id, deal_id, position, product_id, name, quantity, unit_price,
 				discount_percent, discount_amount, tax_rate, net, tax) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				tenant, li.ID, dealID, li.Position, nullID(li.ProductID), li.Name, li.Quantity.String(), price,
+				tenant, li.ID, dealID, li.Position, store.NullID(li.ProductID), li.Name, li.Quantity.String(), price,
 				li.DiscountPercent.String(), disc, li.TaxRate.String(), net, tax); err != nil {
 				return err
 			}

@@ -117,3 +117,11 @@ func NextIDRange(ctx context.Context, q Q, table, tenant string, after core.ID, 
 	}
 	return r, err
 }
+
+// NullID is id as a query parameter: NULL for nil.
+func NullID(id *core.ID) any {
+	if id == nil {
+		return nil
+	}
+	return *id
+}
