@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,29 +25,11 @@ var (
 	key2 = []byte("key-two-key-two-key-two-key-two!")
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type bundle struct {
 	sc       store.Scope
 	consent  *consent.Service
 	contacts *contacts.Service
-	clock    *clock
+	clock    *dbtest.Clock
 	opts     consent.Options
 }
 
@@ -56,7 +37,7 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		_, err := migrate.Up(context.Background(), db)
 		require.NoError(t, err)
-		c := &clock{now: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+		c := dbtest.NewClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 		rt, err := store.NewRuntime(db, c, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 		require.NoError(t, err)
 		contacts.RegisterPersonalData(rt)
@@ -212,7 +193,7 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		// Expiry, and the purge of stale requests.
 		late, err := b.consent.RequestOptIn(ctx, ada.ID, "newsletter", consent.SMS, consent.Proof{Source: "signup_form"})
 		require.NoError(t, err)
-		b.clock.add(8 * 24 * time.Hour)
+		b.clock.Add(8 * 24 * time.Hour)
 		_, err = b.consent.Confirm(ctx, late.Token, consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenExpired)
 		n, err := b.consent.PurgeOptIns(ctx, b.clock.Now())

@@ -35,12 +35,12 @@ func TestFilterSQLAgreesWithMatch(t *testing.T) {
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for i := 0; i < 160; i++ {
 			// Spread creation over ~80 days so relative dates split the set.
-			b.clock.set(start.Add(time.Duration(g.r.IntN(80*24))*time.Hour+time.Duration(g.r.IntN(3600))*time.Second), time.Microsecond)
+			b.clock.Set(start.Add(time.Duration(g.r.IntN(80*24))*time.Hour+time.Duration(g.r.IntN(3600))*time.Second), time.Microsecond)
 			_, err := b.svc.Create(ctx, g.contact(i))
 			require.NoError(t, err)
 		}
 		now := start.Add(81 * 24 * time.Hour)
-		b.clock.set(now, 0) // frozen: Compile and Match see the same now
+		b.clock.Set(now, 0) // frozen: Compile and Match see the same now
 
 		all := listAll(t, b, filter.Expr{})
 		require.Len(t, all, 160)

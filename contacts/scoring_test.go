@@ -20,7 +20,7 @@ func TestLeadScoringByRules(t *testing.T) {
 		ctx := context.Background()
 		scoring := contacts.NewScoring(b.sc)
 		start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-		b.clock.set(start, time.Millisecond)
+		b.clock.Set(start, time.Millisecond)
 
 		// Every problem of a model is listed, nothing is stored.
 		_, err := scoring.SetModel(ctx, 0, contacts.ScoringModel{HalfLifeDays: -1, Rules: []contacts.ScoringRule{
@@ -75,7 +75,7 @@ func TestLeadScoringByRules(t *testing.T) {
 		// A month later the batch rescore halves the engagement; stages do
 		// not move back. Batches of 2 contacts.
 		defer contacts.SetRescoreBatch(2)()
-		b.clock.set(start.AddDate(0, 0, 30), time.Millisecond)
+		b.clock.Set(start.AddDate(0, 0, 30), time.Millisecond)
 		res, err := scoring.Rescore(ctx)
 		require.NoError(t, err)
 		require.Equal(t, contacts.ScoreResult{Contacts: 3, Changed: 3, Advanced: 0}, res)

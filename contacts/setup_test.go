@@ -3,7 +3,6 @@ package contacts_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +26,7 @@ type bundle struct {
 	notes     *contacts.Notes
 	tasks     *contacts.Tasks
 	fields    *contacts.Fields
-	clock     *testClock
+	clock     *dbtest.Clock
 }
 
 // forTenant returns services of another tenant on the same database.
@@ -43,31 +42,11 @@ func (b *bundle) events(t *testing.T) []core.Event {
 	return evs
 }
 
-// testClock advances by step (default 1ms) at every reading.
-type testClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	step time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(c.step)
-	return c.now
-}
-
-func (c *testClock) set(t time.Time, step time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now, c.step = t, step
-}
-
 func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
 	_, err := migrate.Up(context.Background(), db)
 	require.NoError(t, err)
-	clock := &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), step: time.Millisecond}
+	clock := dbtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
 	sc := store.NewScope(rt)

@@ -94,7 +94,7 @@ func TestTaskLists(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-		b.clock.set(now, 0)
+		b.clock.Set(now, 0)
 		at := func(h int) *time.Time { x := now.Add(time.Duration(h) * time.Hour); return &x }
 		mk := func(title, assignee string, due *time.Time) *contacts.Task {
 			task, err := b.tasks.Create(ctx, contacts.NewTask{Title: title, AssigneeID: assignee, DueAt: due})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -146,9 +145,8 @@ func textColumns(t *testing.T, db *bun.DB) map[string][]string {
 func TestErasureUnderLegalHold(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-		c, err := New(db, Config{Clock: core.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now })})
+		clock := dbtest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+		c, err := New(db, Config{Clock: clock})
 		require.NoError(t, err)
 		require.NoError(t, c.Migrate(ctx))
 		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
@@ -162,9 +160,9 @@ func TestErasureUnderLegalHold(t *testing.T) {
 		_, err = c.Notes.Create(ctx, contacts.NewNote{ContactID: p.ID, Body: "Hedwig asked for a discount", AuthorID: "rep"})
 		require.NoError(t, err)
 
-		_, err = c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"bookkeeping"}, Until: now.AddDate(10, 0, 0)})
+		_, err = c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"bookkeeping"}, Until: clock.Now().AddDate(10, 0, 0)})
 		require.ErrorIs(t, err, core.ErrInvalid, "unknown section")
-		r, err := c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"activities"}, Until: now.AddDate(10, 0, 0)})
+		r, err := c.Consent.EraseWithHold(ctx, p.ID, "request", consent.LegalHold{Sections: []string{"activities"}, Until: clock.Now().AddDate(10, 0, 0)})
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"activities", "contact"}, r.Held)
 		require.Contains(t, r.Sections, "notes")
@@ -183,7 +181,7 @@ func TestErasureUnderLegalHold(t *testing.T) {
 		require.Contains(t, string(notes), "[erased]")
 
 		// Ten years on, retention completes the erasure.
-		later := now.AddDate(10, 0, 1)
+		later := clock.Now().AddDate(10, 0, 1)
 		rep, err := c.ApplyRetention(ctx, later)
 		require.NoError(t, err)
 		require.Equal(t, int64(1), rep.HoldsReleased)

@@ -2,7 +2,6 @@ package crm_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +18,9 @@ import (
 func TestApplyRetention(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Date(2023, 1, 1, 9, 0, 0, 0, time.UTC)
-		at := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
-		c, err := crm.New(db, crm.Config{Clock: core.ClockFunc(func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now })})
+		clock := dbtest.NewClock(time.Date(2023, 1, 1, 9, 0, 0, 0, time.UTC))
+		at := clock.Jump
+		c, err := crm.New(db, crm.Config{Clock: clock})
 		require.NoError(t, err)
 		require.NoError(t, c.Migrate(ctx))
 		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,

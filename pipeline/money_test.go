@@ -137,7 +137,7 @@ func TestBoardForecastAndStats(t *testing.T) {
 			require.NoError(t, err)
 			return d
 		}
-		b.clock.jump(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+		b.clock.Jump(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 		a := create("A", "1000", "EUR", "ann", "2026-03-20", qual, false)  // 10%
 		create("B", "2000.50", "EUR", "ann", "2026-03-31", proposal, true) // 50%, commit
 		create("C", "333.33", "EUR", "bob", "2026-04-02", demo, false)     // 25%, Q2
@@ -145,7 +145,7 @@ func TestBoardForecastAndStats(t *testing.T) {
 		e := create("E", "800", "EUR", "bob", "2026-06-30", qual, false)   // to be won
 		f := create("F", "120", "EUR", "ann", "2026-02-10", qual, false)   // to be lost
 		create("G", "999", "EUR", "ann", "", qual, false)                  // no expected close
-		b.clock.jump(time.Date(2026, 3, 15, 9, 0, 0, 0, time.UTC))
+		b.clock.Jump(time.Date(2026, 3, 15, 9, 0, 0, 0, time.UTC))
 		_, err = b.deals.Win(ctx, e.ID, e.Version)
 		require.NoError(t, err)
 		_, err = b.deals.Lose(ctx, f.ID, f.Version, "budget")

@@ -24,7 +24,7 @@ func TestNextActions(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-		b.clock.jump(t0)
+		b.clock.Jump(t0)
 		p, err := b.pipelines.Default(ctx)
 		require.NoError(t, err)
 		demo, proposal := p.Stages[1], p.Stages[2]
@@ -32,7 +32,7 @@ func TestNextActions(t *testing.T) {
 		for i := 0; i < 6; i++ {
 			d, err := b.deals.Create(ctx, pipeline.NewDeal{Title: "past", Amount: eur("1"), OwnerID: "ann", StageID: demo.ID})
 			require.NoError(t, err)
-			b.clock.jump(b.clock.Now().Add(48 * time.Hour))
+			b.clock.Jump(b.clock.Now().Add(48 * time.Hour))
 			_, err = b.deals.MoveStage(ctx, d.ID, d.Version, proposal.ID)
 			require.NoError(t, err)
 		}
@@ -57,7 +57,7 @@ func TestNextActions(t *testing.T) {
 		require.Equal(t, []pipeline.Action{pipeline.ActionAssignOwner}, actions(got))
 
 		// Twenty days on: idle, past its close date, five times the median.
-		b.clock.jump(start.AddDate(0, 0, 20))
+		b.clock.Jump(start.AddDate(0, 0, 20))
 		got, err = b.deals.NextActions(ctx, d.ID, pipeline.NextActionOptions{})
 		require.NoError(t, err)
 		require.Equal(t, []pipeline.Action{pipeline.ActionAssignOwner, pipeline.ActionEscalate, pipeline.ActionFollowUp, pipeline.ActionUpdateCloseDate}, actions(got), "%+v", got)

@@ -181,7 +181,7 @@ func TestDealLifecycle(t *testing.T) {
 		_, err = b.deals.MoveStage(ctx, d.ID, d.Version, other.Stages[0].ID)
 		require.ErrorIs(t, err, core.ErrInvalid, "a stage of another pipeline")
 
-		b.clock.jump(time.Date(2026, 4, 10, 12, 0, 0, 0, time.UTC))
+		b.clock.Jump(time.Date(2026, 4, 10, 12, 0, 0, 0, time.UTC))
 		won, err := b.deals.Win(ctx, d.ID, d.Version)
 		require.NoError(t, err)
 		require.Equal(t, pipeline.DealWon, won.Status)

@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,41 +27,21 @@ type bundle struct {
 	contacts  *contacts.Service
 	companies *contacts.Companies
 	fields    *contacts.Fields
-	clock     *testClock
-}
-
-type testClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	step time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(c.step)
-	return c.now
-}
-
-// jump moves the clock to t.
-func (c *testClock) jump(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+	clock     *dbtest.Clock
 }
 
 func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
 	_, err := migrate.Up(context.Background(), db)
 	require.NoError(t, err)
-	clock := &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), step: time.Millisecond}
+	clock := dbtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
 	pipeline.RegisterHooks(rt)
 	return forScope(db, rt, store.NewScope(rt), clock)
 }
 
-func forScope(db *bun.DB, rt *store.Runtime, sc store.Scope, clock *testClock) *bundle {
+func forScope(db *bun.DB, rt *store.Runtime, sc store.Scope, clock *dbtest.Clock) *bundle {
 	return &bundle{db: db, rt: rt, sc: sc, pipelines: pipeline.NewPipelines(sc), deals: pipeline.NewDeals(sc),
 		products: pipeline.NewProducts(sc), contacts: contacts.New(sc), companies: contacts.NewCompanies(sc),
 		fields: contacts.NewFields(sc), clock: clock}
