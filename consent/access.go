@@ -60,30 +60,6 @@ func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess
 	return out, nil
 }
 
-func listPurposes(ctx context.Context, q store.Q, tenant string) ([]*Purpose, error) {
-	rows, err := q.Query(ctx, `SELECT key FROM crm_purposes WHERE tenant_id = ? ORDER BY key`, tenant)
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	if err := store.EachRow(rows, func(r store.Scanner) error {
-		var k string
-		keys = append(keys, k)
-		return r.Scan(&keys[len(keys)-1])
-	}); err != nil {
-		return nil, err
-	}
-	out := []*Purpose{}
-	for _, k := range keys {
-		p, err := getPurpose(ctx, q, tenant, k, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // registerPersonalData adds the consent log and opt-in requests to the
 // privacy registry.
 func registerPersonalData(rt *store.Runtime) {

@@ -197,31 +197,53 @@ func (s *Service) Wording(ctx context.Context, key string, version int64) (strin
 	return w, store.Wrap(err, "get wording")
 }
 
-func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (*Purpose, error) {
-	if !core.ValidCode(key) {
-		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
-	}
-	query := `SELECT p.key, p.label, p.legal_basis, p.channels, p.wording_version, w.wording, w.hash, p.created_at, p.updated_at, p.version
-		FROM crm_purposes p JOIN crm_purpose_wordings w ON w.tenant_id = p.tenant_id AND w.purpose_key = p.key AND w.version = p.wording_version
-		WHERE p.tenant_id = ? AND p.key = ?`
-	if lock && q.D.Kind == dialect.Postgres {
-		query += " FOR UPDATE OF p"
-	}
+// selectPurposes is the SELECT of purposes with their current wording.
+const selectPurposes = `SELECT p.key, p.label, p.legal_basis, p.channels, p.wording_version, w.wording, w.hash, p.created_at, p.updated_at, p.version
+	FROM crm_purposes p JOIN crm_purpose_wordings w ON w.tenant_id = p.tenant_id AND w.purpose_key = p.key AND w.version = p.wording_version
+	WHERE p.tenant_id = ?`
+
+func scanPurpose(r store.Scanner) (*Purpose, error) {
 	var p Purpose
 	var basis string
 	var channels []byte
-	err := q.QueryRow(ctx, query, tenant, key).Scan(&p.Key, &p.Label, &basis, &channels, &p.WordingVersion, &p.Wording, &p.WordingHash,
-		&p.CreatedAt, &p.UpdatedAt, &p.Version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
-	}
-	if err != nil {
+	if err := r.Scan(&p.Key, &p.Label, &basis, &channels, &p.WordingVersion, &p.Wording, &p.WordingHash,
+		&p.CreatedAt, &p.UpdatedAt, &p.Version); err != nil {
 		return nil, err
 	}
 	p.LegalBasis = LegalBasis(basis)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	if err := json.Unmarshal(channels, &p.Channels); err != nil {
-		return nil, fmt.Errorf("decode channels of purpose %q: %w", key, err)
+		return nil, fmt.Errorf("decode channels of purpose %q: %w", p.Key, err)
 	}
 	return &p, nil
+}
+
+func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (*Purpose, error) {
+	if !core.ValidCode(key) {
+		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
+	}
+	query := selectPurposes + ` AND p.key = ?`
+	if lock && q.D.Kind == dialect.Postgres {
+		query += " FOR UPDATE OF p"
+	}
+	p, err := scanPurpose(q.QueryRow(ctx, query, tenant, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
+	}
+	return p, err
+}
+
+// listPurposes returns the tenant's purposes, by key.
+func listPurposes(ctx context.Context, q store.Q, tenant string) ([]*Purpose, error) {
+	rows, err := q.Query(ctx, selectPurposes+` ORDER BY p.key`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Purpose{}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		p, err := scanPurpose(r)
+		out = append(out, p)
+		return err
+	})
+	return out, err
 }
