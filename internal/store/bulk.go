@@ -120,7 +120,7 @@ func (t *Tx) EmitAll(ctx context.Context, evs []core.Event) error {
 		if err := t.fill(ctx, ev); err != nil {
 			return err
 		}
-		rows[i] = []any{ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data)}
+		rows[i] = eventRow(*ev)
 	}
 	if err := t.InsertRows(ctx, "crm_events", eventInsertColumns, rows); err != nil {
 		return err
@@ -129,4 +129,15 @@ func (t *Tx) EmitAll(ctx context.Context, evs []core.Event) error {
 	return nil
 }
 
+// eventInsertColumns are the columns an event is stored in, in the order
+// of eventRow.
 var eventInsertColumns = []string{"tenant_id", "id", "type", "subject_type", "subject_id", "actor_id", "occurred_at", "data"}
+
+// insertEventSQL stores one event (Emit).
+var insertEventSQL = "INSERT INTO crm_events (" + strings.Join(eventInsertColumns, ", ") + ") VALUES (?" +
+	strings.Repeat(", ?", len(eventInsertColumns)-1) + ")"
+
+// eventRow is ev's values in the order of eventInsertColumns.
+func eventRow(ev core.Event) []any {
+	return []any{ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data)}
+}

@@ -45,9 +45,7 @@ func (t *Tx) Emit(ctx context.Context, ev core.Event) error {
 	if err := t.fill(ctx, &ev); err != nil {
 		return err
 	}
-	_, err := t.q.Exec(ctx, `INSERT INTO crm_events (tenant_id, id, type, subject_type, subject_id, actor_id, occurred_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data))
+	_, err := t.q.Exec(ctx, insertEventSQL, eventRow(ev)...)
 	if err != nil {
 		return fmt.Errorf("crm: append event %s: %w", ev.Type, err)
 	}
