@@ -52,7 +52,7 @@ type ScoreThreshold struct {
 
 // ScoringModel is a tenant's lead scoring: score = the points of the fit
 // rules the contact matches + the decayed points of its activities, rounded
-// to a whole number.
+// to a whole number, + the points added with Scoring.Adjust.
 type ScoringModel struct {
 	Rules []ScoringRule `json:"rules"`
 	// HalfLifeDays is how fast engagement fades: an activity counts half
@@ -430,7 +430,48 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 			FROM crm_activities a WHERE a.tenant_id = c.tenant_id AND a.contact_id = c.id), 0)`)
 		args = append(append(args, engArgs...), now)
 	}
-	return "CAST(ROUND(" + strings.Join(terms, " + ") + ") AS BIGINT)", args, nil
+	return "(CAST(ROUND(" + strings.Join(terms, " + ") + ") AS BIGINT) + c.score_adjustment)", args, nil
+}
+
+// MaxScoreAdjustment bounds the points one Adjust call adds or takes.
+const MaxScoreAdjustment = 100_000
+
+// Adjust adds points (negative: takes them) to a contact's score, by hand
+// or by an automation rule. The adjustment is kept as part of the score
+// when the scoring rules recompute it; like other scoring facts it does
+// not change the contact's Version. It emits contact.score_adjusted.
+func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason string) (*Contact, error) {
+	v := &core.ValidationError{}
+	if points == 0 || points > MaxScoreAdjustment || points < -MaxScoreAdjustment {
+		v.Add("points", "must be between -%d and %d and not 0", MaxScoreAdjustment, MaxScoreAdjustment)
+	}
+	v.CheckText("reason", reason, 500)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *Contact
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		res, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET score_adjustment = score_adjustment + ?, score = score + ?
+			WHERE tenant_id = ? AND id = ?`, points, points, tenant, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.ErrNotFound
+		}
+		if out, err = (sqlRepository{}).getContact(ctx, tx.Q(), tenant, "c.id = ?", id); err != nil {
+			return err
+		}
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.score_adjusted", SubjectType: "contact", SubjectID: id,
+			Data: store.JSON(map[string]any{"contact_id": id, "points": points, "reason": reason, "score": out.Facts.Score})})
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "adjust score")
+	}
+	return out, nil
 }
 
 // floatLiteral writes f as an SQL number literal (points and half-lives are

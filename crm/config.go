@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/core"
 )
 
@@ -53,6 +54,23 @@ type Config struct {
 	// BusyTimeout is how long an SQLite writer waits for another's
 	// transaction before failing. Defaults to 10s. Ignored by New.
 	BusyTimeout time.Duration
+
+	// Automation configures rules, background jobs (River) and webhooks;
+	// see automation.Options for the defaults. On PostgreSQL, Open sets
+	// up Automation.Listener itself unless given.
+	Automation automation.Options
+
+	// RetentionEvery is how often the workers (Start) apply every tenant's
+	// retention policy (ApplyRetention). Default 24h; negative: never.
+	RetentionEvery time.Duration
+	// RescoreEvery is how often the workers recompute the lead scores of
+	// every tenant with a scoring model (engagement fades with time).
+	// Default 24h; negative: never.
+	RescoreEvery time.Duration
+
+	// wallClock records that Clock is the default, so River may take the
+	// time from the database.
+	wallClock bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -60,7 +78,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.DSN = "file:crm.db"
 	}
 	if c.Clock == nil {
-		c.Clock = core.SystemClock
+		c.Clock, c.wallClock = core.SystemClock, true
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = 24 * time.Hour
+	}
+	if c.RescoreEvery == 0 {
+		c.RescoreEvery = 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

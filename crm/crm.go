@@ -2,13 +2,20 @@ package crm
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
@@ -40,6 +47,9 @@ type CRM struct {
 	Deals *pipeline.Deals
 	// Products manages the product catalogue of line items.
 	Products *pipeline.Products
+	// Automation manages rules, their run log and webhooks. Workers run
+	// after Start.
+	Automation *automation.Service
 
 	shared *shared
 	sc     store.Scope
@@ -49,6 +59,9 @@ type CRM struct {
 type shared struct {
 	rt        *store.Runtime
 	consent   consent.Options
+	engine    *automation.Engine
+	cfg       Config
+	listener  *pgxpool.Pool // opened by Open for the engine, closed by Close
 	owned     bool
 	closeOnce sync.Once
 	closeErr  error
@@ -69,11 +82,30 @@ func Open(ctx context.Context, cfg Config) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
+	var listener *pgxpool.Pool
+	if opendb.IsPostgres(cfg.DSN) && cfg.Automation.Listener == nil {
+		// One connection per River client LISTENs for new jobs, so workers
+		// start them at once.
+		pc, err := pgxpool.ParseConfig(cfg.DSN)
+		if err == nil {
+			pc.MinConns, pc.MaxConns = 0, 1
+			listener, err = pgxpool.NewWithConfig(ctx, pc)
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("crm: open listener pool: %w", err)
+		}
+		cfg.Automation.Listener = listener
+	}
 	c, err := newCRM(db, cfg, true)
 	if err != nil {
 		db.Close()
+		if listener != nil {
+			listener.Close()
+		}
 		return nil, err
 	}
+	c.shared.listener = listener
 	return c, nil
 }
 
@@ -113,42 +145,134 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	contacts.RegisterPersonalData(rt)
 	pipeline.RegisterHooks(rt)
 	consent.RegisterHooks(rt)
-	sh := &shared{rt: rt, owned: owned, consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails}}
+	opts := cfg.Automation
+	opts.Clocked = !cfg.wallClock
+	if opts.Logger == nil {
+		opts.Logger = cfg.Logger
+	}
+	engine, err := automation.NewEngine(rt, opts)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{rt: rt, owned: owned, engine: engine, cfg: cfg, consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails}}
 	return bind(sh, store.NewScope(rt)), nil
 }
 
 // bind builds the CRM value for scope sc.
 func bind(sh *shared, sc store.Scope) *CRM {
 	return &CRM{
-		Contacts:  contacts.New(sc).WithSuppression(consent.ImportSuppression{}),
-		Companies: contacts.NewCompanies(sc),
-		Notes:     contacts.NewNotes(sc),
-		Tasks:     contacts.NewTasks(sc),
-		Fields:    contacts.NewFields(sc),
-		Scoring:   contacts.NewScoring(sc),
-		Consent:   consent.New(sc, sh.consent),
-		Pipelines: pipeline.NewPipelines(sc),
-		Deals:     pipeline.NewDeals(sc),
-		Products:  pipeline.NewProducts(sc),
-		shared:    sh,
-		sc:        sc,
+		Contacts:   contacts.New(sc).WithSuppression(consent.ImportSuppression{}),
+		Companies:  contacts.NewCompanies(sc),
+		Notes:      contacts.NewNotes(sc),
+		Tasks:      contacts.NewTasks(sc),
+		Fields:     contacts.NewFields(sc),
+		Scoring:    contacts.NewScoring(sc),
+		Consent:    consent.New(sc, sh.consent),
+		Pipelines:  pipeline.NewPipelines(sc),
+		Deals:      pipeline.NewDeals(sc),
+		Products:   pipeline.NewProducts(sc),
+		Automation: automation.New(sc, sh.engine),
+		shared:     sh,
+		sc:         sc,
 	}
 }
 
-// Migrate brings crmkit's tables up to date. It is idempotent and safe to
-// run from several processes at once.
+// Migrate brings crmkit's tables up to date, and River's (the job
+// queue's river_* tables). It is idempotent and safe to run from several
+// processes at once.
 func (c *CRM) Migrate(ctx context.Context) error {
-	_, err := migrate.Up(ctx, c.shared.rt.DB)
-	return err
+	if c.shared.rt.Dialect.Kind == dialect.SQLite {
+		_, err := migrate.UpWith(ctx, c.shared.rt.DB, c.shared.engine.Migrate)
+		return err
+	}
+	if _, err := migrate.Up(ctx, c.shared.rt.DB); err != nil {
+		return err
+	}
+	return c.shared.engine.Migrate(ctx, nil)
 }
 
-// Close closes the database if Open opened it; for New it does nothing.
-// It is safe to call more than once.
+// Start runs background workers in this process until Stop or Close:
+// rule runs, webhook deliveries, and the periodic work (retention,
+// rescoring) once per interval across all processes. Processes that do not
+// call Start still record work (jobs) for those that do. Migrate first.
+func (c *CRM) Start(ctx context.Context) error {
+	sh := c.shared
+	if sh.cfg.RetentionEvery > 0 {
+		if err := sh.engine.AddPeriodic("retention", sh.cfg.RetentionEvery, sh.forEachTenant("crm_retention_policies",
+			func(ctx context.Context, t *CRM) error {
+				_, err := t.ApplyRetention(ctx, sh.rt.Clock.Now())
+				return err
+			})); err != nil {
+			return err
+		}
+	}
+	if sh.cfg.RescoreEvery > 0 {
+		if err := sh.engine.AddPeriodic("rescore", sh.cfg.RescoreEvery, sh.forEachTenant("crm_scoring_models",
+			func(ctx context.Context, t *CRM) error {
+				_, err := t.Scoring.Rescore(ctx)
+				return err
+			})); err != nil {
+			return err
+		}
+	}
+	return sh.engine.Start(ctx)
+}
+
+// forEachTenant is periodic work over the tenants with rows in table.
+func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CRM) error) automation.PeriodicFunc {
+	return func(ctx context.Context) error {
+		tenants, err := automation.Tenants(ctx, sh.rt, table)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, t := range tenants {
+			if err := fn(ctx, bind(sh, store.NewScope(sh.rt).WithTenant(t))); err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", t, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// Stop stops this process's workers: they take no new jobs, and those
+// running finish (or, when ctx ends first, are cancelled and run again
+// later, here or in another process).
+func (c *CRM) Stop(ctx context.Context) error { return c.shared.engine.Stop(ctx) }
+
+// RegisterAction adds a rule action under name: rules then use
+// {"type": name, "params": {...}}. fn runs in the transaction of the
+// step, with tx bound to it and to the rule's tenant: what fn writes
+// through tx commits exactly once, with the step's record. For effects
+// outside the database (a mail), pass call.IdempotencyKey on. An error
+// fails the run and is logged in its steps; wrap automation.ErrRetryLater
+// to have the job retried later instead. validate, when not nil, checks
+// the params of rules at save time. Register actions before Start in
+// every process that runs workers.
+func (c *CRM) RegisterAction(name string, fn func(ctx context.Context, tx *CRM, call automation.Call) (result any, err error),
+	validate func(params json.RawMessage) error) error {
+	sh := c.shared
+	return sh.engine.RegisterAction(name, automation.ActionFunc{Validate: validate,
+		Run: func(ctx context.Context, sc store.Scope, call automation.Call) (any, error) {
+			return fn(ctx, bind(sh, sc), call)
+		}})
+}
+
+// Close stops the workers (waiting up to 10 seconds for running jobs)
+// and closes the database if Open opened it; a CRM from New leaves the
+// database open. It is safe to call more than once.
 func (c *CRM) Close() error {
 	c.shared.closeOnce.Do(func() {
-		if c.shared.owned {
-			c.shared.closeErr = c.shared.rt.DB.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := c.shared.engine.Stop(ctx)
+		if c.shared.listener != nil {
+			c.shared.listener.Close()
 		}
+		if c.shared.owned {
+			err = errors.Join(err, c.shared.rt.DB.Close())
+		}
+		c.shared.closeErr = err
 	})
 	return c.shared.closeErr
 }

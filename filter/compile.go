@@ -70,13 +70,14 @@ func (c *compiler) expr(n node) string {
 	if n.attrKey == "" {
 		return n.field.Column
 	}
+	keys := strings.Split(n.attrKey, ".")
 	switch n.kind {
 	case kNumber:
-		return c.d.JSONNumber(c.attrs, n.attrKey)
+		return c.d.JSONNumber(c.attrs, keys...)
 	case kBool:
-		return c.d.JSONBool(c.attrs, n.attrKey)
+		return c.d.JSONBool(c.attrs, keys...)
 	default:
-		return c.d.JSONText(c.attrs, n.attrKey)
+		return c.d.JSONText(c.attrs, keys...)
 	}
 }
 
@@ -141,7 +142,7 @@ func (c *compiler) exists(n node) {
 	var sql string
 	switch {
 	case n.attrKey != "":
-		sql = c.d.JSONHas(c.attrs, n.attrKey)
+		sql = c.d.JSONHas(c.attrs, strings.Split(n.attrKey, ".")...)
 	case n.field.Type == Tags:
 		sql = c.d.ArrayNotEmpty(n.field.Column)
 	case n.field.Type == String || n.field.Type == Enum:

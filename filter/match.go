@@ -48,7 +48,7 @@ func match(n node, r Record) bool {
 	}
 	name := n.field.Name
 	if n.attrKey != "" {
-		name = AttributePrefix + n.attrKey
+		name = n.attrName
 	}
 	return matchCond(n, r.FilterValue(name))
 }

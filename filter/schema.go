@@ -78,6 +78,10 @@ type Schema struct {
 	entity     string
 	fields     map[string]Field
 	attrColumn string
+	// attrPrefix addresses the JSON column's keys; AttributePrefix unless
+	// set by WithJSONPaths, which also allows nested paths.
+	attrPrefix string
+	nested     bool
 }
 
 // AttributePrefix addresses a custom attribute: "attributes.plan".
@@ -91,7 +95,7 @@ func ValidAttributeKey(k string) bool { return core.ValidCode(k) }
 // NewSchema returns the allowlist for entity. attrColumn is the JSON column
 // holding custom attributes, or "" when the entity has none.
 func NewSchema(entity, attrColumn string, fields ...Field) *Schema {
-	s := &Schema{entity: entity, fields: map[string]Field{}, attrColumn: attrColumn}
+	s := &Schema{entity: entity, fields: map[string]Field{}, attrColumn: attrColumn, attrPrefix: AttributePrefix}
 	for _, f := range fields {
 		s.fields[f.Name] = f
 	}
@@ -104,13 +108,30 @@ func (s *Schema) With(fields ...Field) *Schema {
 	if len(fields) == 0 {
 		return s
 	}
-	c := &Schema{entity: s.entity, fields: make(map[string]Field, len(s.fields)+len(fields)), attrColumn: s.attrColumn}
+	c := &Schema{entity: s.entity, fields: make(map[string]Field, len(s.fields)+len(fields)), attrColumn: s.attrColumn,
+		attrPrefix: s.attrPrefix, nested: s.nested}
 	for k, f := range s.fields {
 		c.fields[k] = f
 	}
 	for _, f := range fields {
 		c.fields[f.Name] = f
 	}
+	return c
+}
+
+// MaxPathDepth bounds the keys of a nested JSON path (see WithJSONPaths).
+const MaxPathDepth = 6
+
+// WithJSONPaths returns a copy of s whose JSON column is addressed by
+// prefix and a dotted path of keys, e.g. "data.deal.stage_id" with prefix
+// "data.": for documents whose shape the schema does not know, such as
+// the data of events. Each key is a valid attribute key.
+func (s *Schema) WithJSONPaths(prefix string) *Schema {
+	c := s.With()
+	if c == s {
+		c = &Schema{entity: s.entity, fields: s.fields, attrColumn: s.attrColumn}
+	}
+	c.attrPrefix, c.nested = prefix, true
 	return c
 }
 
@@ -147,12 +168,31 @@ type node struct {
 	and, or []node
 	not     *node
 	// condition
-	field   Field
-	attrKey string
-	op      Op
-	kind    valueKind
-	vals    []any // string, float64, bool, time.Time or uuid.UUID by kind
-	exists  bool
+	field    Field
+	attrKey  string
+	attrName string // the field name of an attribute: prefix + key
+	op       Op
+	kind     valueKind
+	vals     []any // string, float64, bool, time.Time or uuid.UUID by kind
+	exists   bool
+}
+
+// validKey reports whether key may follow the attribute prefix: one
+// attribute key, or with nested paths up to MaxPathDepth dotted ones.
+func (s *Schema) validKey(key string) bool {
+	if !s.nested {
+		return ValidAttributeKey(key)
+	}
+	parts := strings.Split(key, ".")
+	if len(parts) > MaxPathDepth {
+		return false
+	}
+	for _, p := range parts {
+		if !ValidAttributeKey(p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Schema) bind(e Expr, now time.Time) (node, error) {
@@ -193,12 +233,12 @@ func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.Validation
 	out := node{op: e.Op}
 	if f, ok := s.fields[e.Field]; ok {
 		out.field = f
-	} else if key, ok := strings.CutPrefix(e.Field, AttributePrefix); ok && s.attrColumn != "" {
-		if !ValidAttributeKey(key) {
+	} else if key, ok := strings.CutPrefix(e.Field, s.attrPrefix); ok && s.attrColumn != "" {
+		if !s.validKey(key) {
 			v.Add(path+".field", "%q is not a valid attribute key (lower-case letters, digits, _)", key)
 			return out
 		}
-		out.attrKey = key
+		out.attrKey, out.attrName = key, e.Field
 	} else {
 		v.Add(path+".field", "%q is not a filterable field of %s", e.Field, s.entity)
 		return out

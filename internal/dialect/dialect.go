@@ -192,35 +192,36 @@ func pgJSONPath(col string, keys []string) (obj, last string) {
 	return obj, quoteLiteral(keys[len(keys)-1])
 }
 
-// JSONNumber is the SQL for the numeric value of key in JSON object column
-// col, or NULL when the key is missing or not a JSON number.
-func (d *Dialect) JSONNumber(col, key string) string {
-	k := quoteLiteral(key)
+// JSONNumber is the SQL for the numeric value at the path keys of JSON
+// object column col, or NULL when it is missing or not a JSON number.
+func (d *Dialect) JSONNumber(col string, keys ...string) string {
 	if d.Kind == Postgres {
-		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'number' THEN (%s->>%s)::double precision END)", col, k, col, k)
+		obj, k := pgJSONPath(col, keys)
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'number' THEN (%s->>%s)::double precision END)", obj, k, obj, k)
 	}
-	p := quoteLiteral(jsonPath(key))
+	p := quoteLiteral(jsonPath(keys...))
 	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) IN ('integer', 'real') THEN json_extract(%s, %s) END)", col, p, col, p)
 }
 
-// JSONBool is the SQL for the boolean value of key in JSON object column
-// col, or NULL when the key is missing or not a JSON boolean.
-func (d *Dialect) JSONBool(col, key string) string {
-	k := quoteLiteral(key)
+// JSONBool is the SQL for the boolean value at the path keys of JSON object
+// column col, or NULL when it is missing or not a JSON boolean.
+func (d *Dialect) JSONBool(col string, keys ...string) string {
 	if d.Kind == Postgres {
-		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'boolean' THEN (%s->>%s)::boolean END)", col, k, col, k)
+		obj, k := pgJSONPath(col, keys)
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%s->%s) = 'boolean' THEN (%s->>%s)::boolean END)", obj, k, obj, k)
 	}
-	p := quoteLiteral(jsonPath(key))
+	p := quoteLiteral(jsonPath(keys...))
 	return fmt.Sprintf("(CASE WHEN json_type(%s, %s) IN ('true', 'false') THEN json_extract(%s, %s) = 1 END)", col, p, col, p)
 }
 
-// JSONHas is the SQL testing that JSON object column col has a non-null key.
-func (d *Dialect) JSONHas(col, key string) string {
-	k := quoteLiteral(key)
+// JSONHas is the SQL testing that JSON object column col has a non-null
+// value at the path keys.
+func (d *Dialect) JSONHas(col string, keys ...string) string {
 	if d.Kind == Postgres {
-		return fmt.Sprintf("(jsonb_typeof(%s->%s) IS NOT NULL AND jsonb_typeof(%s->%s) <> 'null')", col, k, col, k)
+		obj, k := pgJSONPath(col, keys)
+		return fmt.Sprintf("(jsonb_typeof(%s->%s) IS NOT NULL AND jsonb_typeof(%s->%s) <> 'null')", obj, k, obj, k)
 	}
-	p := quoteLiteral(jsonPath(key))
+	p := quoteLiteral(jsonPath(keys...))
 	return fmt.Sprintf("(json_type(%s, %s) IS NOT NULL AND json_type(%s, %s) <> 'null')", col, p, col, p)
 }
 

@@ -108,6 +108,13 @@ func statementFor(stmt string, d *dialect.Dialect) string {
 // Up applies every pending migration and returns the names of those it
 // applied.
 func Up(ctx context.Context, db *bun.DB) ([]string, error) {
+	return UpWith(ctx, db, nil)
+}
+
+// UpWith is Up, and then runs after (when not nil) in the same transaction,
+// under the same lock: for the migrations of the libraries crmkit embeds
+// (River's), so that processes starting together do not race on them.
+func UpWith(ctx context.Context, db *bun.DB, after func(ctx context.Context, tx *sql.Tx) error) ([]string, error) {
 	d, err := dialect.For(db)
 	if err != nil {
 		return nil, err
@@ -169,6 +176,11 @@ func Up(ctx context.Context, db *bun.DB) ([]string, error) {
 			return nil, fmt.Errorf("crm: migrate: record %04d_%s: %w", m.Version, m.Name, err)
 		}
 		done = append(done, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+	}
+	if after != nil {
+		if err := after(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("crm: migrate: commit: %w", err)

@@ -125,6 +125,9 @@ func (t *Tx) EmitAll(ctx context.Context, evs []core.Event) error {
 	if err := t.InsertRows(ctx, "crm_events", eventInsertColumns, rows); err != nil {
 		return err
 	}
+	if err := t.rt.Hooks.runAppend(ctx, t, evs); err != nil {
+		return err
+	}
 	t.queue(evs)
 	return nil
 }

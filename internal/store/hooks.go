@@ -16,6 +16,11 @@ type BeforeFunc func(ctx context.Context, tx *Tx, ev core.Event) error
 // AfterFunc runs after the transaction that produced ev committed.
 type AfterFunc func(ctx context.Context, ev core.Event)
 
+// AppendFunc runs inside a transaction after events were appended to the
+// outbox in it (once per Emit, once per EmitAll batch). Returning an error
+// vetoes the change.
+type AppendFunc func(ctx context.Context, tx *Tx, evs []core.Event) error
+
 type hook[F any] struct {
 	id    int
 	types []string
@@ -29,6 +34,7 @@ type Hooks struct {
 	nextID int
 	before []hook[BeforeFunc]
 	after  []hook[AfterFunc]
+	append []hook[AppendFunc]
 }
 
 // Before registers fn for events whose type matches one of types (an exact
@@ -41,6 +47,24 @@ func (h *Hooks) Before(types []string, fn BeforeFunc) (remove func()) {
 // Subscribe registers fn to run after commit for events matching types.
 func (h *Hooks) Subscribe(types []string, fn AfterFunc) (remove func()) {
 	return register(h, &h.after, types, fn)
+}
+
+// OnAppend registers fn to run in the transaction after every append of
+// events (automation turns them into jobs there).
+func (h *Hooks) OnAppend(fn AppendFunc) (remove func()) {
+	return register(h, &h.append, nil, fn)
+}
+
+func (h *Hooks) runAppend(ctx context.Context, tx *Tx, evs []core.Event) error {
+	h.mu.RLock()
+	list := h.append
+	h.mu.RUnlock()
+	for _, e := range list {
+		if err := e.fn(ctx, tx, evs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func register[F any](h *Hooks, list *[]hook[F], types []string, fn F) func() {

@@ -49,7 +49,11 @@ func (t *Tx) Emit(ctx context.Context, ev core.Event) error {
 	if err != nil {
 		return fmt.Errorf("crm: append event %s: %w", ev.Type, err)
 	}
-	t.queue([]core.Event{ev})
+	evs := []core.Event{ev}
+	if err := t.rt.Hooks.runAppend(ctx, t, evs); err != nil {
+		return err
+	}
+	t.queue(evs)
 	return nil
 }
 

@@ -1,0 +1,300 @@
+package automation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// ActionFunc is an action a host (or a later module) adds under a name;
+// rules then use it as {"type": name, "params": {...}}.
+type ActionFunc struct {
+	// Run does the action. sc is bound to the step's transaction and the
+	// rule's tenant: what it writes through sc commits with the step's
+	// record, so it happens exactly once. For effects outside the
+	// database, pass call.IdempotencyKey on. An error fails the run (it is
+	// logged in the run's steps); an error wrapping ErrRetryLater makes
+	// River retry the job later instead. The result, if any, is stored
+	// with the step (JSON).
+	Run func(ctx context.Context, sc store.Scope, call Call) (result any, err error)
+	// Validate, when set, checks the params of a rule at save time.
+	Validate func(params json.RawMessage) error
+}
+
+// Call is one execution of a host action.
+type Call struct {
+	Tenant string
+	RuleID core.ID
+	RunID  core.ID
+	// Step is the action's place in the rule: "0", "2.then.1".
+	Step string
+	// Event is the event that started the run.
+	Event core.Event
+	// ContactID is the contact the event is about, if any.
+	ContactID *core.ID
+	Params    json.RawMessage
+	// IdempotencyKey is the same for every attempt of this step of this
+	// run, and differs from every other: hand it to services that dedupe
+	// (a mail provider), so a retried job does not act twice.
+	IdempotencyKey string
+}
+
+// RegisterAction adds an action under name (lower-case letters, digits
+// and _; not a built-in's name). Register actions before Start, in every
+// process that runs workers; registering a name again replaces it.
+func (e *Engine) RegisterAction(name string, fn ActionFunc) error {
+	if !core.ValidCode(name) || slices.Contains(builtinActions, name) {
+		return core.Invalid("name", "%q must be a code (lower-case letters, digits, _) and not a built-in action", name)
+	}
+	if fn.Run == nil {
+		return core.Invalid("fn.Run", "is required")
+	}
+	e.actionsMu.Lock()
+	defer e.actionsMu.Unlock()
+	e.actions[name] = fn
+	return nil
+}
+
+func (e *Engine) action(name string) (ActionFunc, bool) {
+	e.actionsMu.RLock()
+	defer e.actionsMu.RUnlock()
+	fn, ok := e.actions[name]
+	return fn, ok
+}
+
+// errNoContact fails an action that needs a contact when the event is
+// about none (or it was deleted).
+var errNoContact = errors.New("crm: the event is about no (existing) contact")
+
+// do performs one action in x.sc's transaction; a wait returns when the
+// run is to go on.
+func (x *execution) do(ctx context.Context, path string, a *Action) (result any, until *time.Time, err error) {
+	switch a.Type {
+	case ActionCreateTask:
+		result, err = x.createTask(ctx, path, a)
+	case ActionSetField, ActionAddTag, ActionRemoveTag, ActionSetStage:
+		result, err = x.patchContact(ctx, a)
+	case ActionAdjustScore:
+		var c *contacts.Contact
+		if c, err = x.loadContact(ctx); err == nil && c == nil {
+			err = errNoContact
+		}
+		if err == nil {
+			c, err = contacts.NewScoring(x.sc).Adjust(ctx, c.ID, a.Points, "rule "+x.rule.Name)
+		}
+		if err == nil {
+			result = map[string]any{"score": c.Facts.Score}
+		}
+	case ActionWait:
+		t := x.e.now()
+		if a.Until != nil {
+			t = a.Until.UTC()
+		} else {
+			d, perr := filter.ParseDuration(a.For)
+			if perr != nil {
+				return nil, nil, fmt.Errorf("%w: wait: %v", core.ErrInvalid, perr)
+			}
+			t = t.Add(d)
+		}
+		result = map[string]any{"until": t}
+		if t.After(x.e.now()) {
+			until = &t
+		}
+	case ActionWebhook:
+		var id core.ID
+		id, err = x.e.enqueueDelivery(ctx, x.sc.Tx(), x.tenant, a.WebhookID, x.ev.ID, "run:"+x.run.ID.String()+":"+path)
+		result = map[string]any{"delivery_id": id}
+	default:
+		fn, ok := x.e.action(a.Type)
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: action %q is not registered in this process", core.ErrInvalid, a.Type)
+		}
+		result, err = fn.Run(ctx, x.sc, Call{Tenant: x.tenant, RuleID: x.rule.ID, RunID: x.run.ID, Step: path, Event: x.ev,
+			ContactID: x.run.ContactID, Params: a.Params, IdempotencyKey: x.run.ID.String() + ":" + path})
+		if err != nil && !errors.Is(err, ErrRetryLater) {
+			err = &hostError{err}
+		}
+	}
+	return result, until, err
+}
+
+func (x *execution) createTask(ctx context.Context, path string, a *Action) (any, error) {
+	c, err := x.loadContact(ctx)
+	if err != nil {
+		return nil, err
+	}
+	assignee, err := x.assign(ctx, path, a.Assignee, c)
+	if err != nil {
+		return nil, err
+	}
+	in := contacts.NewTask{Title: x.render(a.Title, c), Description: x.render(a.Description, c), AssigneeID: assignee,
+		Priority: contacts.Priority(a.Priority)}
+	if c != nil {
+		in.ContactID = &c.ID
+	}
+	if a.DueIn != "" {
+		d, err := filter.ParseDuration(a.DueIn)
+		if err != nil {
+			return nil, fmt.Errorf("%w: due_in: %v", core.ErrInvalid, err)
+		}
+		due := x.e.now().Add(d)
+		in.DueAt = &due
+	}
+	t, err := contacts.NewTasks(x.sc).Create(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"task_id": t.ID, "assignee": assignee}, nil
+}
+
+// assign picks the task's assignee (default: the contact's owner).
+func (x *execution) assign(ctx context.Context, path string, as *Assignee, c *contacts.Contact) (string, error) {
+	switch {
+	case as == nil || as.Owner:
+		if c == nil {
+			return "", errNoContact
+		}
+		if c.OwnerID == "" {
+			return "", fmt.Errorf("%w: contact %s has no owner to assign the task to", core.ErrInvalid, c.ID)
+		}
+		return c.OwnerID, nil
+	case as.User != "":
+		return as.User, nil
+	case len(as.RoundRobin) > 0:
+		// The counter is per rule step; the UPDATE serialises processes.
+		key := x.rule.ID.String() + ":" + path
+		var n int64
+		err := x.sc.Q().QueryRow(ctx, `INSERT INTO crm_assignment_counters (tenant_id, key, next) VALUES (?, ?, 1)
+			ON CONFLICT (tenant_id, key) DO UPDATE SET next = crm_assignment_counters.next + 1 RETURNING next`, x.tenant, key).Scan(&n)
+		if err != nil {
+			return "", err
+		}
+		return as.RoundRobin[(n-1)%int64(len(as.RoundRobin))], nil
+	default:
+		team := as.LeastLoaded
+		keys := make([]string, len(team))
+		copy(keys, team)
+		d := x.sc.Runtime().Dialect
+		rows, err := x.sc.Q().Query(ctx, `SELECT assignee_id, count(*) FROM crm_tasks WHERE tenant_id = ? AND status = 'open' AND `+
+			d.InList("assignee_id", "text")+` GROUP BY assignee_id`, x.tenant, d.ListArg(keys))
+		if err != nil {
+			return "", err
+		}
+		load := map[string]int64{}
+		if err := store.EachRow(rows, func(s store.Scanner) error {
+			var u string
+			var n int64
+			err := s.Scan(&u, &n)
+			load[u] = n
+			return err
+		}); err != nil {
+			return "", err
+		}
+		best := team[0]
+		for _, u := range team[1:] {
+			if load[u] < load[best] {
+				best = u
+			}
+		}
+		return best, nil
+	}
+}
+
+// render fills the placeholders of a task text.
+func (x *execution) render(s string, c *contacts.Contact) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	var first, last, email string
+	if c != nil {
+		first, last, email = c.FirstName, c.LastName, c.Email
+	}
+	return strings.NewReplacer("{{contact.first_name}}", first, "{{contact.last_name}}", last, "{{contact.email}}", email,
+		"{{event.type}}", x.ev.Type).Replace(s)
+}
+
+// patchContact applies a set_field, tag or stage action to the run's
+// contact, re-reading it when a concurrent writer got there first.
+func (x *execution) patchContact(ctx context.Context, a *Action) (any, error) {
+	if x.run.ContactID == nil {
+		return nil, errNoContact
+	}
+	svc := contacts.New(x.sc)
+	for attempt := 0; ; attempt++ {
+		c, err := svc.Get(ctx, *x.run.ContactID)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, errNoContact
+		}
+		if err != nil {
+			return nil, err
+		}
+		patch, changed := contactPatch(c, a)
+		if !changed {
+			return map[string]any{"changed": false}, nil
+		}
+		out, err := svc.Update(ctx, c.ID, patch)
+		if errors.Is(err, core.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		x.contact = out
+		return map[string]any{"changed": true, "version": out.Version}, nil
+	}
+}
+
+// contactPatch is the patch action a makes to c, and whether it changes
+// anything.
+func contactPatch(c *contacts.Contact, a *Action) (contacts.ContactPatch, bool) {
+	p := contacts.ContactPatch{Version: c.Version}
+	switch a.Type {
+	case ActionAddTag:
+		if slices.Contains(c.Tags, a.Tag) {
+			return p, false
+		}
+		tags := append(slices.Clone(c.Tags), a.Tag)
+		p.Tags = &tags
+	case ActionRemoveTag:
+		if !slices.Contains(c.Tags, a.Tag) {
+			return p, false
+		}
+		tags := slices.DeleteFunc(slices.Clone(c.Tags), func(t string) bool { return t == a.Tag })
+		p.Tags = &tags
+	case ActionSetStage:
+		st := contacts.Stage(a.Stage)
+		if c.LifecycleStage == st {
+			return p, false
+		}
+		p.LifecycleStage = &st
+	case ActionSetField:
+		if key, ok := strings.CutPrefix(a.Field, filter.AttributePrefix); ok {
+			p.Attributes = map[string]any{key: a.Value}
+			return p, true
+		}
+		s, _ := a.Value.(string)
+		switch a.Field {
+		case "first_name":
+			p.FirstName = &s
+		case "last_name":
+			p.LastName = &s
+		case "phone":
+			p.Phone = &s
+		case "owner_id":
+			p.OwnerID = &s
+		case "lifecycle_stage":
+			st := contacts.Stage(s)
+			p.LifecycleStage = &st
+		}
+	}
+	return p, true
+}

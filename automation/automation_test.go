@@ -1,0 +1,247 @@
+package automation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/automation"
+	"github.com/crmkit/crmkit/consent"
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/dbtest"
+)
+
+// started returns a migrated CRM on db with its workers running until the
+// test ends.
+func started(t *testing.T, db *bun.DB, cfg crm.Config) *crm.CRM {
+	t.Helper()
+	ctx := context.Background()
+	c, err := crm.New(db, cfg)
+	require.NoError(t, err)
+	require.NoError(t, c.Migrate(ctx))
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, c.Stop(ctx))
+	})
+	return c
+}
+
+// openTasks lists the open tasks of assignee.
+func openTasks(t *testing.T, c *crm.CRM, assignee string) []*contacts.Task {
+	t.Helper()
+	page, err := c.Tasks.Open(context.Background(), assignee, contacts.TaskListOptions{})
+	require.NoError(t, err)
+	return page.Items
+}
+
+// calculatorRule gives a lead's owner a follow-up task when the lead uses
+// the price calculator.
+var calculatorRule = automation.Rule{
+	Name:      "Follow up price calculator users",
+	Enabled:   true,
+	Triggers:  []string{"activity.tracked"},
+	Condition: automation.Condition{Event: filter.Eq("data.name", "pricing_calculator_used")},
+	Actions: []automation.Action{{Type: automation.ActionCreateTask, Title: "Call {{contact.first_name}} about pricing",
+		DueIn: "1d", Priority: "high"}},
+}
+
+// Acceptance: the host tracks pricing_calculator_used for a lead with an
+// owner; the rule gives the owner a follow-up task, within a second.
+func TestCalculatorUseGivesOwnerATask(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := started(t, db, crm.Config{})
+		rule, err := c.Automation.Rules.Create(ctx, calculatorRule)
+		require.NoError(t, err)
+		lead, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "lea@example.com", FirstName: "Lea", OwnerID: "anna"})
+		require.NoError(t, err)
+
+		// An activity the rule does not want starts nothing.
+		_, err = c.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "page_viewed"})
+		require.NoError(t, err)
+
+		tracked := time.Now()
+		_, err = c.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used",
+			Properties: map[string]any{"plan": "pro"}})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(openTasks(t, c, "anna")) == 1 }, 5*time.Second, 5*time.Millisecond)
+		t.Logf("task created %v after Track", time.Since(tracked))
+
+		task := openTasks(t, c, "anna")[0]
+		require.Equal(t, "Call Lea about pricing", task.Title)
+		require.Equal(t, contacts.PriorityHigh, task.Priority)
+		require.Equal(t, lead.ID, *task.ContactID)
+		require.NotNil(t, task.DueAt)
+
+		// The run log: one run, done, one step that names the task.
+		runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+		require.Equal(t, automation.RunDone, runs[0].Status)
+		require.Equal(t, lead.ID, *runs[0].ContactID)
+		run, err := c.Automation.Runs.Get(ctx, runs[0].ID)
+		require.NoError(t, err)
+		require.Len(t, run.Steps, 1)
+		require.Equal(t, automation.StepOK, run.Steps[0].Status)
+		require.Contains(t, string(run.Steps[0].Result), task.ID.String())
+	})
+}
+
+// A change that rolls back leaves no job behind: the rule never runs.
+func TestRolledBackChangeQueuesNothing(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := started(t, db, crm.Config{})
+		_, err := c.Automation.Rules.Create(ctx, calculatorRule)
+		require.NoError(t, err)
+		lead, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "lea@example.com", OwnerID: "anna"})
+		require.NoError(t, err)
+		jobs := func() int {
+			var n int
+			require.NoError(t, db.NewSelect().Table("river_job").ColumnExpr("count(*)").Where("kind = ?", "crm.dispatch").Scan(ctx, &n))
+			return n
+		}
+		before := jobs()
+		err = c.InTx(ctx, func(ctx context.Context, tx *crm.CRM) error {
+			_, err := tx.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
+			require.NoError(t, err)
+			return core.ErrConflict // the host's reason to roll back
+		})
+		require.ErrorIs(t, err, core.ErrConflict)
+		require.Equal(t, before, jobs())
+		// The same in the host's own transaction.
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		_, err = c.WithTx(tx).Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
+		require.NoError(t, err)
+		require.NoError(t, tx.Rollback())
+		require.Equal(t, before, jobs())
+		time.Sleep(300 * time.Millisecond) // let a wrongly queued job show its effect
+		require.Empty(t, openTasks(t, c, "anna"))
+	})
+}
+
+// mailbox is the host action standing in for mail: it records what it
+// was asked to send.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []sentMail
+}
+
+type sentMail struct {
+	Contact  core.ID
+	Template string
+	Key      string
+}
+
+func (m *mailbox) register(t *testing.T, c *crm.CRM) {
+	t.Helper()
+	require.NoError(t, c.RegisterAction("send_mail", func(ctx context.Context, tx *crm.CRM, call automation.Call) (any, error) {
+		var p struct {
+			Template string `json:"template"`
+		}
+		if err := json.Unmarshal(call.Params, &p); err != nil {
+			return nil, err
+		}
+		if call.ContactID == nil {
+			return nil, errors.New("no recipient")
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.sent = append(m.sent, sentMail{Contact: *call.ContactID, Template: p.Template, Key: call.IdempotencyKey})
+		return map[string]any{"template": p.Template}, nil
+	}, func(params json.RawMessage) error {
+		var p struct {
+			Template string `json:"template"`
+		}
+		if err := json.Unmarshal(params, &p); err != nil || p.Template == "" {
+			return errors.New(`needs {"template": "..."}`)
+		}
+		return nil
+	}))
+}
+
+func (m *mailbox) templates() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, s := range m.sent {
+		out = append(out, s.Template)
+	}
+	return out
+}
+
+// Acceptance: a contact created with newsletter consent gets the first
+// welcome mail at once and the second two days later. Time is the test's:
+// River and crmkit read the same clock, and no test sleeps two days.
+func TestWelcomeDripWaitsTwoDays(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		clock := dbtest.NewClock(start)
+		clock.Set(start, 0) // still until the test moves it
+		c, err := crm.New(db, crm.Config{Clock: clock})
+		require.NoError(t, err)
+		require.NoError(t, c.Migrate(ctx))
+		mail := &mailbox{}
+		mail.register(t, c)
+		require.NoError(t, c.Start(ctx))
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+
+		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
+			Channels: []consent.Channel{consent.Email}, Wording: "Send me the newsletter."})
+		require.NoError(t, err)
+		rule, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Welcome", Enabled: true, Triggers: []string{"consent.granted"},
+			Condition: automation.Condition{Event: filter.Eq("data.purpose", "newsletter")},
+			Actions: []automation.Action{
+				{Type: "send_mail", Params: json.RawMessage(`{"template":"welcome_1"}`)},
+				{Type: automation.ActionWait, For: "2d"},
+				{Type: "send_mail", Params: json.RawMessage(`{"template":"welcome_2"}`)},
+			}})
+		require.NoError(t, err)
+
+		var who *contacts.Contact
+		require.NoError(t, c.InTx(ctx, func(ctx context.Context, tx *crm.CRM) error {
+			var err error
+			if who, err = tx.Contacts.Create(ctx, contacts.NewContact{Email: "nina@example.com"}); err != nil {
+				return err
+			}
+			_, err = tx.Consent.Grant(ctx, who.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
+			return err
+		}))
+		require.Eventually(t, func() bool { return len(mail.templates()) == 1 }, 10*time.Second, 10*time.Millisecond)
+		require.Equal(t, []string{"welcome_1"}, mail.templates())
+		runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+		require.Equal(t, automation.RunWaiting, runs[0].Status)
+
+		// A day later: still waiting.
+		clock.Jump(start.Add(24 * time.Hour))
+		time.Sleep(200 * time.Millisecond)
+		require.Equal(t, []string{"welcome_1"}, mail.templates())
+
+		// Two days later the second mail goes out (River's scheduler runs
+		// every few seconds).
+		clock.Jump(start.Add(48*time.Hour + time.Minute))
+		require.Eventually(t, func() bool { return len(mail.templates()) == 2 }, 30*time.Second, 20*time.Millisecond)
+		require.Equal(t, []string{"welcome_1", "welcome_2"}, mail.templates())
+		run, err := c.Automation.Runs.Get(ctx, runs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, automation.RunDone, run.Status)
+		require.Len(t, run.Steps, 3)
+		require.Equal(t, who.ID, mail.sent[1].Contact)
+		require.NotEqual(t, mail.sent[0].Key, mail.sent[1].Key)
+	})
+}

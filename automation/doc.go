@@ -1,0 +1,115 @@
+// Package automation is crmkit's engine of rules, durable jobs and
+// webhooks (c.Automation, c.Start, c.RegisterAction).
+//
+// # How an event becomes work
+//
+// Every change appends its events to the outbox (crm_events) in its
+// transaction. In that same transaction the engine looks at the tenant's
+// enabled rules and webhooks (a per-process copy, refreshed every
+// Options.RuleCacheTTL and at once after a save in this process): if a
+// rule's trigger and Event condition accept an event, or a webhook
+// subscribes to its type, one River job ("crm.dispatch") is inserted with
+// InsertTx, in the same transaction. A rolled-back change leaves no job; a
+// committed one always has its job. No process polls the outbox.
+//
+// Workers (c.Start, in any number of processes) take the jobs. A dispatch
+// job, in one transaction, decides the Contact condition of each rule,
+// records a run per (rule, event) — a unique key, so a retried job starts
+// nothing twice —, runs the steps, queues webhook deliveries, and marks
+// itself completed (river.JobCompleteTx): the effects and the completion
+// commit together, so a job is never half done and never done twice. A
+// wait step ends the transaction with a "crm.run" job scheduled for the
+// end of the wait, which continues the run with the rule version it
+// started with. A worker killed mid-job leaves its transaction
+// uncommitted; River runs the job again after Options.RescueAfter.
+//
+// Errors: an action whose input or state is wrong (a contact without an
+// owner, a host action's error) fails the run — the step's error is in the
+// run log — and is not retried. Anything else (the database, a timeout,
+// ErrRetryLater from a host action) fails the job, which River retries
+// with backoff. A job whose payload no longer parses is cancelled and
+// logged, never retried.
+//
+// # Rules
+//
+// A rule is stored as JSON:
+//
+//	{
+//	  "name": "Follow up price calculator users",
+//	  "enabled": true,
+//	  "triggers": ["activity.tracked"],
+//	  "condition": {
+//	    "event":   {"field": "data.name", "op": "eq", "value": "pricing_calculator_used"},
+//	    "contact": {"field": "lifecycle_stage", "op": "in", "value": ["lead", "mql"]}
+//	  },
+//	  "actions": [
+//	    {"type": "create_task", "title": "Call {{contact.first_name}}", "due_in": "1d",
+//	     "assignee": {"round_robin": ["anna", "ben"]}},
+//	    {"type": "wait", "for": "2d"},
+//	    {"type": "branch", "if": {"contact": {"field": "tags", "op": "contains", "value": "replied"}},
+//	     "else": [{"type": "send_mail", "params": {"template": "nudge"}}]}
+//	  ]
+//	}
+//
+// Conditions use crmkit's one filter language: "event" over the event
+// (type, subject_type, actor_id, and data.<path> into its JSON data),
+// "contact" over the contact the event is about (its subject, or the
+// contact_id in its data or in its deal, task, note or activity). The
+// actions are listed at Action. Saving checks everything at once —
+// unknown actions, filters, durations, assignees, webhook ids, a host
+// action's params — and reports every problem as a *core.ValidationError.
+// Every save is a new version; Runs.List and Runs.Get read the run log
+// (each step's start, end, result and error).
+//
+// Host actions are Go functions registered by name (c.RegisterAction).
+// They run in the step's transaction: their database writes happen
+// exactly once. For outside effects (mail) they get an idempotency key
+// that is the same for every attempt of the step.
+//
+// # Loops and storms
+//
+// Events caused by a rule's actions carry the depth of the chain; a run
+// deeper than Options.MaxDepth (default 5) is not started but logged as a
+// "stopped" run. A tenant starts at most Options.RunsPerMinute runs a
+// minute (default 6000); beyond that dispatch jobs wait (River snooze),
+// none is dropped.
+//
+// # Webhooks
+//
+// A webhook subscribes a URL to event types, and rules can send to it
+// (the "webhook" action). Each delivery is a River job: a POST of
+//
+//	{"delivery_id": "…", "event": {"id": "…", "type": "deal.stage_changed", "tenant_id": "…", …}}
+//
+// with the headers Crm-Event-Type, Crm-Event-Id, Crm-Delivery-Id and
+// Crm-Signature: "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>"
+// keyed with the webhook's secret>". Receivers check it with
+// VerifySignature (or the same three lines in any language), refuse old
+// timestamps, and dedupe by delivery id (delivery is at least once). A 2xx
+// answer delivers; anything else, or no answer within the timeout, is
+// retried with exponential backoff up to WebhookOptions.MaxAttempts.
+// Every attempt is logged (status, latency, error; Webhooks.Delivery).
+// After WebhookOptions.DisableAfter failed attempts in a row a webhook is
+// disabled, with a "webhook.disabled" event; Update enables it again.
+//
+// URLs must be http or https and, unless WebhookOptions allow it, reach
+// public addresses only: loopback, private, link-local and other special
+// addresses are refused when the webhook is saved and checked again at
+// every connection (a name that resolves elsewhere later is caught).
+// Redirects are not followed.
+//
+// # Several processes
+//
+// Jobs live in River's tables in the CRM's database, so every process
+// that calls Start shares them; River locks each job for one worker. On
+// PostgreSQL, processes are told of new jobs by LISTEN/NOTIFY (Open sets
+// up a one-connection pgx pool for it; without one they poll every
+// Options.PollInterval). On SQLite, River polls a notification table; use
+// one process with several worker goroutines. Periodic work (retention,
+// rescoring; AddPeriodic) is scheduled by River's elected leader, so it
+// runs once per interval however many processes run.
+//
+// River's tables are named river_*; crmkit's jobs use the queues
+// crm_rules and crm_webhooks, so a host that uses River for its own jobs
+// in the same database keeps them apart (use the same River version).
+package automation

@@ -1,0 +1,92 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// PeriodicFunc is work done once per interval across every process that
+// runs workers (retention, rescoring).
+type PeriodicFunc func(ctx context.Context) error
+
+// AddPeriodic runs fn every interval, in one of the processes that run
+// workers (River's leader schedules it, so it runs once per interval
+// however many processes there are). A failed run is retried by River.
+// Add periodic work before Start.
+func (e *Engine) AddPeriodic(name string, every time.Duration, fn PeriodicFunc) error {
+	if !core.ValidCode(name) {
+		return core.Invalid("name", "%q must be a code (lower-case letters, digits, _)", name)
+	}
+	if every < time.Minute {
+		return core.Invalid("every", "must be at least a minute")
+	}
+	e.periodicMu.Lock()
+	_, dup := e.periodic[name]
+	e.periodic[name] = fn
+	e.periodicMu.Unlock()
+	if dup {
+		return nil
+	}
+	_, err := e.client.PeriodicJobs().AddSafely(river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return periodicArgs{V: argsVersion, Name: name}, &river.InsertOpts{Queue: QueueRules,
+				UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: every}}
+		}, &river.PeriodicJobOpts{ID: "crm." + name}))
+	if err != nil {
+		return fmt.Errorf("crm: add periodic job %s: %w", name, err)
+	}
+	return nil
+}
+
+type periodicArgs struct {
+	V    int    `json:"v"`
+	Name string `json:"name"`
+	payload
+}
+
+func (periodicArgs) Kind() string { return "crm.periodic" }
+func (a *periodicArgs) UnmarshalJSON(b []byte) error {
+	type plain periodicArgs
+	return lenient(b, (*plain)(a), &a.payload)
+}
+
+type periodicWorker struct {
+	river.WorkerDefaults[periodicArgs]
+	e *Engine
+}
+
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
+	if err := job.Args.check(job.Args.V); err != nil {
+		return err
+	}
+	w.e.periodicMu.Lock()
+	fn, ok := w.e.periodic[job.Args.Name]
+	w.e.periodicMu.Unlock()
+	if !ok {
+		return river.JobCancel(fmt.Errorf("crm: periodic job %q is not registered in this process", job.Args.Name))
+	}
+	return fn(ctx)
+}
+
+// Tenants returns the tenants that have rows in table (for periodic work
+// that goes tenant by tenant).
+func Tenants(ctx context.Context, rt *store.Runtime, table string) ([]string, error) {
+	rows, err := store.NewScope(rt).Q().Query(ctx, `SELECT DISTINCT tenant_id FROM `+table+` ORDER BY tenant_id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = store.EachRow(rows, func(s store.Scanner) error {
+		var t string
+		err := s.Scan(&t)
+		out = append(out, t)
+		return err
+	})
+	return out, err
+}
