@@ -222,10 +222,14 @@ func TestWelcomeDripWaitsTwoDays(t *testing.T) {
 		}))
 		require.Eventually(t, func() bool { return len(mail.templates()) == 1 }, 10*time.Second, 10*time.Millisecond)
 		require.Equal(t, []string{"welcome_1"}, mail.templates())
-		runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
-		require.NoError(t, err)
-		require.Len(t, runs, 1)
-		require.Equal(t, automation.RunWaiting, runs[0].Status)
+		// The mail goes out inside the step's transaction; the run shows
+		// as waiting once that commits.
+		var runs []*automation.Run
+		require.Eventually(t, func() bool {
+			runs, err = c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
+			require.NoError(t, err)
+			return len(runs) == 1 && runs[0].Status == automation.RunWaiting
+		}, 10*time.Second, 10*time.Millisecond)
 
 		// A day later: still waiting.
 		clock.Jump(start.Add(24 * time.Hour))
@@ -237,10 +241,15 @@ func TestWelcomeDripWaitsTwoDays(t *testing.T) {
 		clock.Jump(start.Add(48*time.Hour + time.Minute))
 		require.Eventually(t, func() bool { return len(mail.templates()) == 2 }, 30*time.Second, 20*time.Millisecond)
 		require.Equal(t, []string{"welcome_1", "welcome_2"}, mail.templates())
-		run, err := c.Automation.Runs.Get(ctx, runs[0].ID)
-		require.NoError(t, err)
-		require.Equal(t, automation.RunDone, run.Status)
+		var run *automation.Run
+		require.Eventually(t, func() bool {
+			run, err = c.Automation.Runs.Get(ctx, runs[0].ID)
+			require.NoError(t, err)
+			return run.Status == automation.RunDone
+		}, 10*time.Second, 10*time.Millisecond)
 		require.Len(t, run.Steps, 3)
+		mail.mu.Lock()
+		defer mail.mu.Unlock()
 		require.Equal(t, who.ID, mail.sent[1].Contact)
 		require.NotEqual(t, mail.sent[0].Key, mail.sent[1].Key)
 	})

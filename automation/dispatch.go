@@ -601,13 +601,15 @@ func (x *execution) step(ctx context.Context, path string, a *Action) (*time.Tim
 	started := x.e.now()
 	var result any
 	var until *time.Time
+	inner := *x
 	err = x.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
-		inner := *x
 		inner.sc = sc
 		var err error
 		result, until, err = inner.do(ctx, path, a)
 		return err
 	})
+	// The step may have changed the contact: read it again when needed.
+	x.contact = nil
 	if err != nil {
 		if !permanent(err) {
 			return nil, err

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/automation"
@@ -234,6 +236,11 @@ func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CR
 		return errors.Join(errs...)
 	}
 }
+
+// River returns the River client that runs crmkit's jobs, for a host that
+// wants to look at them (River UI, JobList). Insert crmkit's jobs only
+// through crmkit.
+func (c *CRM) River() *river.Client[*sql.Tx] { return c.shared.engine.River() }
 
 // Stop stops this process's workers: they take no new jobs, and those
 // running finish (or, when ctx ends first, are cancelled and run again
