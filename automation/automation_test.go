@@ -30,9 +30,7 @@ func started(t *testing.T, db *bun.DB, cfg crm.Config) *crm.CRM {
 	require.NoError(t, c.Migrate(ctx))
 	require.NoError(t, c.Start(ctx))
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, c.Stop(ctx))
+		require.NoError(t, c.Close()) // stops the workers; the test owns db
 	})
 	return c
 }
@@ -197,7 +195,7 @@ func TestWelcomeDripWaitsTwoDays(t *testing.T) {
 		mail := &mailbox{}
 		mail.register(t, c)
 		require.NoError(t, c.Start(ctx))
-		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = c.Close() })
 
 		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
 			Channels: []consent.Channel{consent.Email}, Wording: "Send me the newsletter."})

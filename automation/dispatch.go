@@ -345,7 +345,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 	}
 	return sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		ctx = withDepth(ctx, a.Depth+1)
-		cfg, err := loadConfig(ctx, sc.Q(), a.Tenant)
+		cfg, err := e.config(ctx, sc.Q(), a.Tenant)
 		if err != nil {
 			return err
 		}
@@ -377,16 +377,44 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 }
 
 // overRate reports whether the tenant started RunsPerMinute runs in the
-// last minute.
+// last minute. The count is read from the run log (so it covers every
+// process) at most once a second per tenant and process; in between this
+// process adds the runs it starts itself.
 func (e *Engine) overRate(ctx context.Context, sc store.Scope) (bool, error) {
 	tenant, _ := sc.Tenant()
-	var n int
-	err := sc.Q().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM crm_rule_runs WHERE tenant_id = ? AND started_at > ? LIMIT ?) recent`,
-		tenant, e.now().Add(-time.Minute), e.opts.RunsPerMinute).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("crm: rate limit: %w", err)
+	e.rateMu.Lock()
+	r, ok := e.rates[tenant]
+	e.rateMu.Unlock()
+	if !ok || time.Since(r.read) > time.Second {
+		var n int
+		err := sc.Q().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM crm_rule_runs WHERE tenant_id = ? AND started_at > ? LIMIT ?) recent`,
+			tenant, e.now().Add(-time.Minute), e.opts.RunsPerMinute).Scan(&n)
+		if err != nil {
+			return false, fmt.Errorf("crm: rate limit: %w", err)
+		}
+		r = &rate{read: time.Now(), count: n}
+		e.rateMu.Lock()
+		e.rates[tenant] = r
+		e.rateMu.Unlock()
 	}
-	return n >= e.opts.RunsPerMinute, nil
+	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
+	return r.count >= e.opts.RunsPerMinute, nil
+}
+
+// rate is a tenant's recent run count as this process knows it.
+type rate struct {
+	read  time.Time
+	count int
+}
+
+// started counts a run this process started toward the tenant's rate.
+func (e *Engine) started(tenant string) {
+	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
+	if r, ok := e.rates[tenant]; ok {
+		r.count++
+	}
 }
 
 // loadEvents reads events by id (those erased or gone are skipped).
@@ -437,6 +465,8 @@ func (x *dispatch) start(ctx context.Context, r *Rule, ev core.Event, depth int)
 	if err != nil || !inserted {
 		return err
 	}
+	x.e.started(x.tenant)
+	ex.fresh = true // no step of it can be recorded yet
 	return ex.proceed(ctx, "0")
 }
 
@@ -450,6 +480,8 @@ type execution struct {
 	ev      core.Event
 	contact *contacts.Contact
 	schema  *filter.Schema
+	// fresh marks a run begun in this transaction: no step is recorded.
+	fresh bool
 }
 
 // loadContact returns the run's contact as it is now; nil when the event
@@ -592,17 +624,19 @@ func (x *execution) branch(ctx context.Context, path string, a *Action) (string,
 // leaves nothing behind but its record. A step recorded done before (a
 // retried job) is not run again.
 func (x *execution) step(ctx context.Context, path string, a *Action) (*time.Time, error) {
-	var status string
-	err := x.sc.Q().QueryRow(ctx, `SELECT status FROM crm_rule_steps WHERE tenant_id = ? AND run_id = ? AND step = ?`,
-		x.tenant, x.run.ID, path).Scan(&status)
-	if err == nil && status == string(StepOK) {
-		return nil, nil
+	if !x.fresh {
+		var status string
+		err := x.sc.Q().QueryRow(ctx, `SELECT status FROM crm_rule_steps WHERE tenant_id = ? AND run_id = ? AND step = ?`,
+			x.tenant, x.run.ID, path).Scan(&status)
+		if err == nil && status == string(StepOK) {
+			return nil, nil
+		}
 	}
 	started := x.e.now()
 	var result any
 	var until *time.Time
 	inner := *x
-	err = x.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+	err := x.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		inner.sc = sc
 		var err error
 		result, until, err = inner.do(ctx, path, a)

@@ -21,6 +21,7 @@ import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -161,12 +162,17 @@ type Engine struct {
 	client *river.Client[*sql.Tx]
 	driver riverdriver.Driver[*sql.Tx]
 	http   *http.Client
+	// ownPool is River's own SQLite pool, closed by Close.
+	ownPool *sql.DB
 
 	actionsMu sync.RWMutex
 	actions   map[string]ActionFunc
 
 	cacheMu sync.Mutex
 	cache   map[string]*tenantConfig
+
+	rateMu sync.Mutex
+	rates  map[string]*rate
 
 	periodicMu sync.Mutex
 	periodic   map[string]PeriodicFunc
@@ -183,14 +189,21 @@ func NewEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rt: rt, opts: opts, log: opts.Logger, actions: map[string]ActionFunc{}, cache: map[string]*tenantConfig{},
-		periodic: map[string]PeriodicFunc{}}
+		periodic: map[string]PeriodicFunc{}, rates: map[string]*rate{}}
 	if e.log == nil {
 		e.log = rt.Logger
 	}
 	e.http = newHTTPClient(opts.Webhooks)
 	switch rt.Dialect.Kind {
 	case dialect.SQLite:
-		e.driver = riversqlite.New(rt.DB.DB)
+		// River polls and writes its bookkeeping all the time; on a pool of
+		// its own (sharing the write gate of crmkit's) it never waits for a
+		// connection behind the host's goroutines.
+		pool := rt.DB.DB
+		if sib, ok := opendb.Sibling(rt.DB.DB, 4); ok {
+			pool, e.ownPool = sib, sib
+		}
+		e.driver = riversqlite.New(pool)
 	default:
 		if opts.Listener != nil {
 			e.driver = riverdatabasesql.NewWithPgxListener(rt.DB.DB, opts.Listener)
@@ -211,7 +224,7 @@ func NewEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 		Workers:              workers,
 		Logger:               e.riverLogger(),
 		FetchPollInterval:    opts.PollInterval,
-		FetchCooldown:        min(opts.PollInterval, river.FetchCooldownDefault),
+		FetchCooldown:        min(opts.PollInterval, 10*time.Millisecond),
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		RetryPolicy:          &retryPolicy{e: e},
@@ -336,6 +349,15 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return fmt.Errorf("crm: stop workers: %w", err)
 	}
 	return nil
+}
+
+// Close stops the workers (see Stop) and releases what the engine opened.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.Stop(ctx)
+	if e.ownPool != nil {
+		err = errors.Join(err, e.ownPool.Close())
+	}
+	return err
 }
 
 // River returns the River client, for hosts that want to look at crmkit's

@@ -272,7 +272,7 @@ func (c *CRM) Close() error {
 	c.shared.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := c.shared.engine.Stop(ctx)
+		err := c.shared.engine.Close(ctx)
 		if c.shared.listener != nil {
 			c.shared.listener.Close()
 		}

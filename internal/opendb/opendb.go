@@ -14,7 +14,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Options tune the pools crmkit opens.
@@ -77,9 +77,12 @@ func OpenSQLite(ctx context.Context, dsn string, o Options) (*bun.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open("sqlite", full)
-	if err != nil {
-		return nil, fmt.Errorf("crm: open sqlite: %w", err)
+	// Writers of this process queue at a gate instead of racing in
+	// SQLite's busy handler (see gate.go).
+	connector := &gatedConnector{drv: &sqlite.Driver{}, dsn: full, gate: newGate(o.busyTimeout())}
+	sqldb := sql.OpenDB(connector)
+	if !memory {
+		connectors.Store(sqldb, connector)
 	}
 	n := o.MaxOpenConns
 	switch {
@@ -94,6 +97,7 @@ func OpenSQLite(ctx context.Context, dsn string, o Options) (*bun.DB, error) {
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
 	if err := VerifySQLite(ctx, sqldb, memory, o); err != nil {
+		connectors.Delete(sqldb)
 		sqldb.Close()
 		return nil, err
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package automation_test
+
+const raceEnabled = false
