@@ -341,7 +341,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 		return err
 	} else if limited {
 		e.log.WarnContext(ctx, "crm: rule runs over the tenant's rate limit; waiting", "tenant", a.Tenant)
-		return river.JobSnooze(10 * time.Second)
+		return river.JobSnooze(min(10*time.Second, e.opts.RateWindow))
 	}
 	return sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		ctx = withDepth(ctx, a.Depth+1)
@@ -372,34 +372,42 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 				}
 			}
 		}
-		return completeTx(ctx, sc.Tx(), job)
+		if err := completeTx(ctx, sc.Tx(), job); err != nil {
+			return err
+		}
+		e.started(a.Tenant, x.runs)
+		return nil
 	})
 }
 
-// overRate reports whether the tenant started RunsPerMinute runs in the
-// last minute. The count is read from the run log (so it covers every
+// overRate reports whether the tenant started RateLimit runs in the last
+// RateWindow. The count is read from the run log (so it covers every
 // process) at most once a second per tenant and process; in between this
 // process adds the runs it starts itself.
 func (e *Engine) overRate(ctx context.Context, sc store.Scope) (bool, error) {
 	tenant, _ := sc.Tenant()
+	// One lock around the read, so workers that check at once share one
+	// count (a query a second per tenant, not per job).
 	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
 	r, ok := e.rates[tenant]
-	e.rateMu.Unlock()
 	if !ok || time.Since(r.read) > time.Second {
 		var n int
 		err := sc.Q().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM crm_rule_runs WHERE tenant_id = ? AND started_at > ? LIMIT ?) recent`,
-			tenant, e.now().Add(-time.Minute), e.opts.RunsPerMinute).Scan(&n)
+			tenant, e.now().Add(-e.opts.RateWindow), e.opts.RateLimit).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("crm: rate limit: %w", err)
 		}
 		r = &rate{read: time.Now(), count: n}
-		e.rateMu.Lock()
 		e.rates[tenant] = r
-		e.rateMu.Unlock()
 	}
-	e.rateMu.Lock()
-	defer e.rateMu.Unlock()
-	return r.count >= e.opts.RunsPerMinute, nil
+	if r.count >= e.opts.RateLimit {
+		return true, nil
+	}
+	// Reserve the job's first run now, so that workers checking at the
+	// same moment do not all pass (see started).
+	r.count++
+	return false, nil
 }
 
 // rate is a tenant's recent run count as this process knows it.
@@ -408,12 +416,13 @@ type rate struct {
 	count int
 }
 
-// started counts a run this process started toward the tenant's rate.
-func (e *Engine) started(tenant string) {
+// started counts the runs a dispatch job started beyond the one it
+// reserved (or gives the reservation back when it started none).
+func (e *Engine) started(tenant string, runs int) {
 	e.rateMu.Lock()
 	defer e.rateMu.Unlock()
 	if r, ok := e.rates[tenant]; ok {
-		r.count++
+		r.count += runs - 1
 	}
 }
 
@@ -447,6 +456,7 @@ type dispatch struct {
 	sc     store.Scope
 	tenant string
 	schema *filter.Schema // the tenant's contact schema, read once
+	runs   int            // runs started
 }
 
 // start begins the run of r for ev, unless its Contact condition fails or
@@ -465,7 +475,7 @@ func (x *dispatch) start(ctx context.Context, r *Rule, ev core.Event, depth int)
 	if err != nil || !inserted {
 		return err
 	}
-	x.e.started(x.tenant)
+	x.runs++
 	ex.fresh = true // no step of it can be recorded yet
 	return ex.proceed(ctx, "0")
 }

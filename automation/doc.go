@@ -70,9 +70,9 @@
 //
 // Events caused by a rule's actions carry the depth of the chain; a run
 // deeper than Options.MaxDepth (default 5) is not started but logged as a
-// "stopped" run. A tenant starts at most Options.RunsPerMinute runs a
-// minute (default 6000); beyond that dispatch jobs wait (River snooze),
-// none is dropped.
+// "stopped" run. A tenant starts at most Options.RateLimit runs per
+// Options.RateWindow (default 6000 a minute); beyond that dispatch jobs
+// wait (River snooze), none is dropped.
 //
 // # Webhooks
 //

@@ -45,10 +45,13 @@ type Options struct {
 	// on; runs beyond MaxDepth are not started but logged as "stopped".
 	// Default 5.
 	MaxDepth int
-	// RunsPerMinute bounds the rule runs one tenant starts per minute,
+	// RateLimit bounds the rule runs one tenant starts per RateWindow,
 	// across processes; events beyond it wait (their jobs are snoozed), none
-	// is dropped. Default 6000.
-	RunsPerMinute int
+	// is dropped. Default 6000 per minute. The count is read from the run
+	// log once a second per tenant and process, so other processes' runs
+	// of the last second may exceed it.
+	RateLimit  int
+	RateWindow time.Duration
 	// RuleCacheTTL is how long a process trusts its copy of a tenant's
 	// rules and webhooks when deciding, in the transaction of a change,
 	// whether the change's events need a job. A save in this process takes
@@ -120,7 +123,8 @@ func (o Options) withDefaults() Options {
 	def(&o.Workers, 4)
 	def(&o.WebhookWorkers, 4)
 	def(&o.MaxDepth, 5)
-	def(&o.RunsPerMinute, 6000)
+	def(&o.RateLimit, 6000)
+	defDur(&o.RateWindow, time.Minute)
 	def(&o.Webhooks.MaxAttempts, 10)
 	def(&o.Webhooks.DisableAfter, 15)
 	defDur(&o.RuleCacheTTL, time.Second)
@@ -135,13 +139,13 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	v := &core.ValidationError{}
 	for name, n := range map[string]int{"Workers": o.Workers, "WebhookWorkers": o.WebhookWorkers, "MaxDepth": o.MaxDepth,
-		"RunsPerMinute": o.RunsPerMinute, "Webhooks.MaxAttempts": o.Webhooks.MaxAttempts, "Webhooks.DisableAfter": o.Webhooks.DisableAfter} {
+		"RateLimit": o.RateLimit, "Webhooks.MaxAttempts": o.Webhooks.MaxAttempts, "Webhooks.DisableAfter": o.Webhooks.DisableAfter} {
 		if n < 1 {
 			v.Add("Automation."+name, "must be positive")
 		}
 	}
 	for name, d := range map[string]time.Duration{"RuleCacheTTL": o.RuleCacheTTL, "PollInterval": o.PollInterval, "JobTimeout": o.JobTimeout,
-		"RescueAfter": o.RescueAfter, "Webhooks.Timeout": o.Webhooks.Timeout, "Webhooks.RetryBase": o.Webhooks.RetryBase} {
+		"RescueAfter": o.RescueAfter, "RateWindow": o.RateWindow, "Webhooks.Timeout": o.Webhooks.Timeout, "Webhooks.RetryBase": o.Webhooks.RetryBase} {
 		if d <= 0 {
 			v.Add("Automation."+name, "must be positive")
 		}

@@ -16,9 +16,11 @@ import (
 type PeriodicFunc func(ctx context.Context) error
 
 // AddPeriodic runs fn every interval, in one of the processes that run
-// workers (River's leader schedules it, so it runs once per interval
-// however many processes there are). A failed run is retried by River.
-// Add periodic work before Start.
+// workers: River's elected leader schedules it, and a job unique per
+// interval (by time bucket) makes it run once per interval however many
+// processes there are. It is also scheduled when a leader starts, so work
+// due daily happens even where processes restart more often than that. A
+// failed run is retried by River. Add periodic work before Start.
 func (e *Engine) AddPeriodic(name string, every time.Duration, fn PeriodicFunc) error {
 	if !core.ValidCode(name) {
 		return core.Invalid("name", "%q must be a code (lower-case letters, digits, _)", name)
@@ -37,7 +39,7 @@ func (e *Engine) AddPeriodic(name string, every time.Duration, fn PeriodicFunc) 
 		func() (river.JobArgs, *river.InsertOpts) {
 			return periodicArgs{V: argsVersion, Name: name}, &river.InsertOpts{Queue: QueueRules,
 				UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: every}}
-		}, &river.PeriodicJobOpts{ID: "crm." + name}))
+		}, &river.PeriodicJobOpts{ID: "crm." + name, RunOnStart: true}))
 	if err != nil {
 		return fmt.Errorf("crm: add periodic job %s: %w", name, err)
 	}

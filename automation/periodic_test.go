@@ -1,0 +1,88 @@
+package automation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/automation"
+	"github.com/crmkit/crmkit/consent"
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/internal/dbtest"
+)
+
+// Retention runs as periodic work: once per interval across the processes
+// that run workers, for every tenant with a policy.
+func TestRetentionRunsPeriodically(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		cfg := crm.Config{RetentionEvery: time.Hour}
+		host, err := crm.New(db, cfg)
+		require.NoError(t, err)
+		require.NoError(t, host.Migrate(ctx))
+		c := host.Tenant("shop-1")
+		require.NoError(t, c.Consent.SetRetentionPolicy(ctx, consent.RetentionPolicy{DeleteWebActivitiesAfterMonths: 1}))
+		who, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "old-visitor@example.com"})
+		require.NoError(t, err)
+		old, err := c.Contacts.Track(ctx, contacts.ByID(who.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "page_viewed",
+			OccurredAt: time.Now().AddDate(0, -3, 0)})
+		require.NoError(t, err)
+		recent, err := c.Contacts.Track(ctx, contacts.ByID(who.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "page_viewed"})
+		require.NoError(t, err)
+
+		// Two processes' worth of workers.
+		second, err := crm.New(db, cfg)
+		require.NoError(t, err)
+		for _, p := range []*crm.CRM{host, second} {
+			require.NoError(t, p.Start(ctx))
+			t.Cleanup(func() { _ = p.Close() })
+		}
+		require.Eventually(t, func() bool {
+			_, err := c.Contacts.GetActivity(ctx, old.ID)
+			return errors.Is(err, core.ErrNotFound)
+		}, 30*time.Second, 20*time.Millisecond)
+		_, err = c.Contacts.GetActivity(ctx, recent.ID)
+		require.NoError(t, err)
+
+		var jobs int
+		require.NoError(t, db.NewSelect().Table("river_job").ColumnExpr("count(*)").Where("kind = 'crm.periodic'").
+			Where("args->>'name' = 'retention'").Scan(ctx, &jobs))
+		require.Equal(t, 1, jobs, "once per interval, not once per process")
+	})
+}
+
+// A tenant over its rate limit waits: the runs beyond it are held back,
+// not dropped, and start when the minute has passed.
+func TestRateLimitHoldsRunsBack(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c, err := crm.New(db, crm.Config{Automation: automation.Options{RateLimit: 3, RateWindow: 8 * time.Second}})
+		require.NoError(t, err)
+		require.NoError(t, c.Migrate(ctx))
+		require.NoError(t, c.Start(ctx))
+		t.Cleanup(func() { _ = c.Close() })
+		_, err = c.Automation.Rules.Create(ctx, burstRule)
+		require.NoError(t, err)
+		for i := 0; i < 5; i++ {
+			_, err := c.Contacts.Create(ctx, contacts.NewContact{Email: fmt.Sprintf("burst%d@example.com", i)})
+			require.NoError(t, err)
+		}
+		done := func() int {
+			runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{Status: automation.RunDone})
+			require.NoError(t, err)
+			return len(runs)
+		}
+		require.Eventually(t, func() bool { return done() == 3 }, 10*time.Second, 10*time.Millisecond)
+		time.Sleep(time.Second)
+		require.Equal(t, 3, done(), "held back within the window")
+		require.Eventually(t, func() bool { return done() == 5 }, 30*time.Second, 10*time.Millisecond)
+		require.Len(t, openTasks(t, c, "team"), 5)
+	})
+}
