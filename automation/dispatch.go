@@ -22,6 +22,9 @@ import (
 type tenantConfig struct {
 	loaded time.Time
 	rules  []*Rule
+	// events holds each rule's Event condition bound for matching (nil:
+	// none), by rule index.
+	events []*filter.Matcher
 	hooks  []hookSub
 }
 
@@ -41,7 +44,7 @@ func (e *Engine) config(ctx context.Context, q store.Q, tenant string) (*tenantC
 	if ok && time.Since(c.loaded) < e.opts.RuleCacheTTL {
 		return c, nil
 	}
-	c, err := loadConfig(ctx, q, tenant)
+	c, err := loadConfig(ctx, q, tenant, e.now())
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +61,7 @@ func (e *Engine) invalidate(tenant string) {
 	e.cacheMu.Unlock()
 }
 
-func loadConfig(ctx context.Context, q store.Q, tenant string) (*tenantConfig, error) {
+func loadConfig(ctx context.Context, q store.Q, tenant string, now time.Time) (*tenantConfig, error) {
 	c := &tenantConfig{loaded: time.Now()}
 	rows, err := q.Query(ctx, `SELECT `+ruleColumns+` FROM crm_rules r WHERE r.tenant_id = ? AND r.enabled ORDER BY r.created_at, r.id`, tenant)
 	if err != nil {
@@ -66,10 +69,17 @@ func loadConfig(ctx context.Context, q store.Q, tenant string) (*tenantConfig, e
 	}
 	if err := store.EachRow(rows, func(s store.Scanner) error {
 		r, err := scanRule(s)
-		if err == nil {
-			c.rules = append(c.rules, r)
+		if err != nil {
+			return err
 		}
-		return err
+		var m *filter.Matcher
+		if !r.Condition.Event.IsZero() {
+			if m, err = eventSchema.Matcher(r.Condition.Event, now); err != nil {
+				return fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+		}
+		c.rules, c.events = append(c.rules, r), append(c.events, m)
+		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("crm: load rules: %w", err)
 	}
@@ -105,17 +115,13 @@ func matchType(patterns []string, t string) bool {
 	return false
 }
 
-// triggered reports whether r starts a run for ev as far as the event
-// decides (its type and the Event condition).
-func (e *Engine) triggered(r *Rule, ev core.Event, rec *eventRecord) bool {
-	if !matchType(r.Triggers, ev.Type) {
+// triggered reports whether the i-th rule of c starts a run for ev as far
+// as the event decides (its type and the Event condition).
+func (c *tenantConfig) triggered(i int, ev core.Event, rec *eventRecord) bool {
+	if !matchType(c.rules[i].Triggers, ev.Type) {
 		return false
 	}
-	if r.Condition.Event.IsZero() {
-		return true
-	}
-	ok, err := eventSchema.Match(r.Condition.Event, rec, e.now())
-	return err == nil && ok
+	return c.events[i] == nil || c.events[i].Match(rec)
 }
 
 // depthKey carries, in the context of a rule's actions, the depth of the
@@ -161,8 +167,8 @@ func (e *Engine) dispatchEvents(ctx context.Context, tx *store.Tx, evs []core.Ev
 	for _, ev := range evs {
 		rec := &eventRecord{ev: ev}
 		wanted := false
-		for _, r := range cfg.rules {
-			if e.triggered(r, ev, rec) {
+		for i, r := range cfg.rules {
+			if cfg.triggered(i, ev, rec) {
 				wanted = true
 				stopped = append(stopped, [2]any{r, ev})
 			}
@@ -356,8 +362,8 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 		x := &dispatch{e: e, sc: sc, tenant: a.Tenant}
 		for _, ev := range evs {
 			rec := &eventRecord{ev: ev}
-			for _, r := range cfg.rules {
-				if a.Depth > e.opts.MaxDepth || !e.triggered(r, ev, rec) {
+			for i, r := range cfg.rules {
+				if a.Depth > e.opts.MaxDepth || !cfg.triggered(i, ev, rec) {
 					continue
 				}
 				if err := x.start(ctx, r, ev, a.Depth); err != nil {

@@ -188,3 +188,19 @@ func compare(a, b any) int {
 	}
 	return 0
 }
+
+// Matcher is a filter checked and bound to a schema once, for matching
+// many records (rules test every event against their conditions).
+type Matcher struct{ n node }
+
+// Matcher binds e for repeated matching; now anchors relative dates.
+func (s *Schema) Matcher(e Expr, now time.Time) (*Matcher, error) {
+	n, err := s.bind(e, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{n: n}, nil
+}
+
+// Match reports whether r satisfies the filter (as Schema.Match does).
+func (m *Matcher) Match(r Record) bool { return match(m.n, r) }
