@@ -332,7 +332,9 @@ type dispatchWorker struct {
 }
 
 // Work starts the runs of the rules an event triggers and queues its
-// webhook deliveries, all in one transaction that also completes the job.
+// webhook deliveries, all in one transaction. A job run again (its worker
+// died after the commit, before River recorded the completion) finds the
+// runs and deliveries recorded and starts nothing twice.
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs]) error {
 	a := job.Args
 	if err := a.check(a.V); err != nil {
@@ -377,9 +379,6 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 					}
 				}
 			}
-		}
-		if err := completeTx(ctx, sc.Tx(), job); err != nil {
-			return err
 		}
 		e.started(a.Tenant, x.runs)
 		return nil
@@ -758,13 +757,13 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
 		run, err := getRun(ctx, sc.Q(), a.Tenant, a.Run)
 		if errors.Is(err, core.ErrNotFound) {
 			e.log.WarnContext(ctx, "crm: run to continue is gone", "tenant", a.Tenant, "run", a.Run)
-			return completeTx(ctx, sc.Tx(), job)
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if run.Status != RunWaiting {
-			return completeTx(ctx, sc.Tx(), job) // continued already
+			return nil // continued already
 		}
 		r, err := ruleVersion(ctx, sc.Q(), a.Tenant, run.RuleID, run.RuleVersion)
 		if err != nil {
@@ -784,6 +783,6 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
 		if err := x.proceed(ctx, a.From); err != nil {
 			return err
 		}
-		return completeTx(ctx, sc.Tx(), job)
+		return nil
 	})
 }

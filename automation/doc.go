@@ -15,10 +15,12 @@
 // Workers (c.Start, in any number of processes) take the jobs. A dispatch
 // job, in one transaction, decides the Contact condition of each rule,
 // records a run per (rule, event) — a unique key, so a retried job starts
-// nothing twice —, runs the steps, queues webhook deliveries, and marks
-// itself completed (river.JobCompleteTx): the effects and the completion
-// commit together, so a job is never half done and never done twice. A
-// wait step ends the transaction with a "crm.run" job scheduled for the
+// nothing twice —, runs the steps (each recorded with its result; a step
+// recorded done is never run again) and queues webhook deliveries (one
+// per subscription and event, by a unique key). A job is never half done
+// (one transaction) and a job run twice — its worker died after the
+// commit, before River recorded the completion — finds its work recorded
+// and does nothing twice. A wait step ends the transaction with a "crm.run" job scheduled for the
 // end of the wait, which continues the run with the rule version it
 // started with. A worker killed mid-job leaves its transaction
 // uncommitted; River runs the job again after Options.RescueAfter.

@@ -410,12 +410,3 @@ func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, p
 	h.log.ErrorContext(ctx, "crm: job panicked", "kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "panic", panicVal, "trace", trace)
 	return nil
 }
-
-// completeTx marks job completed in tx, so the job's effects and its
-// completion commit together: a job whose transaction committed is never
-// run again. (The driver type parameter only picks the transaction type;
-// River uses the worker's client.)
-func completeTx[T river.JobArgs](ctx context.Context, tx *store.Tx, job *river.Job[T]) error {
-	_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.Bun().Tx, job)
-	return err
-}

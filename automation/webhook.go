@@ -498,7 +498,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 				a.Tenant, hook.ID); err != nil {
 				return err
 			}
-			return completeTx(ctx, tx, job)
+			return nil
 		}
 		var fails int64
 		if err := tx.Q().QueryRow(ctx, `UPDATE crm_webhooks SET consecutive_failures = consecutive_failures + 1 WHERE tenant_id = ? AND id = ?
