@@ -36,4 +36,13 @@
 // Every change appends an event to crm_events in its transaction. Before
 // hooks run inside that transaction and veto the change by returning an
 // error; subscribers run after the commit.
+//
+// # Background work
+//
+// Rules, webhooks, waits and periodic work (retention, rescoring) run as
+// River jobs (see package automation). The events a rule or webhook
+// listens to become jobs in the change's own transaction, in every
+// process; Start runs workers in the processes that should do the work,
+// Stop and Close stop them. RegisterAction adds the host's own rule
+// actions.
 package crm

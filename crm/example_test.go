@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -269,4 +272,44 @@ func ExampleCRM_consent() {
 	// allowed: true
 	// second use refused: true
 	// after unsubscribing: true
+}
+
+// A rule gives a lead's owner a task when the lead uses the price
+// calculator; workers (Start) run it moments after Track commits.
+func ExampleCRM_automation() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "crmkit-example")
+	defer os.RemoveAll(dir)
+	// Workers want a database file (":memory:" has one connection).
+	c, _ := crm.Open(ctx, crm.Config{DSN: "file:" + dir + "/crm.db"})
+	defer c.Close()
+	_ = c.Migrate(ctx)
+
+	rule, err := automation.ParseRule([]byte(`{
+		"name": "Follow up price calculator users",
+		"enabled": true,
+		"triggers": ["activity.tracked"],
+		"condition": {"event": {"field": "data.name", "op": "eq", "value": "pricing_calculator_used"}},
+		"actions": [{"type": "create_task", "title": "Call {{contact.first_name}} about pricing", "due_in": "1d"}]
+	}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.Automation.Rules.Create(ctx, rule); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil { // workers in this process
+		log.Fatal(err)
+	}
+	lead, _ := c.Contacts.Create(ctx, contacts.NewContact{Email: "lea@example.com", FirstName: "Lea", OwnerID: "anna"})
+	_, _ = c.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
+
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		page, _ := c.Tasks.Open(ctx, "anna", contacts.TaskListOptions{})
+		if len(page.Items) > 0 {
+			fmt.Println(page.Items[0].Title)
+			break
+		}
+	}
+	// Output: Call Lea about pricing
 }

@@ -2,7 +2,7 @@
 // and contacts, finds them by email and by the shop's customer id, lists the
 // leads, tracks an order and a web event, adds a follow-up task, shows the
 // contact's timeline, searches, sells (a deal with line items, the board,
-// the forecast), and prints what it did.
+// the forecast), runs an automation rule, and prints what it did.
 //
 //	go run ./examples/quickstart            # uses ./quickstart.db, removed afterwards
 //	go run ./examples/quickstart -db my.db  # keeps my.db
@@ -20,6 +20,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
@@ -185,7 +186,48 @@ func run(path string) error {
 	_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "not-an-address", FirstName: strings.Repeat("x", 300)})
 	fmt.Println("invalid input refused:", err)
 
-	return sell(ctx, c, ada.ID)
+	if err := sell(ctx, c, ada.ID); err != nil {
+		return err
+	}
+	return automate(ctx, c)
+}
+
+// automate stores a rule, runs the workers, and lets a lead's visit to the
+// price calculator give its owner a task.
+func automate(ctx context.Context, c *crm.CRM) error {
+	_, err := c.Automation.Rules.Create(ctx, automation.Rule{
+		Name: "Follow up price calculator users", Enabled: true,
+		Triggers:  []string{"activity.tracked"},
+		Condition: automation.Condition{Event: filter.Eq("data.name", "pricing_calculator_used")},
+		Actions: []automation.Action{{Type: automation.ActionCreateTask, Title: "Call {{contact.first_name}} about pricing",
+			DueIn: "1d", Priority: "high"}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil { // River workers in this process
+		return err
+	}
+	lead, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "lea@shop.example", FirstName: "Lea", OwnerID: "rep-2"})
+	if err != nil {
+		return err
+	}
+	tracked := time.Now()
+	if _, err := c.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"}); err != nil {
+		return err
+	}
+	for time.Since(tracked) < 10*time.Second {
+		page, err := c.Tasks.Open(ctx, "rep-2", contacts.TaskListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(page.Items) > 0 {
+			fmt.Printf("rule: task %q for rep-2, %v after Track\n", page.Items[0].Title, time.Since(tracked).Round(time.Millisecond))
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errors.New("the rule's task did not appear")
 }
 
 // sell opens a deal for the contact in the default pipeline, prices it with
