@@ -202,7 +202,7 @@ func (e *Engine) dispatchEvents(ctx context.Context, tx *store.Tx, evs []core.Ev
 			return nil
 		}
 	}
-	_, err = e.client.InsertTx(ctx, tx.Bun().Tx, dispatchArgs{V: argsVersion, Tenant: tenant, Events: ids, Depth: depth}, nil)
+	_, err = e.client.InsertTx(ctx, tx.Bun().Tx, dispatchArgs{payload: header(tenant), Events: ids, Depth: depth}, nil)
 	if err != nil {
 		return fmt.Errorf("crm: queue automation job: %w", err)
 	}
@@ -283,21 +283,38 @@ func contactOf(ev core.Event) *core.ID {
 // cancelled (logged), not retried.
 const argsVersion = 1
 
-// payload is embedded in job arguments: it records a payload that does
-// not parse, so the worker can cancel the job instead of River retrying a
-// job that can never run.
+// payload is embedded in job arguments: the payload version, the tenant,
+// and — when the payload does not parse — the error, so the worker can
+// cancel the job instead of River retrying a job that can never run.
 type payload struct {
+	V        int    `json:"v"`
+	Tenant   string `json:"tenant,omitempty"`
 	parseErr error
 }
 
-func (p *payload) check(v int) error {
+// header is the payload header of a job of tenant.
+func header(tenant string) payload { return payload{V: argsVersion, Tenant: tenant} }
+
+func (p *payload) check() error {
 	if p.parseErr != nil {
 		return river.JobCancel(fmt.Errorf("crm: job payload does not parse (written by another crmkit version?): %w", p.parseErr))
 	}
-	if v != argsVersion {
-		return river.JobCancel(fmt.Errorf("crm: job payload version %d is not %d", v, argsVersion))
+	if p.V != argsVersion {
+		return river.JobCancel(fmt.Errorf("crm: job payload version %d is not %d", p.V, argsVersion))
 	}
 	return nil
+}
+
+// open checks the payload and returns the scope of its tenant.
+func (p *payload) open(rt *store.Runtime) (store.Scope, error) {
+	if err := p.check(); err != nil {
+		return store.Scope{}, err
+	}
+	sc := store.NewScope(rt).WithTenant(p.Tenant)
+	if _, err := sc.Tenant(); err != nil {
+		return sc, river.JobCancel(err)
+	}
+	return sc, nil
 }
 
 // lenient decodes data into v, recording an error in p instead of
@@ -310,8 +327,6 @@ func lenient[T any](data []byte, v *T, p *payload) error {
 }
 
 type dispatchArgs struct {
-	V      int       `json:"v"`
-	Tenant string    `json:"tenant"`
 	Events []core.ID `json:"events"`
 	Depth  int       `json:"depth"`
 	payload
@@ -337,13 +352,10 @@ type dispatchWorker struct {
 // runs and deliveries recorded and starts nothing twice.
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs]) error {
 	a := job.Args
-	if err := a.check(a.V); err != nil {
-		return err
-	}
 	e := w.e
-	sc := store.NewScope(e.rt).WithTenant(a.Tenant)
-	if _, err := sc.Tenant(); err != nil {
-		return river.JobCancel(err)
+	sc, err := a.open(e.rt)
+	if err != nil {
+		return err
 	}
 	if limited, err := e.overRate(ctx, sc); err != nil {
 		return err
@@ -555,7 +567,7 @@ func (x *execution) proceed(ctx context.Context, from string) error {
 		x.run.FinishedAt = &now
 	case until != nil:
 		x.run.Status = RunWaiting
-		if _, err := x.e.client.InsertTx(ctx, x.sc.Tx().Bun().Tx, runArgs{V: argsVersion, Tenant: x.tenant, Run: x.run.ID, From: next},
+		if _, err := x.e.client.InsertTx(ctx, x.sc.Tx().Bun().Tx, runArgs{payload: header(x.tenant), Run: x.run.ID, From: next},
 			&river.InsertOpts{Queue: QueueRules, MaxAttempts: 10, ScheduledAt: *until}); err != nil {
 			return fmt.Errorf("crm: schedule the rest of run %s: %w", x.run.ID, err)
 		}
@@ -720,8 +732,6 @@ func (e *hostError) Error() string { return e.err.Error() }
 func (e *hostError) Unwrap() error { return e.err }
 
 type runArgs struct {
-	V      int     `json:"v"`
-	Tenant string  `json:"tenant"`
 	Run    core.ID `json:"run"`
 	From   string  `json:"from"`
 	payload
@@ -745,13 +755,10 @@ type runWorker struct {
 // with.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
 	a := job.Args
-	if err := a.check(a.V); err != nil {
-		return err
-	}
 	e := w.e
-	sc := store.NewScope(e.rt).WithTenant(a.Tenant)
-	if _, err := sc.Tenant(); err != nil {
-		return river.JobCancel(err)
+	sc, err := a.open(e.rt)
+	if err != nil {
+		return err
 	}
 	return sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		run, err := getRun(ctx, sc.Q(), a.Tenant, a.Run)

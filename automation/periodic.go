@@ -37,7 +37,7 @@ func (e *Engine) AddPeriodic(name string, every time.Duration, fn PeriodicFunc) 
 	}
 	_, err := e.client.PeriodicJobs().AddSafely(river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return periodicArgs{V: argsVersion, Name: name}, &river.InsertOpts{Queue: QueueRules,
+			return periodicArgs{payload: header(""), Name: name}, &river.InsertOpts{Queue: QueueRules,
 				UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: every}}
 		}, &river.PeriodicJobOpts{ID: "crm." + name, RunOnStart: true}))
 	if err != nil {
@@ -47,7 +47,6 @@ func (e *Engine) AddPeriodic(name string, every time.Duration, fn PeriodicFunc) 
 }
 
 type periodicArgs struct {
-	V    int    `json:"v"`
 	Name string `json:"name"`
 	payload
 }
@@ -64,7 +63,7 @@ type periodicWorker struct {
 }
 
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
-	if err := job.Args.check(job.Args.V); err != nil {
+	if err := job.Args.check(); err != nil {
 		return err
 	}
 	w.e.periodicMu.Lock()

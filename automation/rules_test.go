@@ -105,6 +105,13 @@ func TestBadWebhookURLsAreRefused(t *testing.T) {
 		require.NoError(t, err)
 		_, err = open.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: "http://10.1.2.3/hook"})
 		require.ErrorIs(t, err, core.ErrInvalid)
+		// Or for named hosts the host allows.
+		named, err := crm.New(db, crm.Config{Automation: automation.Options{Webhooks: automation.WebhookOptions{AllowedHosts: []string{"10.1.2.3"}}}})
+		require.NoError(t, err)
+		_, err = named.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: "http://10.1.2.3/hook"})
+		require.NoError(t, err)
+		_, err = named.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: "http://127.0.0.1/hook"})
+		require.ErrorIs(t, err, core.ErrInvalid)
 	})
 }
 

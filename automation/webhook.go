@@ -392,7 +392,7 @@ func (e *Engine) enqueueDelivery(ctx context.Context, tx *store.Tx, tenant strin
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return core.NilID, err
 	}
-	_, err = e.client.InsertTx(ctx, tx.Bun().Tx, webhookArgs{V: argsVersion, Tenant: tenant, Delivery: id},
+	_, err = e.client.InsertTx(ctx, tx.Bun().Tx, webhookArgs{payload: header(tenant), Delivery: id},
 		&river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: e.opts.Webhooks.MaxAttempts})
 	if err != nil {
 		return core.NilID, fmt.Errorf("crm: queue delivery: %w", err)
@@ -401,8 +401,6 @@ func (e *Engine) enqueueDelivery(ctx context.Context, tx *store.Tx, tenant strin
 }
 
 type webhookArgs struct {
-	V        int     `json:"v"`
-	Tenant   string  `json:"tenant"`
 	Delivery core.ID `json:"delivery"`
 	payload
 }
@@ -426,13 +424,10 @@ type webhookWorker struct {
 // a row disable the webhook.
 func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) error {
 	a := job.Args
-	if err := a.check(a.V); err != nil {
-		return err
-	}
 	e := w.e
-	sc := store.NewScope(e.rt).WithTenant(a.Tenant)
-	if _, err := sc.Tenant(); err != nil {
-		return river.JobCancel(err)
+	sc, err := a.open(e.rt)
+	if err != nil {
+		return err
 	}
 	q := sc.Q()
 	d, err := scanDelivery(q.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM crm_webhook_deliveries d WHERE d.tenant_id = ? AND d.id = ?`, a.Tenant, a.Delivery))

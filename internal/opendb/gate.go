@@ -174,12 +174,7 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 	if err != nil {
 		return nil, err
 	}
-	leave, err := c.enter(ctx, writes(query))
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	return f.ExecContext(ctx, query, args)
+	return c.exec(ctx, writes(query), func() (driver.Result, error) { return f.ExecContext(ctx, query, args) })
 }
 
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -187,16 +182,35 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	if err != nil {
 		return nil, err
 	}
-	leave, err := c.enter(ctx, writes(query))
+	return c.query(ctx, writes(query), func() (driver.Rows, error) { return f.QueryContext(ctx, query, args) })
+}
+
+// exec runs a statement, through the gate when it writes.
+func (c *gatedConn) exec(ctx context.Context, write bool, run func() (driver.Result, error)) (driver.Result, error) {
+	leave, err := c.enter(ctx, write)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := f.QueryContext(ctx, query, args)
+	defer leave()
+	return run()
+}
+
+// query runs a query, through the gate when it writes: a writing query
+// (UPDATE … RETURNING) holds the gate until its rows are read or closed.
+func (c *gatedConn) query(ctx context.Context, write bool, run func() (driver.Rows, error)) (driver.Rows, error) {
+	leave, err := c.enter(ctx, write)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := run()
 	if err != nil {
 		leave()
 		return nil, err
 	}
-	return leaveOnClose(rows, leave), nil
+	if !write || c.inTx {
+		return rows, nil
+	}
+	return &gatedRows{Rows: rows, leave: leave}, nil
 }
 
 func (c *gatedConn) Ping(ctx context.Context) error {
@@ -270,12 +284,7 @@ func (s *gatedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if err != nil {
 		return nil, err
 	}
-	leave, err := s.conn.enter(ctx, s.write)
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	return f.ExecContext(ctx, args)
+	return s.conn.exec(ctx, s.write, func() (driver.Result, error) { return f.ExecContext(ctx, args) })
 }
 
 func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -283,25 +292,7 @@ func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if err != nil {
 		return nil, err
 	}
-	leave, err := s.conn.enter(ctx, s.write)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := f.QueryContext(ctx, args)
-	if err != nil {
-		leave()
-		return nil, err
-	}
-	return leaveOnClose(rows, leave), nil
-}
-
-// leaveOnClose returns rows that call leave when closed: a writing query
-// (UPDATE … RETURNING) holds the lock until its rows are read.
-func leaveOnClose(rows driver.Rows, leave func()) driver.Rows {
-	if leave == nil {
-		return rows
-	}
-	return &gatedRows{Rows: rows, leave: leave}
+	return s.conn.query(ctx, s.write, func() (driver.Rows, error) { return f.QueryContext(ctx, args) })
 }
 
 type gatedRows struct {
