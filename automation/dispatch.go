@@ -732,8 +732,8 @@ func (e *hostError) Error() string { return e.err.Error() }
 func (e *hostError) Unwrap() error { return e.err }
 
 type runArgs struct {
-	Run    core.ID `json:"run"`
-	From   string  `json:"from"`
+	Run  core.ID `json:"run"`
+	From string  `json:"from"`
 	payload
 }
 
