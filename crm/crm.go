@@ -126,11 +126,13 @@ func OpenDB(ctx context.Context, cfg Config) (*bun.DB, error) {
 // through bun). crmkit's tables are all named crm_*, so they can live beside
 // the host's. Close does not close db.
 //
-// An SQLite db should be opened as OpenDB does: WAL, foreign keys on, a busy
-// timeout, and transactions that take the write lock at BEGIN
-// (_txlock=immediate with modernc.org/sqlite); otherwise concurrent writers
-// can fail with SQLITE_BUSY. With a single connection, never read through db
-// while a transaction is open on it.
+// An SQLite db is best opened with OpenDB: WAL, foreign keys on, a busy
+// timeout, transactions that take the write lock at BEGIN
+// (_txlock=immediate with modernc.org/sqlite), and a gate at which the
+// process's writers queue in order (River's workers get a pool of their
+// own behind it). A db opened otherwise works, but under load concurrent
+// writers can fail with SQLITE_BUSY. With a single connection, never read
+// through db while a transaction is open on it.
 func New(db *bun.DB, cfg Config) (*CRM, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
