@@ -386,7 +386,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 			}
 			for _, h := range cfg.hooks {
 				if matchType(h.types, ev.Type) {
-					if _, err := e.enqueueDelivery(ctx, sc.Tx(), a.Tenant, h.id, ev.ID, "event:"+h.id.String()+":"+ev.ID.String()); err != nil {
+					if _, err := e.enqueueDelivery(ctx, sc.Tx(), a.Tenant, h.id, ev.ID, deliveryKey(h.id, ev.ID)); err != nil {
 						return err
 					}
 				}

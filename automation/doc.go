@@ -10,7 +10,13 @@
 // rule's trigger and Event condition accept an event, or a webhook
 // subscribes to its type, one River job ("crm.dispatch") is inserted with
 // InsertTx, in the same transaction. A rolled-back change leaves no job; a
-// committed one always has its job. No process polls the outbox.
+// committed one always has its job. No process polls the outbox for this.
+// One gap remains by design: a process's copy of the rules may be up to
+// RuleCacheTTL old when another process has just saved a rule, so an
+// event in that moment gets no job; the sweeper (Engine.Sweep, every
+// Options.SweepEvery in the workers) reads each event once, a minute
+// behind, and queues those that a rule or webhook wanted but that have no
+// run or delivery.
 //
 // Workers (c.Start, in any number of processes) take the jobs. A dispatch
 // job, in one transaction, decides the Contact condition of each rule,

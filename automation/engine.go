@@ -58,6 +58,13 @@ type Options struct {
 	// effect at once; a save in another process within RuleCacheTTL.
 	// Default 1s.
 	RuleCacheTTL time.Duration
+	// SweepEvery is how often the workers look for events that a rule or
+	// webhook wants but that got no job (see Engine.Sweep). Default 1m;
+	// negative: never.
+	SweepEvery time.Duration
+	// SweepLag leaves the newest events to the next sweep, so that
+	// transactions still open commit first. Default 1m.
+	SweepLag time.Duration
 	// PollInterval is how often an idle worker looks for new jobs when it
 	// cannot be notified (PostgreSQL without Listener). Default 200ms.
 	PollInterval time.Duration
@@ -128,6 +135,8 @@ func (o Options) withDefaults() Options {
 	def(&o.Webhooks.MaxAttempts, 10)
 	def(&o.Webhooks.DisableAfter, 15)
 	defDur(&o.RuleCacheTTL, time.Second)
+	defDur(&o.SweepEvery, time.Minute)
+	defDur(&o.SweepLag, time.Minute)
 	defDur(&o.PollInterval, 200*time.Millisecond)
 	defDur(&o.JobTimeout, time.Minute)
 	defDur(&o.RescueAfter, time.Hour)
@@ -149,6 +158,12 @@ func (o Options) validate() error {
 		if d <= 0 {
 			v.Add("Automation."+name, "must be positive")
 		}
+	}
+	if o.SweepEvery > 0 && o.SweepEvery < time.Minute {
+		v.Add("Automation.SweepEvery", "must be at least a minute (or negative: never)")
+	}
+	if o.SweepLag < 0 {
+		v.Add("Automation.SweepLag", "must not be negative")
 	}
 	if o.RescueAfter < o.JobTimeout {
 		v.Add("Automation.RescueAfter", "must be at least JobTimeout")
@@ -329,6 +344,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	defer e.runMu.Unlock()
 	if e.running {
 		return nil
+	}
+	if e.opts.SweepEvery > 0 {
+		if err := e.AddPeriodic("sweep", e.opts.SweepEvery, e.Sweep); err != nil {
+			return err
+		}
 	}
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("crm: start workers: %w", err)

@@ -86,3 +86,45 @@ func TestRateLimitHoldsRunsBack(t *testing.T) {
 		require.Len(t, openTasks(t, c, "team"), 5)
 	})
 }
+
+// A process whose copy of the rules is stale (another process saved the
+// rule a moment ago) inserts no job for an event the rule wants; the
+// sweeper finds the event and the rule acts on it, once.
+func TestSweeperCatchesMissedEvents(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		cfg := crm.Config{Automation: automation.Options{RuleCacheTTL: time.Hour, SweepLag: time.Millisecond}}
+		stale, err := crm.New(db, cfg)
+		require.NoError(t, err)
+		require.NoError(t, stale.Migrate(ctx))
+		// The stale process reads the (empty) rules once and keeps them.
+		_, err = stale.Contacts.Create(ctx, contacts.NewContact{Email: "before@example.com"})
+		require.NoError(t, err)
+
+		fresh, err := crm.New(db, cfg)
+		require.NoError(t, err)
+		_, err = fresh.Automation.Rules.Create(ctx, burstRule)
+		require.NoError(t, err)
+		time.Sleep(5 * time.Millisecond) // the event comes after the rule
+		missed, err := stale.Contacts.Create(ctx, contacts.NewContact{Email: "burst-missed@example.com"})
+		require.NoError(t, err)
+		caught, err := fresh.Contacts.Create(ctx, contacts.NewContact{Email: "burst-caught@example.com"})
+		require.NoError(t, err)
+		var jobs int
+		require.NoError(t, db.NewSelect().Table("river_job").ColumnExpr("count(*)").Where("kind = 'crm.dispatch'").Scan(ctx, &jobs))
+		require.Equal(t, 1, jobs, "the stale process queued nothing")
+
+		require.NoError(t, fresh.Start(ctx)) // sweeps on start, then every minute
+		t.Cleanup(func() { _ = fresh.Close() })
+		require.Eventually(t, func() bool { return len(openTasks(t, fresh, "team")) == 2 }, 30*time.Second, 10*time.Millisecond)
+		var contactsWithTask []string
+		for _, task := range openTasks(t, fresh, "team") {
+			contactsWithTask = append(contactsWithTask, task.ContactID.String())
+		}
+		require.ElementsMatch(t, []string{missed.ID.String(), caught.ID.String()}, contactsWithTask)
+		// A second sweep finds nothing more to do.
+		require.NoError(t, fresh.SweepEvents(ctx))
+		time.Sleep(300 * time.Millisecond)
+		require.Len(t, openTasks(t, fresh, "team"), 2)
+	})
+}

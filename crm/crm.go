@@ -239,6 +239,11 @@ func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CR
 	}
 }
 
+// SweepEvents queues the events a rule or webhook wants but that got no
+// job (see automation.Engine.Sweep); the workers do it every minute, this
+// does it now.
+func (c *CRM) SweepEvents(ctx context.Context) error { return c.shared.engine.Sweep(ctx) }
+
 // River returns the River client that runs crmkit's jobs, for a host that
 // wants to look at them (River UI, JobList). Insert crmkit's jobs only
 // through crmkit.
