@@ -363,7 +363,8 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 		e.log.WarnContext(ctx, "crm: rule runs over the tenant's rate limit; waiting", "tenant", a.Tenant)
 		return river.JobSnooze(min(10*time.Second, e.opts.RateWindow))
 	}
-	return sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+	runs := 0
+	err = sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		ctx = withDepth(ctx, a.Depth+1)
 		cfg, err := e.config(ctx, sc.Q(), a.Tenant)
 		if err != nil {
@@ -392,9 +393,13 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 				}
 			}
 		}
-		e.started(a.Tenant, x.runs)
+		runs = x.runs
 		return nil
 	})
+	if err == nil {
+		e.started(a.Tenant, runs)
+	}
+	return err
 }
 
 // overRate reports whether the tenant started RateLimit runs in the last
@@ -403,21 +408,30 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 // process adds the runs it starts itself.
 func (e *Engine) overRate(ctx context.Context, sc store.Scope) (bool, error) {
 	tenant, _ := sc.Tenant()
-	// One lock around the read, so workers that check at once share one
-	// count (a query a second per tenant, not per job).
 	e.rateMu.Lock()
-	defer e.rateMu.Unlock()
 	r, ok := e.rates[tenant]
+	e.rateMu.Unlock()
 	if !ok || time.Since(r.read) > time.Second {
+		// Never hold rateMu during a query: a worker holding the write
+		// gate may be waiting for it (see started).
+		began := time.Now()
 		var n int
 		err := sc.Q().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM crm_rule_runs WHERE tenant_id = ? AND started_at > ? LIMIT ?) recent`,
 			tenant, e.now().Add(-e.opts.RateWindow), e.opts.RateLimit).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("crm: rate limit: %w", err)
 		}
-		r = &rate{read: time.Now(), count: n}
-		e.rates[tenant] = r
+		e.rateMu.Lock()
+		// A count read by another worker after this one began is as fresh
+		// and holds their reservations: keep it.
+		if cur, ok := e.rates[tenant]; !ok || cur.read.Before(began) {
+			e.rates[tenant] = &rate{read: time.Now(), count: n}
+		}
+		e.rateMu.Unlock()
 	}
+	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
+	r = e.rates[tenant]
 	if r.count >= e.opts.RateLimit {
 		return true, nil
 	}

@@ -88,7 +88,10 @@ func (e *Engine) sweepTenant(ctx context.Context, tenant string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	until := idAt(time.Now().Add(-e.opts.SweepLag))
+	until, err := e.sweepUntil(ctx, sc)
+	if err != nil {
+		return 0, err
+	}
 	queued := 0
 	for {
 		var n int
@@ -118,6 +121,26 @@ func (e *Engine) sweepTenant(ctx context.Context, tenant string) (int, error) {
 			return queued, nil
 		}
 	}
+}
+
+// sweepUntil is where a sweep stops: SweepLag ago, or earlier while
+// dispatch jobs wait in River (a backlog): their events have jobs, and
+// queueing them again would only add work.
+func (e *Engine) sweepUntil(ctx context.Context, sc store.Scope) (core.ID, error) {
+	until := time.Now().Add(-e.opts.SweepLag)
+	// The column itself, not min() of it: SQLite returns an aggregate of a
+	// timestamp as text.
+	var oldest time.Time
+	err := sc.Q().QueryRow(ctx, `SELECT created_at FROM river_job WHERE kind = 'crm.dispatch'
+		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled') ORDER BY created_at LIMIT 1`).Scan(&oldest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return core.NilID, fmt.Errorf("oldest waiting job: %w", err)
+	case oldest.Before(until):
+		until = oldest
+	}
+	return idAt(until), nil
 }
 
 func minID(a, b core.ID) core.ID {
