@@ -63,7 +63,7 @@ func TestRetentionRunsPeriodically(t *testing.T) {
 func TestRateLimitHoldsRunsBack(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		c, err := crm.New(db, crm.Config{Automation: automation.Options{RateLimit: 3, RateWindow: 8 * time.Second}})
+		c, err := crm.New(db, crm.Config{Automation: automation.Options{RateLimit: 3, RateWindow: 15 * time.Second}})
 		require.NoError(t, err)
 		require.NoError(t, c.Migrate(ctx))
 		require.NoError(t, c.Start(ctx))
@@ -82,7 +82,7 @@ func TestRateLimitHoldsRunsBack(t *testing.T) {
 		require.Eventually(t, func() bool { return done() == 3 }, 10*time.Second, 10*time.Millisecond)
 		time.Sleep(time.Second)
 		require.Equal(t, 3, done(), "held back within the window")
-		require.Eventually(t, func() bool { return done() == 5 }, 30*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return done() == 5 }, 60*time.Second, 10*time.Millisecond)
 		require.Len(t, openTasks(t, c, "team"), 5)
 	})
 }
