@@ -188,13 +188,14 @@ func (e *Engine) dispatchEvents(ctx context.Context, tx *store.Tx, evs []core.Ev
 	if depth > e.opts.MaxDepth {
 		// A loop (or a very long chain): log the runs it would have
 		// started instead of starting them. Webhooks still get the event.
+		now := e.now()
 		for _, s := range stopped {
 			r, ev := s[0].(*Rule), s[1].(core.Event)
 			e.log.WarnContext(ctx, "crm: rule stopped at the depth limit", "tenant", tenant, "rule", r.ID, "event", ev.Type, "depth", depth)
 			if err := insertRun(ctx, tx.Q(), tenant, &Run{ID: core.NewID(), RuleID: r.ID, RuleVersion: r.Version, EventID: ev.ID,
 				EventType: ev.Type, ContactID: contactOf(ev), Depth: depth, Status: RunStopped,
 				Error:     fmt.Sprintf("stopped: depth %d exceeds the limit of %d (a rule that triggers itself?)", depth, e.opts.MaxDepth),
-				StartedAt: e.now()}); err != nil {
+				StartedAt: now, FinishedAt: &now}); err != nil {
 				return err
 			}
 		}

@@ -74,6 +74,10 @@
 // exactly once. For outside effects (mail) they get an idempotency key
 // that is the same for every attempt of the step.
 //
+// The run log and the delivery log keep what finished for
+// Options.LogRetention (90 days); the workers prune older entries daily
+// (Engine.PruneLogs).
+//
 // # Loops and storms
 //
 // Events caused by a rule's actions carry the depth of the chain; a run

@@ -65,6 +65,10 @@ type Options struct {
 	// SweepLag leaves the newest events to the next sweep, so that
 	// transactions still open commit first. Default 1m.
 	SweepLag time.Duration
+	// LogRetention is how long the run log and the webhook delivery log
+	// keep what finished; PruneLogs, run daily by the workers, deletes the
+	// rest. Default 90 days; negative: keep forever.
+	LogRetention time.Duration
 	// PollInterval is how often an idle worker looks for new jobs when it
 	// cannot be notified (PostgreSQL without Listener). Default 200ms.
 	PollInterval time.Duration
@@ -137,6 +141,7 @@ func (o Options) withDefaults() Options {
 	defDur(&o.RuleCacheTTL, time.Second)
 	defDur(&o.SweepEvery, time.Minute)
 	defDur(&o.SweepLag, time.Minute)
+	defDur(&o.LogRetention, 90*24*time.Hour)
 	defDur(&o.PollInterval, 200*time.Millisecond)
 	defDur(&o.JobTimeout, time.Minute)
 	defDur(&o.RescueAfter, time.Hour)
@@ -347,6 +352,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if e.opts.SweepEvery > 0 {
 		if err := e.AddPeriodic("sweep", e.opts.SweepEvery, e.Sweep); err != nil {
+			return err
+		}
+	}
+	if e.opts.LogRetention > 0 {
+		if err := e.AddPeriodic("prune_logs", 24*time.Hour, func(ctx context.Context) error {
+			_, _, err := e.PruneLogs(ctx)
+			return err
+		}); err != nil {
 			return err
 		}
 	}

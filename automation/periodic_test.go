@@ -16,6 +16,7 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/dialect"
 )
 
 // Retention runs as periodic work: once per interval across the processes
@@ -126,5 +127,48 @@ func TestSweeperCatchesMissedEvents(t *testing.T) {
 		require.NoError(t, fresh.SweepEvents(ctx))
 		time.Sleep(300 * time.Millisecond)
 		require.Len(t, openTasks(t, fresh, "team"), 2)
+	})
+}
+
+// The run log keeps what finished for LogRetention; pruning deletes the
+// older runs with their steps and keeps the rest.
+func TestRunLogIsPruned(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := started(t, db, crm.Config{Automation: automation.Options{LogRetention: time.Hour}})
+		rule, err := c.Automation.Rules.Create(ctx, burstRule)
+		require.NoError(t, err)
+		_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "burst-new@example.com"})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{Status: automation.RunDone})
+			require.NoError(t, err)
+			return len(runs) == 1
+		}, 10*time.Second, 10*time.Millisecond)
+		// A run that finished two hours ago, as the log would hold it.
+		old, ev := core.NewID(), core.NewID()
+		then := time.Now().Add(-2 * time.Hour)
+		d, err := dialect.For(db)
+		require.NoError(t, err)
+		_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_rule_runs (tenant_id, id, rule_id, rule_version, event_id, event_type,
+			depth, status, started_at, updated_at, finished_at) VALUES ('default', ?, ?, 1, ?, 'contact.created', 0, 'done', ?, ?, ?)`),
+			old, rule.ID, ev, d.Time(then), d.Time(then), d.Time(then))
+		require.NoError(t, err)
+		_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_rule_steps (tenant_id, run_id, step, action, status, result, started_at, finished_at)
+			VALUES ('default', ?, '0', 'create_task', 'ok', '{}', ?, ?)`), old, d.Time(then), d.Time(then))
+		require.NoError(t, err)
+
+		runs, deliveries, err := c.PruneAutomationLogs(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), runs)
+		require.Zero(t, deliveries)
+		left, err := c.Automation.Runs.List(ctx, automation.RunQuery{})
+		require.NoError(t, err)
+		require.Len(t, left, 1)
+		require.NotEqual(t, old, left[0].ID)
+		var steps int
+		require.NoError(t, db.NewSelect().Table("crm_rule_steps").ColumnExpr("count(*)").Scan(ctx, &steps))
+		require.Equal(t, 1, steps, "the old run's steps went with it")
+		require.Len(t, openTasks(t, c, "team"), 1, "pruning the log leaves what the rules did")
 	})
 }

@@ -244,6 +244,13 @@ func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CR
 // does it now.
 func (c *CRM) SweepEvents(ctx context.Context) error { return c.shared.engine.Sweep(ctx) }
 
+// PruneAutomationLogs deletes the rule runs and webhook deliveries that
+// finished longer ago than Automation.LogRetention (see
+// automation.Engine.PruneLogs); the workers do it daily.
+func (c *CRM) PruneAutomationLogs(ctx context.Context) (runs, deliveries int64, err error) {
+	return c.shared.engine.PruneLogs(ctx)
+}
+
 // River returns the River client that runs crmkit's jobs, for a host that
 // wants to look at them (River UI, JobList). Insert crmkit's jobs only
 // through crmkit.
