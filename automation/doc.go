@@ -26,9 +26,9 @@
 // per subscription and event, by a unique key). A job is never half done
 // (one transaction) and a job run twice — its worker died after the
 // commit, before River recorded the completion — finds its work recorded
-// and does nothing twice. A wait step ends the transaction with a "crm.run" job scheduled for the
-// end of the wait, which continues the run with the rule version it
-// started with. A worker killed mid-job leaves its transaction
+// and does nothing twice. A wait step ends the transaction with a
+// "crm.run" job scheduled for the end of the wait, which continues the run
+// with the rule version it started with. A worker killed mid-job leaves its transaction
 // uncommitted; River runs the job again after Options.RescueAfter.
 //
 // Errors: an action whose input or state is wrong (a contact without an
