@@ -104,21 +104,10 @@ func loadConfig(ctx context.Context, q store.Q, tenant string, now time.Time) (*
 	return c, nil
 }
 
-// matchType reports whether event type t matches one of patterns (exact,
-// or "deal.*").
-func matchType(patterns []string, t string) bool {
-	for _, p := range patterns {
-		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, p[:len(p)-1])) {
-			return true
-		}
-	}
-	return false
-}
-
 // triggered reports whether the i-th rule of c starts a run for ev as far
 // as the event decides (its type and the Event condition).
 func (c *tenantConfig) triggered(i int, ev core.Event, rec *eventRecord) bool {
-	if !matchType(c.rules[i].Triggers, ev.Type) {
+	if !store.MatchesType(c.rules[i].Triggers, ev.Type) {
 		return false
 	}
 	return c.events[i] == nil || c.events[i].Match(rec)
@@ -162,52 +151,51 @@ func (e *Engine) dispatchEvents(ctx context.Context, tx *store.Tx, evs []core.Ev
 		return err
 	}
 	depth := depthOf(ctx)
+	over := depth > e.opts.MaxDepth
 	var ids []core.ID
-	var stopped [][2]any // rule, event of runs the depth limit stops
 	for _, ev := range evs {
 		rec := &eventRecord{ev: ev}
 		wanted := false
 		for i, r := range cfg.rules {
-			if cfg.triggered(i, ev, rec) {
-				wanted = true
-				stopped = append(stopped, [2]any{r, ev})
+			if !cfg.triggered(i, ev, rec) {
+				continue
+			}
+			wanted = true
+			if over {
+				// A loop (or a very long chain): log the run it would have
+				// started instead of starting it. Webhooks still get the
+				// event.
+				if err := e.stopRun(ctx, tx, r, ev, depth); err != nil {
+					return err
+				}
 			}
 		}
 		for _, h := range cfg.hooks {
-			if matchType(h.types, ev.Type) {
-				wanted = true
-			}
+			wanted = wanted || store.MatchesType(h.types, ev.Type)
 		}
 		if wanted {
 			ids = append(ids, ev.ID)
 		}
 	}
-	if len(ids) == 0 {
+	if len(ids) == 0 || (over && len(cfg.hooks) == 0) {
 		return nil
-	}
-	if depth > e.opts.MaxDepth {
-		// A loop (or a very long chain): log the runs it would have
-		// started instead of starting them. Webhooks still get the event.
-		now := e.now()
-		for _, s := range stopped {
-			r, ev := s[0].(*Rule), s[1].(core.Event)
-			e.log.WarnContext(ctx, "crm: rule stopped at the depth limit", "tenant", tenant, "rule", r.ID, "event", ev.Type, "depth", depth)
-			if err := insertRun(ctx, tx.Q(), tenant, &Run{ID: core.NewID(), RuleID: r.ID, RuleVersion: r.Version, EventID: ev.ID,
-				EventType: ev.Type, ContactID: contactOf(ev), Depth: depth, Status: RunStopped,
-				Error:     fmt.Sprintf("stopped: depth %d exceeds the limit of %d (a rule that triggers itself?)", depth, e.opts.MaxDepth),
-				StartedAt: now, FinishedAt: &now}); err != nil {
-				return err
-			}
-		}
-		if len(cfg.hooks) == 0 {
-			return nil
-		}
 	}
 	_, err = e.client.InsertTx(ctx, tx.Bun().Tx, dispatchArgs{payload: header(tenant), Events: ids, Depth: depth}, nil)
 	if err != nil {
 		return fmt.Errorf("crm: queue automation job: %w", err)
 	}
 	return nil
+}
+
+// stopRun logs, as a "stopped" run, the run of r for ev that the depth
+// limit prevents.
+func (e *Engine) stopRun(ctx context.Context, tx *store.Tx, r *Rule, ev core.Event, depth int) error {
+	e.log.WarnContext(ctx, "crm: rule stopped at the depth limit", "tenant", ev.TenantID, "rule", r.ID, "event", ev.Type, "depth", depth)
+	now := e.now()
+	return insertRun(ctx, tx.Q(), ev.TenantID, &Run{ID: core.NewID(), RuleID: r.ID, RuleVersion: r.Version, EventID: ev.ID,
+		EventType: ev.Type, ContactID: contactOf(ev), Depth: depth, Status: RunStopped,
+		Error:     fmt.Sprintf("stopped: depth %d exceeds the limit of %d (a rule that triggers itself?)", depth, e.opts.MaxDepth),
+		StartedAt: now, FinishedAt: &now})
 }
 
 // eventRecord is an event as the Event condition sees it.
@@ -379,15 +367,16 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 		for _, ev := range evs {
 			rec := &eventRecord{ev: ev}
 			for i, r := range cfg.rules {
-				if a.Depth > e.opts.MaxDepth || !cfg.triggered(i, ev, rec) {
-					continue
-				}
-				if err := x.start(ctx, r, ev, a.Depth); err != nil {
-					return err
+				// Past the depth limit the runs were logged as stopped when
+				// the event was appended; the job is for its webhooks.
+				if a.Depth <= e.opts.MaxDepth && cfg.triggered(i, ev, rec) {
+					if err := x.start(ctx, r, ev, a.Depth); err != nil {
+						return err
+					}
 				}
 			}
 			for _, h := range cfg.hooks {
-				if matchType(h.types, ev.Type) {
+				if store.MatchesType(h.types, ev.Type) {
 					if _, err := e.enqueueDelivery(ctx, sc.Tx(), a.Tenant, h.id, ev.ID, deliveryKey(h.id, ev.ID)); err != nil {
 						return err
 					}
@@ -413,8 +402,8 @@ func (e *Engine) overRate(ctx context.Context, sc store.Scope) (bool, error) {
 	r, ok := e.rates[tenant]
 	e.rateMu.Unlock()
 	if !ok || time.Since(r.read) > time.Second {
-		// Never hold rateMu during a query: a worker holding the write
-		// gate may be waiting for it (see started).
+		// Never hold rateMu during a query: every worker of every tenant
+		// would queue behind it.
 		began := time.Now()
 		var n int
 		err := sc.Q().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM crm_rule_runs WHERE tenant_id = ? AND started_at > ? LIMIT ?) recent`,
@@ -496,7 +485,9 @@ type dispatch struct {
 func (x *dispatch) start(ctx context.Context, r *Rule, ev core.Event, depth int) error {
 	run := &Run{ID: core.NewID(), RuleID: r.ID, RuleVersion: r.Version, EventID: ev.ID, EventType: ev.Type,
 		ContactID: contactOf(ev), Depth: depth, Status: RunRunning, StartedAt: x.e.now()}
-	ex := &execution{e: x.e, sc: x.sc, tenant: x.tenant, rule: r, run: run, ev: ev}
+	// The runs of one job share the tenant's contact schema.
+	ex := &execution{e: x.e, sc: x.sc, tenant: x.tenant, rule: r, run: run, ev: ev, schema: x.schema}
+	defer func() { x.schema = ex.schema }()
 	if !r.Condition.Contact.IsZero() {
 		ok, err := ex.holds(ctx, Condition{Contact: r.Condition.Contact})
 		if err != nil || !ok {
@@ -729,15 +720,7 @@ func permanent(err error) bool {
 		return false
 	}
 	var he *hostError
-	if errors.As(err, &he) {
-		return true
-	}
-	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent, errNoContact} {
-		if errors.Is(err, known) {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &he) || errors.Is(err, errNoContact) || store.Known(err)
 }
 
 // hostError is an error a host action returned.
@@ -802,9 +785,6 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
 		ctx = withDepth(ctx, run.Depth+1)
 		run.Status = RunRunning
 		x := &execution{e: e, sc: sc, tenant: a.Tenant, rule: r, run: run, ev: ev}
-		if err := x.proceed(ctx, a.From); err != nil {
-			return err
-		}
-		return nil
+		return x.proceed(ctx, a.From)
 	})
 }

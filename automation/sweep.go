@@ -198,7 +198,7 @@ func (e *Engine) sweepBatch(ctx context.Context, sc store.Scope, cfg *tenantConf
 			}
 		}
 		for _, h := range cfg.hooks {
-			if bytes.Compare(h.id[:], ev.ID[:]) < 0 && matchType(h.types, ev.Type) {
+			if bytes.Compare(h.id[:], ev.ID[:]) < 0 && store.MatchesType(h.types, ev.Type) {
 				w.keys = append(w.keys, deliveryKey(h.id, ev.ID))
 			}
 		}

@@ -20,11 +20,11 @@ type Record interface {
 // Match reports whether r satisfies e, with the same answers the compiled
 // SQL gives. now anchors relative dates.
 func (s *Schema) Match(e Expr, r Record, now time.Time) (bool, error) {
-	n, err := s.bind(e, now)
+	m, err := s.Matcher(e, now)
 	if err != nil {
 		return false, err
 	}
-	return match(n, r), nil
+	return m.Match(r), nil
 }
 
 func match(n node, r Record) bool {

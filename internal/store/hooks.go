@@ -86,11 +86,16 @@ func register[F any](h *Hooks, list *[]hook[F], types []string, fn F) func() {
 	}
 }
 
+// matches reports whether a hook registered for types (none: every
+// event) wants an event of type t.
 func matches(types []string, t string) bool {
-	if len(types) == 0 {
-		return true
-	}
-	for _, p := range types {
+	return len(types) == 0 || MatchesType(types, t)
+}
+
+// MatchesType reports whether event type t matches one of patterns: an
+// exact type ("contact.created") or a prefix pattern ("contact.*").
+func MatchesType(patterns []string, t string) bool {
+	for _, p := range patterns {
 		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, p[:len(p)-1])) {
 			return true
 		}

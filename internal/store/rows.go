@@ -65,12 +65,22 @@ func Wrap(err error, doing string) error {
 	if err == nil {
 		return nil
 	}
-	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent} {
-		if errors.Is(err, known) {
-			return err
-		}
+	if Known(err) {
+		return err
 	}
 	return fmt.Errorf("crm: %s: %w", doing, err)
+}
+
+// Known reports whether err matches a core sentinel (ErrNotFound,
+// ErrConflict, ErrInvalid, ErrForbidden, ErrNoConsent): an expected
+// outcome that says what is wrong, not a failure of the machinery.
+func Known(err error) bool {
+	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent} {
+		if errors.Is(err, known) {
+			return true
+		}
+	}
+	return false
 }
 
 // JSON encodes v as event data ({} if it cannot be encoded).
