@@ -72,8 +72,12 @@ type ImportOptions struct {
 // ImportResult tells what an import did (or, for a dry run, would do).
 type ImportResult struct {
 	ImportProgress
-	Errors []RowError `json:"errors"`
-	DryRun bool       `json:"dry_run"`
+	// ImportID names this import. Every contact it created, updated or
+	// found unchanged carries it as Contact.ImportID (until a later import
+	// has a row for that contact).
+	ImportID core.ID    `json:"import_id"`
+	Errors   []RowError `json:"errors"`
+	DryRun   bool       `json:"dry_run"`
 }
 
 // SourceError, as an ImportRow's Err, reports that the source itself failed
@@ -93,15 +97,16 @@ var errRowsFailed = fmt.Errorf("%w: rows failed", core.ErrInvalid)
 // id, else email). Rows that fail validation or conflict are reported with
 // their line and skipped; the others are imported, in transactions of
 // BatchSize rows (see ImportOptions for dry runs and all-or-nothing). Two rows
-// of one batch with the same email or external id are an error on the
-// later row; across batches the later row updates the contact the earlier
-// one made. Memory stays flat: rows are read as they are imported.
+// with the same email or external id are an error on the later row, however
+// far apart they are: within a batch a map of its keys tells, across
+// batches the contact's ImportID does, so memory stays flat (rows are read
+// as they are imported).
 //
 // Rows that match no contact are written in bulk: COPY on PostgreSQL,
 // multi-row INSERTs on SQLite, with one "contact.created" event each. Rows
 // that match an existing contact are upserted one by one (see importBatch).
 func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts ImportOptions) (ImportResult, error) {
-	res := ImportResult{DryRun: opts.DryRun, Errors: []RowError{}}
+	res := ImportResult{ImportID: core.NewID(), DryRun: opts.DryRun, Errors: []RowError{}}
 	if _, err := s.sc.Tenant(); err != nil {
 		return res, err
 	}
@@ -136,7 +141,7 @@ func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts Imp
 			}
 		}
 		return sc.InTx(ctx, func(ctx context.Context, bsc store.Scope) error {
-			n, err := s.importBatch(ctx, bsc, batch, fail)
+			n, err := s.importBatch(ctx, bsc, res.ImportID, batch, fail)
 			if err != nil {
 				return err
 			}

@@ -85,17 +85,36 @@ func TestImportCSVReportsRowsAndKeepsGoing(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int64(2), count(t, b.svc))
 
-		// Across batches a repeated email updates the contact the earlier row
-		// made (duplicates are caught within a batch only).
-		res3, err := b.svc.ImportCSV(ctx, strings.NewReader("email,first_name\nzed@example.com,Zed\nzed@example.com,Zedd\n"),
+		// A repeated email or external id is an error however far apart the
+		// lines are: here every line is a batch of its own. Ivy existed
+		// before this import: line 5 updates her, line 6 repeats line 5.
+		res3, err := b.svc.ImportCSV(ctx, strings.NewReader("email,first_name,external_id:crm\n"+
+			"zed@example.com,Zed,z1\n"+ // 2: created
+			"zed@example.com,Zedd,\n"+ // 3: the same email as line 2
+			"yan@example.com,Yan,z1\n"+ // 4: the same external id as line 2
+			"ivy@example.com,Ivy-Lou,\n"+ // 5: updates Ivy
+			"ivy@example.com,Ivy again,\n"), // 6: the same email as line 5
 			contacts.CSVImportOptions{ImportOptions: contacts.ImportOptions{BatchSize: 1}})
 		require.NoError(t, err)
-		require.Equal(t, int64(1), res3.Created)
-		require.Equal(t, int64(1), res3.Updated)
+		require.Equal(t, contacts.ImportProgress{Rows: 5, Created: 1, Updated: 1, Failed: 3}, res3.ImportProgress, "%v", res3.Errors)
+		require.Equal(t, []contacts.RowError{
+			{Line: 3, Column: "email", Message: "the same email as an earlier line of this import"},
+			{Line: 4, Column: "external_ids", Message: "the same external id as an earlier line of this import"},
+			{Line: 6, Column: "email", Message: "the same email as an earlier line of this import"},
+		}, res3.Errors)
 		zed, err := b.svc.GetByEmail(ctx, "zed@example.com")
 		require.NoError(t, err)
-		require.Equal(t, "Zedd", zed.FirstName)
+		require.Equal(t, "Zed", zed.FirstName)
+		require.Equal(t, &res3.ImportID, zed.ImportID)
+		ivy, err := b.svc.GetByEmail(ctx, "ivy@example.com")
+		require.NoError(t, err)
+		require.Equal(t, "Ivy-Lou", ivy.FirstName)
+		require.Equal(t, &res3.ImportID, ivy.ImportID)
+		_, err = b.svc.GetByEmail(ctx, "yan@example.com")
+		require.ErrorIs(t, err, core.ErrNotFound)
 		require.NoError(t, b.svc.Delete(ctx, zed.ID))
+		_, err = b.svc.Update(ctx, ivy.ID, contacts.ContactPatch{Version: ivy.Version, FirstName: ptr("Ivy")})
+		require.NoError(t, err)
 
 		// Importing the same file again changes nothing.
 		again, err := b.svc.ImportCSV(ctx, strings.NewReader(csv2), opts)

@@ -46,7 +46,7 @@ var _ repository = sqlRepository{}
 const contactColumns = `c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage,
 	c.owner_id, c.tags, c.attributes, c.created_at, c.updated_at, c.version,
 	c.last_activity_at, c.purchase_count, c.purchase_total, c.purchase_currency, c.first_purchase_at, c.last_purchase_at,
-	c.score, c.scored_at, c.predicted_score, c.restricted`
+	c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id`
 
 // selectContacts is the SELECT of whole contacts, external ids included.
 func selectContacts(d *dialect.Dialect) string {
@@ -61,7 +61,7 @@ type scanner = store.Scanner
 func scanContact(row scanner) (*Contact, error) {
 	var (
 		c                         Contact
-		company                   uuid.NullUUID
+		company, importID         uuid.NullUUID
 		stage, currency           string
 		tags, attrs, ext          []byte
 		lastActivity, first, last sql.NullTime
@@ -72,7 +72,7 @@ func scanContact(row scanner) (*Contact, error) {
 	if err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.FirstName, &c.LastName, &company, &stage,
 		&c.OwnerID, &tags, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version,
 		&lastActivity, &c.Facts.PurchaseCount, &total, &currency, &first, &last,
-		&c.Facts.Score, &scoredAt, &predicted, &c.Restricted, &ext); err != nil {
+		&c.Facts.Score, &scoredAt, &predicted, &c.Restricted, &importID, &ext); err != nil {
 		return nil, err
 	}
 	c.Facts.LastActivityAt = nullTime(lastActivity)
@@ -90,6 +90,10 @@ func scanContact(row scanner) (*Contact, error) {
 	if company.Valid {
 		id := company.UUID
 		c.CompanyID = &id
+	}
+	if importID.Valid {
+		id := importID.UUID
+		c.ImportID = &id
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	if err := decodeTags(tags, &c.Tags); err != nil {

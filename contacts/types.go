@@ -56,6 +56,9 @@ type Contact struct {
 	// Art. 18): kept, but left out of marketing, scoring and disclosure.
 	// Set with Restrict and LiftRestriction.
 	Restricted bool `json:"restricted,omitempty"`
+	// ImportID is the import that last had a row for the contact (see
+	// ImportResult.ImportID); nil if no import has. Read-only.
+	ImportID *core.ID `json:"import_id,omitempty"`
 	// Facts derived from the contact's activities, kept current by Track;
 	// read-only (Create and Update ignore them) and filterable.
 	Facts Facts `json:"facts"`

@@ -46,6 +46,12 @@ type Dialect struct {
 	// PrepareCache: the driver does not cache prepared statements itself,
 	// so crmkit keeps a cache of *sql.Stmt (see internal/store).
 	PrepareCache bool
+	// SerialWrites: one writer at a time for the whole database, and a
+	// transaction cannot write over a newer commit (SQLite fails it with
+	// SQLITE_BUSY instead). What a transaction read before its writes is
+	// still true when it writes, so check-then-write code needs no
+	// savepoint to recover from a concurrent writer.
+	SerialWrites bool
 
 	rebound sync.Map // query with ? → query with $n
 }
@@ -54,7 +60,7 @@ type Dialect struct {
 func For(db *bun.DB) (*Dialect, error) {
 	switch db.Dialect().Name() {
 	case bundialect.SQLite:
-		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true}, nil
+		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}, nil
 	case bundialect.PG:
 		_, pgxDriver := db.Driver().(*stdlib.Driver)
 		return &Dialect{Kind: Postgres, NumberedParams: true, pgxCached: pgxDriver, PrepareCache: !pgxDriver}, nil
