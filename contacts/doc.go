@@ -70,12 +70,13 @@
 //     were about (the link is cleared).
 //   - Search matches whole words by prefix, case-insensitively and
 //     accent-sensitively ("muller" does not find "Müller") on both databases.
-//   - Import catches a repeated email or external id within a batch (an
-//     error on the later row); across batches the later row updates the
-//     contact the earlier one made, so memory stays flat. Rows that match an
-//     existing contact are upserted one by one (with Upsert's locking);
-//     only new contacts take the bulk path, so an import of updates is far
-//     slower than one of new contacts.
+//   - Import reports a repeated email or external id as an error on the
+//     later row, however far apart the rows are. Within a batch a map of
+//     the batch's keys tells; across batches the contact's ImportID does
+//     (each import marks the contacts it writes), so memory stays flat.
+//     Rows that match an existing contact are upserted one by one (with
+//     Upsert's locking); only new contacts take the bulk path, so an import
+//     of updates is far slower than one of new contacts.
 //   - Lead scoring lives here, not in the pipeline package: it reads and
 //     writes contacts and activities only. Stages only advance by score;
 //     attribute changes count at the next Rescore (or ScoreContact).
