@@ -458,70 +458,98 @@ func BenchmarkTimeline(b *testing.B) {
 			b.Fatal(err)
 		}
 
+		crmkit := func(b *testing.B) {
+			page, err := svc.Timeline(ctx, c.ID, contacts.TimelineOptions{})
+			if err != nil || len(page.Items) != 50 {
+				b.Fatal(err, len(page.Items))
+			}
+		}
+		raw := timelineRaw(b, db, pg, c.ID)
 		b.Run("crmkit", func(b *testing.B) {
 			for b.Loop() {
-				page, err := svc.Timeline(ctx, c.ID, contacts.TimelineOptions{})
-				if err != nil || len(page.Items) != 50 {
-					b.Fatal(err, len(page.Items))
-				}
+				crmkit(b)
 			}
 		})
 		b.Run("raw", func(b *testing.B) {
-			ph := func(q string) string { return q }
-			if pg {
-				ph = rebindDollar
-			}
-			prep := func(q string) *sql.Stmt {
-				st, err := db.DB.PrepareContext(ctx, ph(q))
-				require.NoError(b, err)
-				return st
-			}
-			acts := prep(`SELECT a.id, a.contact_id, a.company_id, a.deal_id, a.kind, a.name, a.occurred_at, a.actor_id,
-				a.idempotency_key, a.properties, a.order_id, a.amount, a.currency, a.items, a.created_at
-				FROM crm_activities a WHERE a.tenant_id = ? AND a.contact_id = ? ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?`)
-			nts := prep(`SELECT n.id, n.contact_id, n.author_id, n.body, n.pinned, n.created_at, n.updated_at, n.version
-				FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ? ORDER BY n.created_at DESC, n.id DESC LIMIT ?`)
-			evs := prep(`SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
-				FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`)
-			var (
-				id, contact, kind, name, actor, key, order, currency, author, body, tenant, typ, stype string
-				company, deal                                                                          sql.NullString
-				amount                                                                                 sql.NullInt64
-				props, items, data                                                                     []byte
-				at, created, updated                                                                   time.Time
-				pinned                                                                                 bool
-				version                                                                                int64
-			)
-			id = c.ID.String()
 			for b.Loop() {
-				n := 0
-				for _, q := range []struct {
-					st   *sql.Stmt
-					dest []any
-				}{
-					{acts, []any{&id, &contact, &company, &deal, &kind, &name, &at, &actor, &key, &props, &order, &amount, &currency, &items, &created}},
-					{nts, []any{&id, &contact, &author, &body, &pinned, &created, &updated, &version}},
-					{evs, []any{&tenant, &id, &typ, &stype, &contact, &actor, &at, &data}},
-				} {
-					rows, err := q.st.QueryContext(ctx, "default", c.ID.String(), 51)
-					if err != nil {
-						b.Fatal(err)
-					}
-					k, err := scanAll(rows, q.dest)
-					rows.Close()
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += k
-				}
-				if n < 51 {
-					b.Fatal(n)
-				}
+				raw(b)
 			}
+		})
+		// Both in turns, so that a change in the machine's load (large on
+		// this shared one) weighs on both alike: the ratio to quote.
+		b.Run("interleaved", func(b *testing.B) {
+			var crmkitTime, rawTime time.Duration
+			for b.Loop() {
+				start := time.Now()
+				crmkit(b)
+				mid := time.Now()
+				raw(b)
+				crmkitTime += mid.Sub(start)
+				rawTime += time.Since(mid)
+			}
+			b.ReportMetric(float64(crmkitTime.Nanoseconds())/float64(b.N), "crmkit-ns/op")
+			b.ReportMetric(float64(rawTime.Nanoseconds())/float64(b.N), "raw-ns/op")
+			b.ReportMetric(float64(crmkitTime)/float64(rawTime), "ratio")
 		})
 	}
 	b.Run("sqlite", func(b *testing.B) { run(b, dbtest.SQLite(b)) })
 	b.Run("postgres", func(b *testing.B) { run(b, dbtest.Postgres(b)) })
+}
+
+// timelineRaw returns the hand-written first page of contact id's timeline:
+// three prepared queries (activities, notes, events), 51 rows each at most.
+func timelineRaw(b *testing.B, db *bun.DB, pg bool, contactID core.ID) func(b *testing.B) {
+	ctx := context.Background()
+	ph := func(q string) string { return q }
+	if pg {
+		ph = rebindDollar
+	}
+	prep := func(q string) *sql.Stmt {
+		st, err := db.DB.PrepareContext(ctx, ph(q))
+		require.NoError(b, err)
+		return st
+	}
+	acts := prep(`SELECT a.id, a.contact_id, a.company_id, a.deal_id, a.kind, a.name, a.occurred_at, a.actor_id,
+				a.idempotency_key, a.properties, a.order_id, a.amount, a.currency, a.items, a.created_at
+				FROM crm_activities a WHERE a.tenant_id = ? AND a.contact_id = ? ORDER BY a.occurred_at DESC, a.id DESC LIMIT ?`)
+	nts := prep(`SELECT n.id, n.contact_id, n.author_id, n.body, n.pinned, n.created_at, n.updated_at, n.version
+				FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ? ORDER BY n.created_at DESC, n.id DESC LIMIT ?`)
+	evs := prep(`SELECT e.tenant_id, e.id, e.type, e.subject_type, e.subject_id, e.actor_id, e.occurred_at, e.data
+				FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`)
+	var (
+		id, contact, kind, name, actor, key, order, currency, author, body, tenant, typ, stype string
+		company, deal                                                                          sql.NullString
+		amount                                                                                 sql.NullInt64
+		props, items, data                                                                     []byte
+		at, created, updated                                                                   time.Time
+		pinned                                                                                 bool
+		version                                                                                int64
+	)
+	return func(b *testing.B) {
+		n := 0
+		for _, q := range []struct {
+			st   *sql.Stmt
+			dest []any
+		}{
+			{acts, []any{&id, &contact, &company, &deal, &kind, &name, &at, &actor, &key, &props, &order, &amount, &currency, &items, &created}},
+			{nts, []any{&id, &contact, &author, &body, &pinned, &created, &updated, &version}},
+			{evs, []any{&tenant, &id, &typ, &stype, &contact, &actor, &at, &data}},
+		} {
+			rows, err := q.st.QueryContext(ctx, "default", contactID.String(), 51)
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, err := scanAll(rows, q.dest)
+			rows.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += k
+		}
+		if n < 51 {
+			b.Fatal(n)
+		}
+	}
 }
 
 func mustRuntime(b *testing.B, db *bun.DB) *store.Runtime {
