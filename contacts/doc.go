@@ -15,7 +15,8 @@
 //     overdue, due soon), custom field definitions (c.Fields).
 //   - Search (c.Contacts.Search): full-text over names, email, phone, company,
 //     tags and domains, word prefixes for type-ahead, ranked: SQLite FTS5 or
-//     PostgreSQL tsvector with GIN, kept in sync by every write.
+//     PostgreSQL tsvector with GIN, kept in sync by every write;
+//     RebuildSearchIndex repairs it after rows were written around crmkit.
 //   - Lead scoring (c.Scoring): a model per tenant of fit rules (filters
 //     over the contact) and engagement rules (points per activity of a kind
 //     and name, halved every half-life); thresholds advance the lifecycle

@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"unicode"
@@ -173,11 +174,78 @@ func indexCompanyContacts(ctx context.Context, q store.Q, tenant string, id core
 
 // indexCompany brings the search document of company id up to date.
 func indexCompany(ctx context.Context, q store.Q, tenant string, id core.ID) error {
-	_, err := q.Exec(ctx, `INSERT INTO crm_search (tenant_id, entity, entity_id, title, body)
-		SELECT co.tenant_id, 'company', co.id, co.name, co.name || ' ' || co.domain || ' ' || replace(co.domain, '.', ' ')
-		FROM crm_companies co WHERE co.tenant_id = ? AND co.id = ?
-		ON CONFLICT (tenant_id, entity, entity_id) DO UPDATE SET title = excluded.title, body = excluded.body`, tenant, id)
+	_, err := q.Exec(ctx, companyDocSQL("co.id = ?"), tenant, id)
 	return err
+}
+
+// companyDocSQL is the INSERT … SELECT that (re)indexes the companies a
+// condition selects; its text matches migration 0005.
+func companyDocSQL(where string) string {
+	return `INSERT INTO crm_search (tenant_id, entity, entity_id, title, body)
+		SELECT co.tenant_id, 'company', co.id, co.name, co.name || ' ' || co.domain || ' ' || replace(co.domain, '.', ' ')
+		FROM crm_companies co WHERE co.tenant_id = ? AND ` + where + `
+		ON CONFLICT (tenant_id, entity, entity_id) DO UPDATE SET title = excluded.title, body = excluded.body`
+}
+
+// reindexBatch is the number of contacts RebuildSearchIndex indexes per
+// transaction.
+const reindexBatch = 10_000
+
+// RebuildSearchIndex rewrites the search documents of all the tenant's
+// companies and contacts and drops those whose record is gone; it returns
+// the number of documents written. crmkit's own writes keep the index in
+// sync, so this is for rows written around crmkit: a restore, a bulk load
+// in SQL, a repair. It works in transactions of 10,000 contacts, so it
+// never holds SQLite's write lock for long, and it is safe to run at any
+// time and to run again.
+func (s *Service) RebuildSearchIndex(ctx context.Context) (int64, error) {
+	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	count := func(res sql.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		n += k
+		return err
+	}
+	err = s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+		q := sc.Q()
+		for _, gone := range []string{
+			`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'contact' AND NOT EXISTS (
+				SELECT 1 FROM crm_contacts c WHERE c.tenant_id = crm_search.tenant_id AND c.id = crm_search.entity_id)`,
+			`DELETE FROM crm_search WHERE tenant_id = ? AND entity = 'company' AND NOT EXISTS (
+				SELECT 1 FROM crm_companies co WHERE co.tenant_id = crm_search.tenant_id AND co.id = crm_search.entity_id)`,
+		} {
+			if _, err := q.Exec(ctx, gone, tenant); err != nil {
+				return err
+			}
+		}
+		return count(q.Exec(ctx, companyDocSQL("TRUE"), tenant))
+	})
+	after := core.NilID
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var batch store.IDRange
+		err = s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+			q := sc.Q()
+			var err error
+			if batch, err = store.NextIDRange(ctx, q, "crm_contacts", tenant, after, reindexBatch); err != nil {
+				return err
+			}
+			return count(q.Exec(ctx, contactDocSQL(q.D, batch.SQL("c.id")), append([]any{core.NilID, tenant}, batch.Args()...)...))
+		})
+		if batch.Final {
+			break
+		}
+		after = batch.Last
+	}
+	return n, store.Wrap(err, "rebuild search index")
 }
 
 // unindex removes a record's search document.

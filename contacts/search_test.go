@@ -85,3 +85,49 @@ func TestSearch(t *testing.T) {
 		require.ErrorIs(t, err, core.ErrInvalid)
 	})
 }
+
+// Rows written around crmkit (here by SQL) have no search documents until
+// RebuildSearchIndex writes them; it also drops documents of records that
+// are gone, leaves other tenants alone, and can run again.
+func TestRebuildSearchIndex(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		acme, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme Widgets", Domain: "acme-widgets.example"})
+		require.NoError(t, err)
+		ada, err := b.svc.Create(ctx, contacts.NewContact{FirstName: "Ada", LastName: "Lovelace", CompanyID: &acme.ID})
+		require.NoError(t, err)
+		otherSvc, _ := b.forTenant("other")
+		_, err = otherSvc.Create(ctx, contacts.NewContact{FirstName: "Otto", LastName: "Other"})
+		require.NoError(t, err)
+
+		// Loaded around crmkit: a contact at Acme, and Ada deleted.
+		q := b.sc.Q()
+		_, err = q.Exec(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
+			lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
+			VALUES ('default', ?, 'bulk@example.com', '', 'Bulk', 'Loaded', ?, 'lead', '', '["restored"]', '{}', ?, ?, 1)`,
+			core.NewID(), acme.ID, b.clock.Now(), b.clock.Now())
+		require.NoError(t, err)
+		_, err = q.Exec(ctx, `DELETE FROM crm_contacts WHERE tenant_id = 'default' AND id = ?`, ada.ID)
+		require.NoError(t, err)
+		hits, err := b.svc.Search(ctx, "loaded", contacts.SearchOptions{})
+		require.Empty(t, titles(t, hits, err))
+		hits, err = b.svc.Search(ctx, "lovelace", contacts.SearchOptions{})
+		require.Equal(t, []string{"Ada Lovelace"}, titles(t, hits, err))
+
+		n, err := b.svc.RebuildSearchIndex(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), n, "the company and the loaded contact")
+		hits, err = b.svc.Search(ctx, "restored acme", contacts.SearchOptions{})
+		require.Equal(t, []string{"Bulk Loaded"}, titles(t, hits, err))
+		hits, err = b.svc.Search(ctx, "lovelace", contacts.SearchOptions{})
+		require.Empty(t, titles(t, hits, err))
+		hits, err = otherSvc.Search(ctx, "otto", contacts.SearchOptions{})
+		require.Equal(t, []string{"Otto Other"}, titles(t, hits, err))
+
+		again, err := b.svc.RebuildSearchIndex(ctx)
+		require.NoError(t, err)
+		require.Equal(t, n, again)
+		hits, err = b.svc.Search(ctx, "bulk", contacts.SearchOptions{})
+		require.Equal(t, []string{"Bulk Loaded"}, titles(t, hits, err))
+	})
+}
