@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,6 +113,19 @@ func TestImportCSVReportsRowsAndKeepsGoing(t *testing.T) {
 		require.Equal(t, &res3.ImportID, ivy.ImportID)
 		_, err = b.svc.GetByEmail(ctx, "yan@example.com")
 		require.ErrorIs(t, err, core.ErrNotFound)
+		// The contacts of an import, in SQL and in memory.
+		byImport := filter.Eq("import_id", res3.ImportID.String())
+		listed, err := b.svc.List(ctx, contacts.ListOptions{Filter: byImport, Sort: "last_name"})
+		require.NoError(t, err)
+		require.Len(t, listed.Items, 2)
+		for _, c := range listed.Items {
+			ok, err := contacts.Schema.Match(byImport, c, time.Now())
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		ok, err := contacts.Schema.Match(byImport, &contacts.Contact{}, time.Now())
+		require.NoError(t, err)
+		require.False(t, ok)
 		require.NoError(t, b.svc.Delete(ctx, zed.ID))
 		_, err = b.svc.Update(ctx, ivy.ID, contacts.ContactPatch{Version: ivy.Version, FirstName: ptr("Ivy")})
 		require.NoError(t, err)

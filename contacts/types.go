@@ -57,7 +57,8 @@ type Contact struct {
 	// Set with Restrict and LiftRestriction.
 	Restricted bool `json:"restricted,omitempty"`
 	// ImportID is the import that last had a row for the contact (see
-	// ImportResult.ImportID); nil if no import has. Read-only.
+	// ImportResult.ImportID); nil if no import has. Read-only; filterable
+	// as "import_id" (not indexed).
 	ImportID *core.ID `json:"import_id,omitempty"`
 	// Facts derived from the contact's activities, kept current by Track;
 	// read-only (Create and Update ignore them) and filterable.
@@ -155,6 +156,8 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "lifecycle_stage", Column: "c.lifecycle_stage", Type: filter.Enum, Values: stageNames()},
 	filter.Field{Name: "owner_id", Column: "c.owner_id", Type: filter.String},
 	filter.Field{Name: "company_id", Column: "c.company_id", Type: filter.ID},
+	// Not indexed: a filter on it alone reads every contact of the tenant.
+	filter.Field{Name: "import_id", Column: "c.import_id", Type: filter.ID},
 	filter.Field{Name: "tags", Column: "c.tags", Type: filter.Tags},
 	filter.Field{Name: "created_at", Column: "c.created_at", Type: filter.Time, Sortable: true},
 	filter.Field{Name: "updated_at", Column: "c.updated_at", Type: filter.Time, Sortable: true},
@@ -199,6 +202,11 @@ func (c *Contact) FilterValue(field string) any {
 			return core.NilID
 		}
 		return *c.CompanyID
+	case "import_id":
+		if c.ImportID == nil {
+			return core.NilID
+		}
+		return *c.ImportID
 	case "tags":
 		return c.Tags
 	case "created_at":
