@@ -16,7 +16,7 @@ import (
 const (
 	ReasonEmail       = "same email"                // equal once +tags (and Gmail's dots) are dropped
 	ReasonPhone       = "same phone"                // equal as digits, with the default country code applied
-	ReasonNameCompany = "same name at same company" // first and last name, case-insensitively
+	ReasonNameCompany = "same name at same company" // first and last name, case-insensitively (Unicode)
 	ReasonSimilarName = "similar name"              // same last name, first names alike
 )
 
@@ -78,8 +78,6 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 	}{
 		{ReasonEmail, emailKey(d, "c.email"), "c.email <> ''", nil},
 		{ReasonPhone, phoneKey(d, "c.phone"), "length(c.phone) >= 6", []any{opts.DefaultCountryCode, opts.DefaultCountryCode}},
-		{ReasonNameCompany, "lower(c.first_name) || ' ' || lower(c.last_name) || ' ' || " + idText(d, "c.company_id"),
-			"c.first_name <> '' AND c.last_name <> '' AND c.company_id IS NOT NULL", nil},
 	}
 	for _, e := range exact {
 		// Only rows whose key occurs more than once come back, grouped.
@@ -109,8 +107,42 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 		}
 	}
 
+	// Same name at the same company: compared here, one company at a time,
+	// so that case folds alike on both databases and beyond ASCII ("MÜLLER"
+	// is "Müller"). SQL's lower() folds ASCII only: SQLite's always, and
+	// PostgreSQL's on crmkit's "C"-collated name columns.
+	rows, err := s.sc.Q().PlanPerCall().Query(ctx, `SELECT c.company_id, c.id, c.first_name, c.last_name FROM crm_contacts c
+		WHERE c.tenant_id = ? AND c.first_name <> '' AND c.last_name <> '' AND c.company_id IS NOT NULL
+		ORDER BY c.company_id`, tenant)
+	if err != nil {
+		return nil, store.Wrap(err, "find duplicates")
+	}
+	var company core.ID
+	named := map[string]core.ID{} // the company's contacts by folded name
+	err = store.EachRow(rows, func(r scanner) error {
+		var co, id core.ID
+		var first, last string
+		if err := r.Scan(&co, &id, &first, &last); err != nil {
+			return err
+		}
+		if co != company {
+			clear(named)
+			company = co
+		}
+		key := strings.ToLower(first) + "\x00" + strings.ToLower(last)
+		if prev, ok := named[key]; ok {
+			uf.join(prev, id, ReasonNameCompany)
+		} else {
+			named[key] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "find duplicates")
+	}
+
 	// Similar names: contacts sharing a last name, compared pairwise.
-	rows, err := s.sc.Q().PlanPerCall().Query(ctx, `SELECT k, id, first_name FROM (
+	rows, err = s.sc.Q().PlanPerCall().Query(ctx, `SELECT k, id, first_name FROM (
 			SELECT lower(c.last_name) AS k, c.id AS id, c.first_name AS first_name, count(*) OVER (PARTITION BY lower(c.last_name)) AS n
 			FROM crm_contacts c WHERE c.tenant_id = ? AND c.last_name <> '' AND c.first_name <> '') b
 		WHERE n > 1 AND n <= ? ORDER BY k`, tenant, maxNameBlock)
@@ -186,13 +218,6 @@ func phoneKey(d *dialect.Dialect, col string) string {
 	return fmt.Sprintf(`(CASE WHEN substr(%[1]s, 1, 2) = '00' THEN substr(%[1]s, 3)
 		WHEN substr(%[1]s, 1, 1) = '0' AND ? <> '' THEN ? || substr(%[1]s, 2)
 		ELSE %[1]s END)`, digits)
-}
-
-func idText(d *dialect.Dialect, col string) string {
-	if d.Kind == dialect.Postgres {
-		return col + "::text"
-	}
-	return col
 }
 
 // similarFirstNames: the same first letter, and one name a prefix of the
