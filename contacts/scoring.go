@@ -233,40 +233,23 @@ func (s *Scoring) Rescore(ctx context.Context) (ScoreResult, error) {
 	if err != nil || m.Version == 0 {
 		return res, store.Wrap(err, "rescore")
 	}
-	after := core.NilID
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		var batch store.IDRange
-		err := s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
-			q := sc.Q()
-			var err error
-			if batch, err = store.NextIDRange(ctx, q, "crm_contacts", tenant, after, rescoreBatch); err != nil {
+	err = s.sc.InIDRanges(ctx, "crm_contacts", rescoreBatch, "rescore", func(ctx context.Context, sc store.Scope, batch store.IDRange) error {
+		q := sc.Q()
+		if batch.Final {
+			var n int64
+			if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?`, tenant, batch.After).Scan(&n); err != nil {
 				return err
 			}
-			if batch.Final {
-				var n int64
-				if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?`, tenant, after).Scan(&n); err != nil {
-					return err
-				}
-				res.Contacts += n
-			} else {
-				res.Contacts += int64(rescoreBatch)
-			}
-			changed, advanced, err := s.score(ctx, sc, m, batch.SQL("c.id"), batch.Args()...)
-			res.Changed += changed
-			res.Advanced += advanced
-			return err
-		})
-		if err != nil {
-			return res, store.Wrap(err, "rescore")
+			res.Contacts += n
+		} else {
+			res.Contacts += int64(rescoreBatch)
 		}
-		if batch.Final {
-			return res, nil
-		}
-		after = batch.Last
-	}
+		changed, advanced, err := s.score(ctx, sc, m, batch.SQL("c.id"), batch.Args()...)
+		res.Changed += changed
+		res.Advanced += advanced
+		return err
+	})
+	return res, err
 }
 
 // ScoreContact recomputes one contact's score now (Track does this for the

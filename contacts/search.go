@@ -226,26 +226,14 @@ func (s *Service) RebuildSearchIndex(ctx context.Context) (int64, error) {
 		}
 		return count(q.Exec(ctx, companyDocSQL("TRUE"), tenant))
 	})
-	after := core.NilID
-	for err == nil {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		var batch store.IDRange
-		err = s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
-			q := sc.Q()
-			var err error
-			if batch, err = store.NextIDRange(ctx, q, "crm_contacts", tenant, after, reindexBatch); err != nil {
-				return err
-			}
-			return count(q.Exec(ctx, contactDocSQL(q.D, batch.SQL("c.id")), append([]any{core.NilID, tenant}, batch.Args()...)...))
-		})
-		if batch.Final {
-			break
-		}
-		after = batch.Last
+	if err != nil {
+		return n, store.Wrap(err, "rebuild search index")
 	}
-	return n, store.Wrap(err, "rebuild search index")
+	err = s.sc.InIDRanges(ctx, "crm_contacts", reindexBatch, "rebuild search index", func(ctx context.Context, sc store.Scope, batch store.IDRange) error {
+		q := sc.Q()
+		return count(q.Exec(ctx, contactDocSQL(q.D, batch.SQL("c.id")), append([]any{core.NilID, tenant}, batch.Args()...)...))
+	})
+	return n, err
 }
 
 // unindex removes a record's search document.

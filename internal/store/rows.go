@@ -128,6 +128,36 @@ func NextIDRange(ctx context.Context, q Q, table, tenant string, after core.ID, 
 	return r, err
 }
 
+// InIDRanges walks the tenant's rows of table in id order, size rows at a
+// time, and calls fn with each range in a transaction of its own, so that a
+// job over a large table never holds one transaction (or SQLite's write
+// lock) for long. It stops at the first error, wrapped as store.Wrap does
+// with doing; when ctx ends between ranges it returns ctx's error as is.
+func (s Scope) InIDRanges(ctx context.Context, table string, size int, doing string, fn func(ctx context.Context, sc Scope, r IDRange) error) error {
+	tenant, err := s.Tenant()
+	if err != nil {
+		return err
+	}
+	after := core.NilID
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var r IDRange
+		err := s.InTx(ctx, func(ctx context.Context, sc Scope) error {
+			var err error
+			if r, err = NextIDRange(ctx, sc.Q(), table, tenant, after, size); err != nil {
+				return err
+			}
+			return fn(ctx, sc, r)
+		})
+		if err != nil || r.Final {
+			return Wrap(err, doing)
+		}
+		after = r.Last
+	}
+}
+
 // NullID is id as a query parameter: NULL for nil.
 func NullID(id *core.ID) any {
 	if id == nil {
