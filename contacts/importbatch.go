@@ -137,25 +137,22 @@ func (s *Service) importBatch(ctx context.Context, bsc store.Scope, importID cor
 			fail(RowError{Line: f.row.Line, Column: column, Message: "is on the suppression list (an erased or objecting person); it is not imported"})
 			continue
 		}
-		_, matched := takenEmail[f.c.Email]
-		again := ""
-		if takenEmail[f.c.Email] {
-			again = "email"
+		// again is the first key an earlier line of this import wrote.
+		var again RowError
+		mine, matched := takenEmail[f.c.Email]
+		if mine {
+			again = RowError{Line: f.row.Line, Column: "email", Message: "the same email as an earlier line of this import"}
 		}
 		for _, x := range f.c.ExternalIDs {
 			mine, ok := takenExt[x]
 			matched = matched || ok
-			if mine && again == "" {
-				again = "external_ids"
+			if mine && again.Column == "" {
+				again = RowError{Line: f.row.Line, Column: "external_ids", Message: "the same external id as an earlier line of this import"}
 			}
 		}
 		switch {
-		case again != "":
-			what := "email"
-			if again == "external_ids" {
-				what = "external id"
-			}
-			fail(RowError{Line: f.row.Line, Column: again, Message: "the same " + what + " as an earlier line of this import"})
+		case again.Column != "":
+			fail(again)
 		case matched:
 			oneByOne = append(oneByOne, f.row)
 		case f.c.CompanyID != nil && !known(knownCompany, f.c.CompanyID.String()):
