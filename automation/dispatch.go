@@ -236,37 +236,9 @@ func (r *eventRecord) FilterValue(field string) any {
 	return nil
 }
 
-// contactOf is the contact an event is about: its subject, or the
-// contact_id of its data or of an object in its data (a deal's, a task's).
-func contactOf(ev core.Event) *core.ID {
-	if ev.SubjectType == "contact" && ev.SubjectID != core.NilID {
-		id := ev.SubjectID
-		return &id
-	}
-	var data map[string]json.RawMessage
-	if json.Unmarshal(ev.Data, &data) != nil {
-		return nil
-	}
-	read := func(raw json.RawMessage) *core.ID {
-		var id core.ID
-		if raw == nil || json.Unmarshal(raw, &id) != nil || id == core.NilID {
-			return nil
-		}
-		return &id
-	}
-	if id := read(data["contact_id"]); id != nil {
-		return id
-	}
-	for _, k := range []string{"deal", "task", "note", "activity"} {
-		var inner map[string]json.RawMessage
-		if json.Unmarshal(data[k], &inner) == nil {
-			if id := read(inner["contact_id"]); id != nil {
-				return id
-			}
-		}
-	}
-	return nil
-}
+// contactOf is the contact an event is about (Event.ContactID, which every
+// module sets on the events of its records about a person).
+func contactOf(ev core.Event) *core.ID { return ev.ContactID }
 
 // argsVersion is the version of the job payloads; a job with another is
 // cancelled (logged), not retried.

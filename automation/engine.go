@@ -18,7 +18,6 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/opendb"
@@ -263,17 +262,6 @@ func NewEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 	}
 	e.client = client
 	rt.Hooks.OnAppend(e.onAppend)
-	registerPersonalData(rt)
-	// The run log follows merged contacts to the winner.
-	contacts.OnMerge(rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
-		for _, loser := range m.LoserIDs {
-			if _, err := tx.Q().Exec(ctx, `UPDATE crm_rule_runs SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`,
-				m.WinnerID, tenant, loser); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	return e, nil
 }
 

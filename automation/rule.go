@@ -153,6 +153,7 @@ var eventSchema = filter.NewSchema("event", "e.data",
 type checker struct {
 	v          *core.ValidationError
 	contacts   *filter.Schema
+	events     *core.EventCatalogue // nil: event types are not checked
 	registered func(name string) (ActionFunc, bool)
 	webhookOK  func(id core.ID) (bool, error)
 	count      int
@@ -173,9 +174,12 @@ func (c *checker) rule(r *Rule) {
 	for i, t := range r.Triggers {
 		if !eventTypePattern.MatchString(t) || len(t) > 100 {
 			c.v.Add(fmt.Sprintf("triggers[%d]", i), "%q is not an event type (\"contact.created\") or pattern (\"deal.*\")", t)
+		} else if c.events != nil && !c.events.Known(t) {
+			c.v.Add(fmt.Sprintf("triggers[%d]", i), "%q is not an event type (see the event catalogue)", t)
 		}
 	}
 	c.condition("condition", r.Condition)
+	c.dataPaths("condition.event", r.Triggers, r.Condition.Event)
 	if len(r.Actions) == 0 {
 		c.v.Add("actions", "at least one action is required")
 	}
@@ -191,6 +195,43 @@ func (c *checker) condition(path string, cond Condition) {
 	}
 	if err := c.contacts.Check(cond.Contact); err != nil {
 		c.addAll(path+".contact", err)
+	}
+}
+
+// dataPaths adds a problem for every "data.<path>" the event condition e
+// names that no event type the triggers select has in its payload (a
+// misspelt "data.knd" would otherwise never match).
+func (c *checker) dataPaths(path string, triggers []string, e filter.Expr) {
+	if c.events == nil {
+		return
+	}
+	var types []core.EventType
+	for _, t := range triggers {
+		types = append(types, c.events.Matching(t)...)
+	}
+	if len(types) == 0 {
+		return // the triggers are reported already
+	}
+	walkFields(e, func(field string) {
+		if p, ok := strings.CutPrefix(field, "data."); ok && !core.HasField(types, p) {
+			c.v.Add(path, "%q is not a field of the payload of %s", field, strings.Join(triggers, ", "))
+		}
+	})
+}
+
+// walkFields calls fn with the field of every condition of e.
+func walkFields(e filter.Expr, fn func(field string)) {
+	if e.Field != "" {
+		fn(e.Field)
+	}
+	for _, k := range e.And {
+		walkFields(k, fn)
+	}
+	for _, k := range e.Or {
+		walkFields(k, fn)
+	}
+	if e.Not != nil {
+		walkFields(*e.Not, fn)
 	}
 }
 

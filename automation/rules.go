@@ -81,7 +81,7 @@ func (s *Rules) check(ctx context.Context, q store.Q, r *Rule) error {
 	if err != nil {
 		return err
 	}
-	c := &checker{v: &core.ValidationError{}, contacts: schema, registered: s.e.action,
+	c := &checker{v: &core.ValidationError{}, contacts: schema, registered: s.e.action, events: s.e.rt.Events,
 		webhookOK: func(id core.ID) (bool, error) {
 			var n int
 			err := q.QueryRow(ctx, `SELECT count(*) FROM crm_webhooks WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&n)
@@ -115,7 +115,7 @@ func (s *Rules) Create(ctx context.Context, r Rule) (*Rule, error) {
 		if err := insertVersion(ctx, tx.Q(), tenant, &r, def); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "rule.created", SubjectType: "rule", SubjectID: r.ID, Data: store.JSON(r)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleCreated, SubjectType: "rule", SubjectID: r.ID, Data: store.JSON(r)})
 	})
 	s.e.invalidate(tenant)
 	if err != nil {
@@ -223,7 +223,7 @@ func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
 			return err
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "rule.updated", SubjectType: "rule", SubjectID: id, Data: store.JSON(next)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleUpdated, SubjectType: "rule", SubjectID: id, Data: store.JSON(next)})
 	})
 	s.e.invalidate(tenant)
 	if err != nil {
@@ -257,7 +257,7 @@ func (s *Rules) Delete(ctx context.Context, id core.ID) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(err, core.ErrNotFound)
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "rule.deleted", SubjectType: "rule", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleDeleted, SubjectType: "rule", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
 	})
 	s.e.invalidate(tenant)
 	return store.Wrap(err, "delete rule")

@@ -179,6 +179,8 @@ func (s *Webhooks) check(ctx context.Context, in *WebhookInput) error {
 	for i, t := range in.EventTypes {
 		if !eventTypePattern.MatchString(t) {
 			v.Add(fmt.Sprintf("event_types[%d]", i), "%q is not an event type or pattern", t)
+		} else if s.e.rt.Events != nil && !s.e.rt.Events.Known(t) {
+			v.Add(fmt.Sprintf("event_types[%d]", i), "%q is not an event type (see the event catalogue)", t)
 		}
 	}
 	if in.Secret == "" {
@@ -214,7 +216,7 @@ func (s *Webhooks) Create(ctx context.Context, in WebhookInput) (*Webhook, error
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, tenant, w.ID, w.URL, string(store.JSON(w.EventTypes)), w.Secret, true, now, now, 1); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "webhook.created", SubjectType: "webhook", SubjectID: w.ID,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookCreated, SubjectType: "webhook", SubjectID: w.ID,
 			Data: store.JSON(map[string]any{"id": w.ID, "url": w.URL, "event_types": w.EventTypes})})
 	})
 	s.e.invalidate(tenant)
@@ -281,7 +283,7 @@ func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in Web
 			}
 			return fmt.Errorf("%w: webhook %s is not at version %d", core.ErrConflict, id, version)
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "webhook.updated", SubjectType: "webhook", SubjectID: id,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookUpdated, SubjectType: "webhook", SubjectID: id,
 			Data: store.JSON(map[string]any{"id": id, "url": in.URL, "event_types": in.EventTypes})})
 	})
 	s.e.invalidate(tenant)
@@ -306,7 +308,7 @@ func (s *Webhooks) Delete(ctx context.Context, id core.ID) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(err, core.ErrNotFound)
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "webhook.deleted", SubjectType: "webhook", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookDeleted, SubjectType: "webhook", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
 	})
 	s.e.invalidate(tenant)
 	return store.Wrap(err, "delete webhook")
@@ -514,7 +516,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			disabled = true
-			return tx.Emit(ctx, core.Event{TenantID: a.Tenant, Type: "webhook.disabled", SubjectType: "webhook", SubjectID: hook.ID,
+			return tx.Emit(ctx, core.Event{TenantID: a.Tenant, Type: EventWebhookDisabled, SubjectType: "webhook", SubjectID: hook.ID,
 				Data: store.JSON(map[string]any{"id": hook.ID, "url": hook.URL, "reason": reason, "consecutive_failures": fails})})
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -155,9 +156,9 @@ func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error
 
 // auditedEvents are the changes of personal data the audit log records,
 // by event type; the entry keeps the type and the changed field names.
-var auditedEvents = []string{"contact.created", "contact.updated", "contact.deleted", "contact.merged",
-	"contact.restricted", "contact.restriction_lifted",
-	"consent.granted", "consent.withdrawn", "consent.objected", "consent.pending"}
+var auditedEvents = []string{contacts.EventContactCreated, contacts.EventContactUpdated, contacts.EventContactDeleted, contacts.EventContactMerged,
+	contacts.EventContactRestricted, contacts.EventContactRestrictionLifted,
+	EventConsentGranted, EventConsentWithdrawn, EventConsentObjected, EventConsentPending}
 
 // auditHook records audited events in the transaction that made them.
 func auditHook(ctx context.Context, tx *store.Tx, ev core.Event) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -106,8 +107,9 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 		if len(held) > 0 {
 			until := core.NormalizeTime(hold.Until)
 			r.HoldUntil, holdUntil = &until, until
-			// Kept, but no longer processed.
-			if _, err := q.Exec(ctx, `UPDATE crm_contacts SET restricted = ? WHERE tenant_id = ? AND id = ?`, true, tenant, contactID); err != nil {
+			// Kept, but no longer processed: restricted through the
+			// contacts module, so that "contact.restricted" is emitted.
+			if err := contacts.New(sc).Restrict(ctx, contactID, "legal_hold"); err != nil {
 				return err
 			}
 		}
@@ -136,7 +138,7 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 			return err
 		}
 		out = r
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.erased", SubjectType: "contact", SubjectID: contactID,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactErased, SubjectType: "contact", SubjectID: contactID,
 			OccurredAt: r.ErasedAt, Data: store.JSON(r)})
 	})
 	if err != nil {

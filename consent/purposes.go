@@ -162,7 +162,7 @@ func (s *Service) DefinePurpose(ctx context.Context, in NewPurpose) (*Purpose, e
 			}
 		}
 		out = p
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "purpose.defined", SubjectType: "purpose", SubjectID: core.NilID,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventPurposeDefined, SubjectType: "purpose", SubjectID: core.NilID,
 			OccurredAt: now, Data: store.JSON(p)})
 	})
 	if err != nil {

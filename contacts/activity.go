@@ -320,7 +320,7 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "activity.tracked", SubjectType: "activity", SubjectID: act.ID,
+	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventActivityTracked, SubjectType: "activity", SubjectID: act.ID, ContactID: core.About(act.ContactID),
 		OccurredAt: now, Data: store.JSON(act)}); err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 			return err
 		}
 		out = c
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.created", SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventCompanyCreated, SubjectType: "company", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "create company")
@@ -167,7 +167,7 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 			}
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.updated", SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: store.JSON(out)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventCompanyUpdated, SubjectType: "company", SubjectID: id, OccurredAt: next.UpdatedAt, Data: store.JSON(out)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "update company")
@@ -185,8 +185,8 @@ func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 		}
 		// The event comes first: before hooks detach other modules' rows
 		// (deals) while the company still exists.
-		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "company.deleted", SubjectType: "company", SubjectID: id,
-			Data: store.JSON(map[string]any{"id": id})}); err != nil {
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventCompanyDeleted, SubjectType: "company", SubjectID: id,
+			Data: store.JSON(Deleted{ID: id})}); err != nil {
 			return err
 		}
 		// Its contacts stop being found by its name; it stops being found.

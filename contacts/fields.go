@@ -74,10 +74,20 @@ var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 // MaxFieldOptions bounds the options of an enum.
 const MaxFieldOptions = 500
 
-func (d *FieldDefinition) validate() error {
+// entities are the entities that carry custom fields: those the wired
+// modules declare (module.Module.FieldEntities), or, in a runtime no crm
+// wired, contact, company and deal.
+func (s *Fields) entities() []string {
+	if e := s.sc.Runtime().FieldEntities; len(e) > 0 {
+		return e
+	}
+	return []string{EntityContact, EntityCompany, EntityDeal}
+}
+
+func (d *FieldDefinition) validate(entities []string) error {
 	v := &core.ValidationError{}
-	if d.Entity != EntityContact && d.Entity != EntityCompany && d.Entity != EntityDeal {
-		v.Add("entity", "%q is not one of contact, company, deal", d.Entity)
+	if !slices.Contains(entities, d.Entity) {
+		v.Add("entity", "%q is not one of %s", d.Entity, strings.Join(entities, ", "))
 	}
 	if !filter.ValidAttributeKey(d.Key) {
 		v.Add("key", "%q is not a valid key (a lower-case letter, then lower-case letters, digits and _)", d.Key)
@@ -111,7 +121,7 @@ func (d *FieldDefinition) validate() error {
 // fits is reported by the record's next write.
 func (s *Fields) Define(ctx context.Context, d FieldDefinition) (*FieldDefinition, error) {
 	d.Label = strings.TrimSpace(d.Label)
-	if err := d.validate(); err != nil {
+	if err := d.validate(s.entities()); err != nil {
 		return nil, err
 	}
 	if d.Options == nil {
@@ -138,7 +148,7 @@ func (s *Fields) Define(ctx context.Context, d FieldDefinition) (*FieldDefinitio
 			tenant, d.Entity, d.Key, d.Label, string(d.Type), d.Required, string(opts), d.CreatedAt, d.UpdatedAt, d.Version); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "field.defined", SubjectType: "field", SubjectID: fieldSubject(tenant, d.Entity, d.Key),
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventFieldDefined, SubjectType: "field", SubjectID: fieldSubject(tenant, d.Entity, d.Key),
 			OccurredAt: now, Data: store.JSON(d)})
 	})
 	if err != nil {
@@ -164,7 +174,7 @@ func (s *Fields) Remove(ctx context.Context, entity, key string) error {
 		if _, err := tx.Q().Exec(ctx, `DELETE FROM crm_field_definitions WHERE tenant_id = ? AND entity = ? AND key = ?`, tenant, entity, key); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "field.removed", SubjectType: "field", SubjectID: fieldSubject(tenant, entity, key), Data: store.JSON(d)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventFieldRemoved, SubjectType: "field", SubjectID: fieldSubject(tenant, entity, key), Data: store.JSON(d)})
 	})
 	return store.Wrap(err, "remove field")
 }

@@ -243,7 +243,7 @@ func insertContacts(ctx context.Context, tx *store.Tx, tenant string, importID c
 			hi = c.ID
 		}
 		slices.SortFunc(c.ExternalIDs, compareExternalIDs)
-		events[i] = core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID,
+		events[i] = core.Event{TenantID: tenant, Type: EventContactCreated, SubjectType: "contact", SubjectID: c.ID,
 			OccurredAt: c.CreatedAt, Data: store.JSON(c)}
 	}
 	if err := tx.InsertRows(ctx, "crm_contacts", contactInsertColumns, rows); err != nil {

@@ -31,7 +31,7 @@ type Merged struct {
 // error from fn undoes the whole merge. It is a before hook on
 // "contact.merged" (crm.CRM.Before works too).
 func OnMerge(rt *store.Runtime, fn func(ctx context.Context, tx *store.Tx, tenant string, m Merged) error) (remove func()) {
-	return rt.Hooks.Before([]string{"contact.merged"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+	return rt.Hooks.Before([]string{EventContactMerged}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		var m Merged
 		if err := json.Unmarshal(ev.Data, &m); err != nil {
 			return fmt.Errorf("crm: decode contact.merged: %w", err)
@@ -163,7 +163,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 	}
 	// Hooks (OnMerge) re-point other modules' rows now, while the losers
 	// still exist: their foreign keys would refuse the deletion.
-	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.merged", SubjectType: "contact", SubjectID: winnerID,
+	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactMerged, SubjectType: "contact", SubjectID: winnerID,
 		Data: store.JSON(Merged{WinnerID: winnerID, LoserIDs: loserIDs, Losers: losers})}); err != nil {
 		return nil, err
 	}
@@ -187,8 +187,8 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 		if _, err := q.Exec(ctx, `UPDATE crm_contact_merges SET winner_id = ? WHERE tenant_id = ? AND winner_id = ?`, winnerID, tenant, l.ID); err != nil {
 			return nil, err
 		}
-		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: l.ID,
-			Data: store.JSON(map[string]any{"id": l.ID, "merged_into": winnerID})}); err != nil {
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactDeleted, SubjectType: "contact", SubjectID: l.ID,
+			Data: store.JSON(ContactDeleted{ID: l.ID, MergedInto: &winnerID})}); err != nil {
 			return nil, err
 		}
 	}

@@ -85,7 +85,8 @@ func checkNote(v *core.ValidationError, body string) {
 }
 
 func noteEvent(tenant, typ string, n *Note) core.Event {
-	return core.Event{TenantID: tenant, Type: typ, SubjectType: "note", SubjectID: n.ID, OccurredAt: n.UpdatedAt, Data: store.JSON(n)}
+	return core.Event{TenantID: tenant, Type: typ, SubjectType: "note", SubjectID: n.ID, ContactID: core.About(n.ContactID),
+		OccurredAt: n.UpdatedAt, Data: store.JSON(n)}
 }
 
 // Create stores a note about a contact and emits "note.created".
@@ -118,7 +119,7 @@ func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
 			return err
 		}
 		out = n
-		return tx.Emit(ctx, noteEvent(tenant, "note.created", n))
+		return tx.Emit(ctx, noteEvent(tenant, EventNoteCreated, n))
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "create note")
@@ -176,7 +177,7 @@ func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note,
 			return err
 		}
 		out = &next
-		return tx.Emit(ctx, noteEvent(tenant, "note.updated", out))
+		return tx.Emit(ctx, noteEvent(tenant, EventNoteUpdated, out))
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "update note")
@@ -196,7 +197,7 @@ func (s *Notes) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		n.UpdatedAt = tx.Runtime().Now()
-		return tx.Emit(ctx, noteEvent(tenant, "note.deleted", n))
+		return tx.Emit(ctx, noteEvent(tenant, EventNoteDeleted, n))
 	})
 	return store.Wrap(err, "delete note")
 }

@@ -148,9 +148,11 @@ func RegisterPersonalData(rt *store.Runtime) {
 		},
 		// The contacts merged into this one: their snapshots and events.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
-			return exec(ctx, sc, s.ContactID,
-				`UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN
-					(SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = crm_events.tenant_id AND m.winner_id = ?)`,
-				`UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
+			tenant, _ := sc.Tenant()
+			if err := store.EmptyEventsOf(ctx, sc, `SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?`,
+				tenant, s.ContactID); err != nil {
+				return err
+			}
+			return exec(ctx, sc, s.ContactID, `UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
 		}})
 }

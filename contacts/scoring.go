@@ -147,7 +147,7 @@ func (s *Scoring) SetModel(ctx context.Context, version int64, m ScoringModel) (
 			return err
 		}
 		out = &m
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "scoring.model_changed", SubjectType: "scoring_model", SubjectID: core.NilID,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventScoringModelChanged, SubjectType: "scoring_model", SubjectID: core.NilID,
 			OccurredAt: m.UpdatedAt, Data: store.JSON(out)})
 	})
 	if err != nil {
@@ -351,8 +351,8 @@ func (s *Scoring) score(ctx context.Context, sc store.Scope, m *ScoringModel, wh
 		if _, err := svc.save(ctx, tx, cur, next, nil); err != nil {
 			return 0, 0, err
 		}
-		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.score_threshold_crossed", SubjectType: "contact", SubjectID: mv.id,
-			OccurredAt: now, Data: store.JSON(map[string]any{"score": mv.score, "from_stage": from, "to_stage": mv.to})}); err != nil {
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactThresholdCrossed, SubjectType: "contact", SubjectID: mv.id,
+			OccurredAt: now, Data: store.JSON(ThresholdCrossed{Score: mv.score, FromStage: from, ToStage: mv.to})}); err != nil {
 			return 0, 0, err
 		}
 		advanced++
@@ -448,8 +448,8 @@ func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason s
 		if out, err = (sqlRepository{}).getContact(ctx, tx.Q(), tenant, "c.id = ?", id); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.score_adjusted", SubjectType: "contact", SubjectID: id,
-			Data: store.JSON(map[string]any{"contact_id": id, "points": points, "reason": reason, "score": out.Facts.Score})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactScoreAdjusted, SubjectType: "contact", SubjectID: id,
+			Data: store.JSON(ScoreAdjusted{ContactID: id, Points: points, Reason: reason, Score: out.Facts.Score})})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "adjust score")

@@ -131,7 +131,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		return nil, err
 	}
 	slices.SortFunc(c.ExternalIDs, compareExternalIDs)
-	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.created", SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
+	return c, tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactCreated, SubjectType: "contact", SubjectID: c.ID, OccurredAt: now, Data: store.JSON(c)})
 }
 
 // newContact builds and validates the contact a normalised input describes,
@@ -320,8 +320,8 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 		return nil, err
 	}
 	slices.SortFunc(next.ExternalIDs, compareExternalIDs)
-	data := store.JSON(map[string]any{"contact": next, "changed": changed})
-	return next, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.updated", SubjectType: "contact", SubjectID: next.ID, OccurredAt: next.UpdatedAt, Data: data})
+	data := store.JSON(ContactUpdated{Contact: next, Changed: changed})
+	return next, tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactUpdated, SubjectType: "contact", SubjectID: next.ID, OccurredAt: next.UpdatedAt, Data: data})
 }
 
 func changedFields(a, b *Contact) []string {
@@ -360,8 +360,8 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 		}
 		// The event comes first: before hooks detach other modules' rows
 		// (deals) while the contact still exists.
-		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "contact.deleted", SubjectType: "contact", SubjectID: id,
-			Data: store.JSON(map[string]any{"id": id})}); err != nil {
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactDeleted, SubjectType: "contact", SubjectID: id,
+			Data: store.JSON(ContactDeleted{ID: id})}); err != nil {
 			return err
 		}
 		ok, err := s.repo.deleteContact(ctx, tx.Q(), tenant, id)
@@ -593,12 +593,12 @@ func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason
 		if _, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET restricted = ? WHERE tenant_id = ? AND id = ?`, on, tenant, id); err != nil {
 			return err
 		}
-		typ := "contact.restricted"
+		typ := EventContactRestricted
 		if !on {
-			typ = "contact.restriction_lifted"
+			typ = EventContactRestrictionLifted
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: typ, SubjectType: "contact", SubjectID: id,
-			Data: store.JSON(map[string]any{"reason": reason})})
+			Data: store.JSON(RestrictionChanged{Reason: reason})})
 	})
 	return store.Wrap(err, "restrict contact")
 }

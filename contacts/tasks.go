@@ -255,7 +255,8 @@ func taskEvent(tenant, typ string, t *Task, extra map[string]any) core.Event {
 	for k, v := range extra {
 		data[k] = v
 	}
-	return core.Event{TenantID: tenant, Type: typ, SubjectType: "task", SubjectID: t.ID, OccurredAt: t.UpdatedAt, Data: store.JSON(data)}
+	return core.Event{TenantID: tenant, Type: typ, SubjectType: "task", SubjectID: t.ID, ContactID: t.ContactID,
+		OccurredAt: t.UpdatedAt, Data: store.JSON(data)}
 }
 
 // Create stores a new open task and emits "task.created". The creator is
@@ -290,7 +291,7 @@ func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
 			return err
 		}
 		out = t
-		return tx.Emit(ctx, taskEvent(tenant, "task.created", t, nil))
+		return tx.Emit(ctx, taskEvent(tenant, EventTaskCreated, t, nil))
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "create task")
@@ -367,7 +368,7 @@ func sameTask(a, b *Task) bool {
 // Update edits title, description, due date and priority, if
 // patch.Version is still the task's version; emits "task.updated".
 func (s *Tasks) Update(ctx context.Context, id core.ID, patch TaskPatch) (*Task, error) {
-	return s.change(ctx, id, patch.Version, "update task", "task.updated", func(t *Task, _ time.Time) (map[string]any, error) {
+	return s.change(ctx, id, patch.Version, "update task", EventTaskUpdated, func(t *Task, _ time.Time) (map[string]any, error) {
 		if patch.Title != nil {
 			t.Title = strings.TrimSpace(*patch.Title)
 		}
@@ -390,7 +391,7 @@ func (s *Tasks) Update(ctx context.Context, id core.ID, patch TaskPatch) (*Task,
 // Complete marks an open task done and emits "task.completed". Completing
 // a done task changes nothing; a cancelled one is ErrInvalid.
 func (s *Tasks) Complete(ctx context.Context, id core.ID, version int64) (*Task, error) {
-	return s.change(ctx, id, version, "complete task", "task.completed", func(t *Task, now time.Time) (map[string]any, error) {
+	return s.change(ctx, id, version, "complete task", EventTaskCompleted, func(t *Task, now time.Time) (map[string]any, error) {
 		switch t.Status {
 		case TaskCancelled:
 			return nil, core.Invalid("status", "a cancelled task cannot be completed; reopen it first")
@@ -403,7 +404,7 @@ func (s *Tasks) Complete(ctx context.Context, id core.ID, version int64) (*Task,
 
 // Cancel marks an open task cancelled and emits "task.cancelled".
 func (s *Tasks) Cancel(ctx context.Context, id core.ID, version int64) (*Task, error) {
-	return s.change(ctx, id, version, "cancel task", "task.cancelled", func(t *Task, _ time.Time) (map[string]any, error) {
+	return s.change(ctx, id, version, "cancel task", EventTaskCancelled, func(t *Task, _ time.Time) (map[string]any, error) {
 		if t.Status == TaskDone {
 			return nil, core.Invalid("status", "a done task cannot be cancelled; reopen it first")
 		}
@@ -415,7 +416,7 @@ func (s *Tasks) Cancel(ctx context.Context, id core.ID, version int64) (*Task, e
 // Reopen makes a done or cancelled task open again and emits
 // "task.reopened".
 func (s *Tasks) Reopen(ctx context.Context, id core.ID, version int64) (*Task, error) {
-	return s.change(ctx, id, version, "reopen task", "task.reopened", func(t *Task, _ time.Time) (map[string]any, error) {
+	return s.change(ctx, id, version, "reopen task", EventTaskReopened, func(t *Task, _ time.Time) (map[string]any, error) {
 		t.Status, t.CompletedAt = TaskOpen, nil
 		return nil, nil
 	})
@@ -424,7 +425,7 @@ func (s *Tasks) Reopen(ctx context.Context, id core.ID, version int64) (*Task, e
 // Reassign gives the task to assignee ("" unassigns) and emits
 // "task.reassigned" with the previous assignee.
 func (s *Tasks) Reassign(ctx context.Context, id core.ID, version int64, assignee string) (*Task, error) {
-	return s.change(ctx, id, version, "reassign task", "task.reassigned", func(t *Task, _ time.Time) (map[string]any, error) {
+	return s.change(ctx, id, version, "reassign task", EventTaskReassigned, func(t *Task, _ time.Time) (map[string]any, error) {
 		prev := t.AssigneeID
 		t.AssigneeID = strings.TrimSpace(assignee)
 		return map[string]any{"previous_assignee_id": prev}, nil
@@ -443,7 +444,7 @@ func (s *Tasks) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		t.UpdatedAt = tx.Runtime().Now()
-		return tx.Emit(ctx, taskEvent(tenant, "task.deleted", t, nil))
+		return tx.Emit(ctx, taskEvent(tenant, EventTaskDeleted, t, nil))
 	})
 	return store.Wrap(err, "delete task")
 }

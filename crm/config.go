@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/module"
 )
 
 // Config configures a CRM. The zero Config is usable: an SQLite file
@@ -42,6 +43,10 @@ type Config struct {
 	// stop working when the process restarts.
 	TokenKeys [][]byte
 
+	// OptInTTL is how long a double opt-in confirmation link is valid.
+	// Defaults to 7 days.
+	OptInTTL time.Duration
+
 	// RecordNetworkDetails stores the IP address and user agent in consent
 	// proofs. Off by default: they are personal data of their own.
 	RecordNetworkDetails bool
@@ -68,6 +73,11 @@ type Config struct {
 	// Default 24h; negative: never.
 	RescoreEvery time.Duration
 
+	// Periodic overrides the interval of a module's periodic work by its
+	// name (e.g. "rescore"); zero keeps the module's default, negative
+	// turns the work off. RescoreEvery is the same as Periodic["rescore"].
+	Periodic map[string]time.Duration
+
 	// wallClock records that Clock is the default, so River may take the
 	// time from the database.
 	wallClock bool
@@ -82,9 +92,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetentionEvery == 0 {
 		c.RetentionEvery = 24 * time.Hour
-	}
-	if c.RescoreEvery == 0 {
-		c.RescoreEvery = 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -116,8 +123,23 @@ func (c Config) validate() error {
 	if c.MaxOpenConns < 0 {
 		v.Add("MaxOpenConns", "must not be negative")
 	}
+	if c.OptInTTL < 0 {
+		v.Add("OptInTTL", "must not be negative")
+	}
 	if c.BusyTimeout < 0 {
 		v.Add("BusyTimeout", "must not be negative")
 	}
 	return v.Err()
+}
+
+// every is the interval of periodic work p: Config.Periodic's, then the
+// named fields', then p's default.
+func (c Config) every(p module.Periodic) time.Duration {
+	if d, ok := c.Periodic[p.Name]; ok && d != 0 {
+		return d
+	}
+	if p.Name == "rescore" && c.RescoreEvery != 0 {
+		return c.RescoreEvery
+	}
+	return p.Every
 }

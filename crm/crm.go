@@ -19,6 +19,7 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
@@ -63,6 +64,7 @@ type shared struct {
 	consent   consent.Options
 	engine    *automation.Engine
 	cfg       Config
+	modules   []module.Module
 	listener  *pgxpool.Pool // opened by Open for the engine, closed by Close
 	owned     bool
 	closeOnce sync.Once
@@ -146,9 +148,8 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
-	contacts.RegisterPersonalData(rt)
-	pipeline.RegisterHooks(rt)
-	consent.RegisterHooks(rt)
+	mods := modules()
+	module.Wire(rt, mods)
 	opts := cfg.Automation
 	opts.Clocked = !cfg.wallClock
 	if opts.Logger == nil {
@@ -158,7 +159,8 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh := &shared{rt: rt, owned: owned, engine: engine, cfg: cfg, consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails}}
+	sh := &shared{rt: rt, owned: owned, engine: engine, cfg: cfg, modules: mods,
+		consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails, OptInTTL: cfg.OptInTTL}}
 	return bind(sh, store.NewScope(rt)), nil
 }
 
@@ -210,13 +212,18 @@ func (c *CRM) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if sh.cfg.RescoreEvery > 0 {
-		if err := sh.engine.AddPeriodic("rescore", sh.cfg.RescoreEvery, sh.forEachTenant("crm_scoring_models",
-			func(ctx context.Context, t *CRM) error {
-				_, err := t.Scoring.Rescore(ctx)
-				return err
+	for _, m := range sh.modules {
+		for _, p := range m.Periodic {
+			every := sh.cfg.every(p)
+			if every <= 0 {
+				continue
+			}
+			run := p.Run
+			if err := sh.engine.AddPeriodic(p.Name, every, sh.forEachTenant(p.Table, func(ctx context.Context, t *CRM) error {
+				return run(ctx, t.sc)
 			})); err != nil {
-			return err
+				return err
+			}
 		}
 	}
 	return sh.engine.Start(ctx)
@@ -354,8 +361,22 @@ func (c *CRM) Discarded() {
 // committed. A subscriber receives the events emitted after it was
 // registered: register subscribers at start-up. The returned function
 // unsubscribes.
+//
+// Subscribe panics when a type selects no event of the catalogue
+// (EventTypes), as http.ServeMux does for a malformed pattern: a misspelt
+// "contacts.created" would otherwise never be called.
 func (c *CRM) Subscribe(fn func(ctx context.Context, ev core.Event), types ...string) (unsubscribe func()) {
+	c.mustKnow("Subscribe", types)
 	return c.shared.rt.Hooks.Subscribe(types, fn)
+}
+
+// mustKnow panics when a pattern of types selects no event type.
+func (c *CRM) mustKnow(method string, types []string) {
+	v := &core.ValidationError{}
+	c.shared.rt.Events.CheckPatterns(v, "types", types)
+	if err := v.Err(); err != nil {
+		panic(fmt.Sprintf("crm: %s: %v", method, err))
+	}
 }
 
 // Before registers fn to run inside the transaction of every change whose
@@ -363,18 +384,33 @@ func (c *CRM) Subscribe(fn func(ctx context.Context, ev core.Event), types ...st
 // transaction and the event's tenant; writes through it commit or roll back
 // with the change. An error from fn vetoes the change: nothing of it is
 // written and the caller gets the error. The returned function removes fn.
+// Like Subscribe, it panics when a type selects no event type.
 func (c *CRM) Before(fn func(ctx context.Context, tx *CRM, ev core.Event) error, types ...string) (remove func()) {
+	c.mustKnow("Before", types)
 	sh := c.shared
 	return sh.rt.Hooks.Before(types, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		return fn(ctx, bind(sh, store.NewScope(sh.rt).WithTenant(ev.TenantID).WithTx(tx)), ev)
 	})
 }
 
-// EventQuery selects events; see Events.
-type EventQuery = store.EventQuery
+// EventQuery selects events of one tenant; see Events.
+type EventQuery struct {
+	// SubjectID selects the events about one record; the zero id selects
+	// all.
+	SubjectID core.ID
+	// ContactID selects the events about one contact: its own and those
+	// of its deals, tasks, notes, activities and consents.
+	ContactID core.ID
+	// Types selects events of these types; none selects all.
+	Types []string
+	// After continues after the event with this id (ids grow with time).
+	After core.ID
+	// Limit is at most 1000; 0 means 50.
+	Limit int
+}
 
 // Events returns the tenant's events in the order they were appended:
-// about one subject (q.SubjectID), of some types, after an event id.
+// about one subject or contact, of some types, after an event id.
 func (c *CRM) Events(ctx context.Context, q EventQuery) ([]core.Event, error) {
-	return c.sc.Events(ctx, q)
+	return c.sc.Events(ctx, store.EventQuery{SubjectID: q.SubjectID, ContactID: q.ContactID, Types: q.Types, After: q.After, Limit: q.Limit})
 }

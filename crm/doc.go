@@ -35,7 +35,23 @@
 //
 // Every change appends an event to crm_events in its transaction. Before
 // hooks run inside that transaction and veto the change by returning an
-// error; subscribers run after the commit.
+// error; subscribers run after the commit. Each module exports its event
+// types as constants (contacts.EventContactCreated, pipeline.EventDealWon,
+// …) with a payload type per event; EventTypes lists the whole catalogue
+// with the field paths of each payload. Subscribe, Before, rule triggers,
+// rule conditions on "data.<path>" and webhook subscriptions are checked
+// against it, so a misspelt type or path is refused instead of never
+// matching. Events about a person's records name the contact
+// (core.Event.ContactID; EventQuery.ContactID selects them).
+//
+// # Modules
+//
+// crm wires its modules (contacts, consent, pipeline, automation) through
+// one contract: each module package declares its tables, event catalogue,
+// personal data, hooks on contacts (merge, delete), periodic work and
+// custom-field entities in one value, and crm loops over the list in
+// modules.go. A module writes only its own tables (a test reads every
+// package's SQL); docs/modules.md describes how to add one.
 //
 // # Background work
 //

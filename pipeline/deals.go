@@ -212,7 +212,7 @@ func (s *Deals) Create(ctx context.Context, in NewDeal) (*Deal, error) {
 			return err
 		}
 		out = d
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.created", SubjectType: "deal", SubjectID: d.ID, OccurredAt: now, Data: store.JSON(d)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealCreated, SubjectType: "deal", SubjectID: d.ID, ContactID: d.ContactID, OccurredAt: now, Data: store.JSON(d)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "create deal")
@@ -337,8 +337,8 @@ func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal,
 			return err
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.updated", SubjectType: "deal", SubjectID: id, OccurredAt: next.UpdatedAt,
-			Data: store.JSON(map[string]any{"deal": out, "changed": changed})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealUpdated, SubjectType: "deal", SubjectID: id, ContactID: out.ContactID, OccurredAt: next.UpdatedAt,
+			Data: store.JSON(DealUpdated{Deal: out, Changed: changed})})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "update deal")
@@ -487,7 +487,7 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 		}
 		out = &next
 		if st.ID != cur.StageID {
-			if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.stage_changed", SubjectType: "deal", SubjectID: id, OccurredAt: now,
+			if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealStageChanged, SubjectType: "deal", SubjectID: id, ContactID: out.ContactID, OccurredAt: now,
 				Data: store.JSON(StageChange{Deal: out, FromStage: cur.StageID, ToStage: st.ID})}); err != nil {
 				return err
 			}
@@ -497,13 +497,13 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 		case next.Status == cur.Status && (next.Status != DealLost || next.LostReason == cur.LostReason):
 			return nil
 		case next.Status == DealWon:
-			what = "deal.won"
+			what = EventDealWon
 		case next.Status == DealLost:
-			what = "deal.lost"
+			what = EventDealLost
 		default:
-			what = "deal.reopened"
+			what = EventDealReopened
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: what, SubjectType: "deal", SubjectID: id, OccurredAt: now, Data: store.JSON(out)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: what, SubjectType: "deal", SubjectID: id, ContactID: out.ContactID, OccurredAt: now, Data: store.JSON(out)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, doing)
@@ -538,7 +538,7 @@ func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to cor
 		if err := recordVisit(ctx, q, tenant, d.ID, to, now); err != nil {
 			return err
 		}
-		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.stage_changed", SubjectType: "deal", SubjectID: d.ID, OccurredAt: now,
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealStageChanged, SubjectType: "deal", SubjectID: d.ID, ContactID: d.ContactID, OccurredAt: now,
 			Data: store.JSON(StageChange{Deal: d, FromStage: from, ToStage: to})}); err != nil {
 			return err
 		}
@@ -551,14 +551,19 @@ func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to cor
 func (s *Deals) Delete(ctx context.Context, id core.ID) error {
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		res, err := tx.Q().Exec(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ?`, tenant, id)
+		var contact uuid.NullUUID
+		err := tx.Q().QueryRow(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ? RETURNING contact_id`, tenant, id).Scan(&contact)
+		if errors.Is(err, sql.ErrNoRows) {
+			return core.ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return core.ErrNotFound
+		ev := core.Event{TenantID: tenant, Type: EventDealDeleted, SubjectType: "deal", SubjectID: id, Data: store.JSON(DealDeleted{ID: id})}
+		if contact.Valid {
+			ev.ContactID = &contact.UUID
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.deleted", SubjectType: "deal", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+		return tx.Emit(ctx, ev)
 	})
 	return store.Wrap(err, "delete deal")
 }

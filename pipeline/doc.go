@@ -68,6 +68,10 @@
 //   - A deal's amount excludes tax; with line items it is their net sum and
 //     cannot be set directly.
 //   - Deleting a contact or company keeps its deals and clears the link;
-//     merging contacts moves the losers' deals to the winner (RegisterHooks,
-//     which the crm facade calls).
+//     merging contacts moves the losers' deals to the winner. Each such
+//     change is a new version of the deal with a "deal.updated" event
+//     (hooks of the module's declaration, Module, which crm wires).
+//   - Event types are the Event* constants; EventTypes lists them with
+//     their payload types. Events about a deal with a contact carry it in
+//     core.Event.ContactID.
 package pipeline

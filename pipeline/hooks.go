@@ -2,54 +2,46 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
-// RegisterHooks keeps deals consistent with the contacts and companies they
-// link: a merge moves the losers' deals to the winner, and deleting a
-// contact or company clears the link of its deals (the deals stay), and a
-// tracked activity updates its contact's predicted score when the tenant
-// has a trained lead model. It also registers deals with the privacy
-// registry (subject access export). The crm facade calls it once per CRM.
-func RegisterHooks(rt *store.Runtime) (remove func()) {
-	registerPersonalData(rt)
-	removeMerge := contacts.OnMerge(rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
-		for _, loser := range m.LoserIDs {
-			if _, err := tx.Q().Exec(ctx, `UPDATE crm_deals SET contact_id = ?, updated_at = ?, version = version + 1
-				WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, rt.Now(), tenant, loser); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	detach := func(column string) store.BeforeFunc {
-		return func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-			_, err := tx.Q().Exec(ctx, `UPDATE crm_deals SET `+column+` = NULL, updated_at = ?, version = version + 1
-				WHERE tenant_id = ? AND `+column+` = ?`, rt.Now(), ev.TenantID, ev.SubjectID)
+// onContactMerge moves the losers' deals to the winner.
+func onContactMerge(ctx context.Context, tx *store.Tx, tenant string, m module.ContactMerge) error {
+	for _, loser := range m.LoserIDs {
+		if err := relink(ctx, tx, tenant, "contact_id", loser, core.About(m.WinnerID)); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// onContactDelete unlinks a deleted contact's deals (the deals stay).
+func onContactDelete(ctx context.Context, tx *store.Tx, tenant string, contactID core.ID) error {
+	return relink(ctx, tx, tenant, "contact_id", contactID, nil)
+}
+
+// registerHooks registers the module's other hooks: deleting a company
+// unlinks its deals, and a tracked activity updates its contact's
+// predicted score when the tenant has a trained lead model. It also
+// registers deals for the subject access export and erasure.
+func registerHooks(rt *store.Runtime) (remove func()) {
+	registerPersonalData(rt)
 	// A tracked activity changes its contact's features: predict again.
-	removeTracked := rt.Hooks.Before([]string{"activity.tracked"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-		var a struct {
-			ContactID core.ID `json:"contact_id"`
+	removeTracked := rt.Hooks.Before([]string{contacts.EventActivityTracked}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		if ev.ContactID == nil {
+			return nil
 		}
-		if err := json.Unmarshal(ev.Data, &a); err != nil {
-			return fmt.Errorf("crm: decode activity.tracked: %w", err)
-		}
-		return NewDeals(store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)).predictAgain(ctx, a.ContactID)
+		return NewDeals(store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)).predictAgain(ctx, *ev.ContactID)
 	})
-	removeContact := rt.Hooks.Before([]string{"contact.deleted"}, detach("contact_id"))
-	removeCompany := rt.Hooks.Before([]string{"company.deleted"}, detach("company_id"))
+	removeCompany := rt.Hooks.Before([]string{contacts.EventCompanyDeleted}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		return relink(ctx, tx, ev.TenantID, "company_id", ev.SubjectID, nil)
+	})
 	return func() {
-		removeMerge()
 		removeTracked()
-		removeContact()
 		removeCompany()
 	}
 }
@@ -122,4 +114,45 @@ func registerPersonalData(rt *store.Runtime) {
 			}
 			return nil
 		}})
+}
+
+// relink points the deals whose column (contact_id or company_id) is from
+// at to (nil: unlinks them), each a new version with a "deal.updated"
+// event, so that subscribers, rules and webhooks see the change.
+func relink(ctx context.Context, tx *store.Tx, tenant, column string, from core.ID, to *core.ID) error {
+	q := tx.Q()
+	rows, err := q.Query(ctx, `SELECT id FROM crm_deals WHERE tenant_id = ? AND `+column+` = ? ORDER BY id`+q.D.LockRows(), tenant, from)
+	if err != nil {
+		return err
+	}
+	var ids []core.ID
+	if err := store.EachRow(rows, func(r store.Scanner) error {
+		var id core.ID
+		ids = append(ids, id)
+		return r.Scan(&ids[len(ids)-1])
+	}); err != nil {
+		return err
+	}
+	now := tx.Runtime().Now()
+	for _, id := range ids {
+		if _, err := q.Exec(ctx, `UPDATE crm_deals SET `+column+` = ?, updated_at = ?, version = version + 1
+			WHERE tenant_id = ? AND id = ?`, store.NullID(to), now, tenant, id); err != nil {
+			return err
+		}
+		d, err := getDeal(ctx, q, tenant, id, false)
+		if err != nil {
+			return err
+		}
+		// The event names the contact the deal was about before an unlink,
+		// so that the person's history (and erasure) still finds it.
+		about := d.ContactID
+		if column == "contact_id" && about == nil {
+			about = core.About(from)
+		}
+		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealUpdated, SubjectType: "deal", SubjectID: id,
+			ContactID: about, OccurredAt: now, Data: store.JSON(DealUpdated{Deal: d, Changed: []string{column}})}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -308,7 +308,7 @@ func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (*LeadMod
 		if err != nil {
 			return err
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "lead_model.trained", SubjectType: "lead_model", SubjectID: core.NilID,
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventLeadModelTrained, SubjectType: "lead_model", SubjectID: core.NilID,
 			Data: store.JSON(map[string]any{"version": m.Version, "metrics": m.Metrics})})
 	})
 	if err != nil {

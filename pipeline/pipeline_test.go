@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
 )
 
@@ -220,9 +222,22 @@ func TestDealLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, dup.ID, *got.ContactID)
 		require.NoError(t, b.contacts.Delete(ctx, dup.ID))
-		got, err = b.deals.Get(ctx, d.ID)
+		unlinked, err := b.deals.Get(ctx, d.ID)
 		require.NoError(t, err)
-		require.Nil(t, got.ContactID)
+		require.Nil(t, unlinked.ContactID)
+		// Both re-links are versions of their own, with "deal.updated"
+		// naming the changed field (and the contact the deal was about).
+		require.Equal(t, got.Version+1, unlinked.Version)
+		evs, err := b.sc.Events(ctx, store.EventQuery{SubjectID: d.ID, Limit: store.MaxLimit})
+		require.NoError(t, err)
+		last := evs[len(evs)-2:]
+		for i, ev := range last {
+			require.Equal(t, pipeline.EventDealUpdated, ev.Type)
+			var p pipeline.DealUpdated
+			require.NoError(t, json.Unmarshal(ev.Data, &p))
+			require.Equal(t, []string{"contact_id"}, p.Changed)
+			require.Equal(t, []core.ID{dup.ID, dup.ID}[i], *ev.ContactID)
+		}
 
 		require.NoError(t, b.deals.Delete(ctx, d.ID))
 		_, err = b.deals.Get(ctx, d.ID)

@@ -133,7 +133,7 @@ func (s *Pipelines) create(ctx context.Context, tx *store.Tx, in NewPipeline) (*
 	if err := insertStages(ctx, q, tenant, p.Stages); err != nil {
 		return nil, err
 	}
-	return p, tx.Emit(ctx, core.Event{TenantID: tenant, Type: "pipeline.created", SubjectType: "pipeline", SubjectID: p.ID, OccurredAt: now, Data: store.JSON(p)})
+	return p, tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventPipelineCreated, SubjectType: "pipeline", SubjectID: p.ID, OccurredAt: now, Data: store.JSON(p)})
 }
 
 // saveStages writes the stages of a pipeline that changed from before to
@@ -390,7 +390,7 @@ func (s *Pipelines) change(ctx context.Context, id core.ID, version int64, doing
 			return err
 		}
 		out = p
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "pipeline.updated", SubjectType: "pipeline", SubjectID: id, OccurredAt: p.UpdatedAt, Data: store.JSON(p)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventPipelineUpdated, SubjectType: "pipeline", SubjectID: id, OccurredAt: p.UpdatedAt, Data: store.JSON(p)})
 	})
 	return out, store.Wrap(err, doing)
 }

@@ -136,7 +136,7 @@ func (s *Products) Create(ctx context.Context, in NewProduct) (*Product, error) 
 			return err
 		}
 		out = p
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "product.created", SubjectType: "product", SubjectID: p.ID, OccurredAt: now, Data: store.JSON(p)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventProductCreated, SubjectType: "product", SubjectID: p.ID, OccurredAt: now, Data: store.JSON(p)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "create product")
@@ -210,7 +210,7 @@ func (s *Products) Update(ctx context.Context, id core.ID, patch ProductPatch) (
 			return err
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "product.updated", SubjectType: "product", SubjectID: id, OccurredAt: next.UpdatedAt, Data: store.JSON(out)})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventProductUpdated, SubjectType: "product", SubjectID: id, OccurredAt: next.UpdatedAt, Data: store.JSON(out)})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "update product")
@@ -372,8 +372,8 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 			return err
 		}
 		out = &next
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.updated", SubjectType: "deal", SubjectID: dealID, OccurredAt: next.UpdatedAt,
-			Data: store.JSON(map[string]any{"deal": out, "changed": []string{"line_items", "amount"}})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDealUpdated, SubjectType: "deal", SubjectID: dealID, ContactID: out.ContactID, OccurredAt: next.UpdatedAt,
+			Data: store.JSON(DealUpdated{Deal: out, Changed: []string{"line_items", "amount"}})})
 	})
 	if err != nil {
 		return nil, nil, Totals{}, store.Wrap(err, "set line items")

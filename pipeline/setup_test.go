@@ -13,6 +13,7 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
 )
@@ -37,7 +38,7 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 	clock := dbtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
-	pipeline.RegisterHooks(rt)
+	module.Wire(rt, []module.Module{contacts.Module.Declare(), pipeline.Module.Declare()})
 	return forScope(db, rt, store.NewScope(rt), clock)
 }
 

@@ -134,7 +134,7 @@ func (t *Tx) EmitAll(ctx context.Context, evs []core.Event) error {
 
 // eventInsertColumns are the columns an event is stored in, in the order
 // of eventRow.
-var eventInsertColumns = []string{"tenant_id", "id", "type", "subject_type", "subject_id", "actor_id", "occurred_at", "data"}
+var eventInsertColumns = []string{"tenant_id", "id", "type", "subject_type", "subject_id", "contact_id", "actor_id", "occurred_at", "data"}
 
 // insertEventSQL stores one event (Emit).
 var insertEventSQL = "INSERT INTO crm_events (" + strings.Join(eventInsertColumns, ", ") + ") VALUES (?" +
@@ -142,5 +142,5 @@ var insertEventSQL = "INSERT INTO crm_events (" + strings.Join(eventInsertColumn
 
 // eventRow is ev's values in the order of eventInsertColumns.
 func eventRow(ev core.Event) []any {
-	return []any{ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, ev.ActorID, ev.OccurredAt, string(ev.Data)}
+	return []any{ev.TenantID, ev.ID, ev.Type, ev.SubjectType, ev.SubjectID, NullID(ev.ContactID), ev.ActorID, ev.OccurredAt, string(ev.Data)}
 }

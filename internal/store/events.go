@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/crmkit/crmkit/core"
 )
 
@@ -13,6 +15,8 @@ import (
 type EventQuery struct {
 	// SubjectID selects the events about one record; NilID selects all.
 	SubjectID core.ID
+	// ContactID selects the events about one contact; NilID selects all.
+	ContactID core.ID
 	// Types selects these event types; empty selects all.
 	Types []string
 	// After continues after the event with this id (ids grow with time).
@@ -40,6 +44,10 @@ func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) 
 	if eq.SubjectID != core.NilID {
 		where.WriteString(" AND subject_id = ?")
 		args = append(args, eq.SubjectID)
+	}
+	if eq.ContactID != core.NilID {
+		where.WriteString(" AND contact_id = ?")
+		args = append(args, eq.ContactID)
 	}
 	if eq.After != core.NilID {
 		where.WriteString(" AND id > ?")
@@ -71,7 +79,7 @@ func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) 
 
 // EventColumns lists the columns ScanEvent reads, qualified by alias.
 func EventColumns(alias string) string {
-	cols := []string{"tenant_id", "id", "type", "subject_type", "subject_id", "actor_id", "occurred_at", "data"}
+	cols := []string{"tenant_id", "id", "type", "subject_type", "subject_id", "contact_id", "actor_id", "occurred_at", "data"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}
@@ -82,8 +90,12 @@ func EventColumns(alias string) string {
 func ScanEvent(row interface{ Scan(dest ...any) error }) (core.Event, error) {
 	var ev core.Event
 	var data []byte
-	if err := row.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+	var contact uuid.NullUUID
+	if err := row.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &contact, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
 		return core.Event{}, err
+	}
+	if contact.Valid {
+		ev.ContactID = &contact.UUID
 	}
 	ev.OccurredAt = ev.OccurredAt.UTC()
 	ev.Data = json.RawMessage(data)

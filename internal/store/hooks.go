@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/crmkit/crmkit/core"
@@ -93,10 +92,10 @@ func matches(types []string, t string) bool {
 }
 
 // MatchesType reports whether event type t matches one of patterns: an
-// exact type ("contact.created") or a prefix pattern ("contact.*").
+// exact type ("contact.created"), a prefix pattern ("contact.*") or "*".
 func MatchesType(patterns []string, t string) bool {
 	for _, p := range patterns {
-		if p == t || (strings.HasSuffix(p, ".*") && strings.HasPrefix(t, p[:len(p)-1])) {
+		if core.MatchesEventType(p, t) {
 			return true
 		}
 	}

@@ -23,6 +23,14 @@ type Runtime struct {
 	Cursors *core.CursorSigner
 	Logger  *slog.Logger
 	Hooks   *Hooks
+	// Events is the catalogue of the event types the wired modules emit,
+	// and FieldEntities the entities that carry custom fields. crm sets
+	// both when it wires the modules, before the runtime is used; a
+	// runtime of one module's tests leaves Events nil (event types are
+	// then not checked) and FieldEntities empty (the contacts module's
+	// defaults apply).
+	Events        *core.EventCatalogue
+	FieldEntities []string
 
 	raw     conn
 	stmts   *stmtCache // nil when the driver caches statements itself

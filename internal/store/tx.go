@@ -90,6 +90,9 @@ func (t *Tx) fill(ctx context.Context, ev *core.Event) error {
 	if len(ev.Data) == 0 {
 		ev.Data = json.RawMessage("{}")
 	}
+	if ev.ContactID == nil && ev.SubjectType == "contact" {
+		ev.ContactID = core.About(ev.SubjectID)
+	}
 	return t.rt.Hooks.runBefore(ctx, t, *ev)
 }
 

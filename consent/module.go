@@ -1,0 +1,22 @@
+package consent
+
+import (
+	"github.com/crmkit/crmkit/internal/module"
+)
+
+// Module declares the consent module to package crm, which wires it (see
+// internal/module); hosts use the service crm binds (c.Consent).
+var Module declaration
+
+type declaration struct{}
+
+// Declare returns the module's contract.
+func (declaration) Declare() module.Module {
+	return module.Module{
+		Name: "consent",
+		Tables: []string{"crm_purposes", "crm_purpose_wordings", "crm_consents", "crm_optin_requests", "crm_audit",
+			"crm_erasures", "crm_retention_policies", "crm_suppressions", "crm_suppression_keys"},
+		Events: EventTypes(),
+		Hooks:  RegisterHooks,
+	}
+}

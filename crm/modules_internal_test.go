@@ -1,0 +1,90 @@
+package crm
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/store"
+)
+
+// tablesOfPlumbing are the crm_ tables that belong to no module: the
+// outbox (internal/store) and the migration bookkeeping.
+var tablesOfPlumbing = map[string]string{"crm_events": "internal/store", "crm_migrations": "internal/migrate", "crm_migration_locks": "internal/migrate"}
+
+// Every crm_ table the migrations create has exactly one owner.
+func TestEveryTableHasOneOwner(t *testing.T) {
+	owner := map[string]string{}
+	for _, m := range modules() {
+		for _, table := range m.Tables {
+			require.NotContains(t, owner, table, "%s is claimed by %s and %s", table, owner[table], m.Name)
+			owner[table] = m.Name
+		}
+	}
+	files, err := filepath.Glob("../internal/migrate/sql/*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	created := regexp.MustCompile(`(?i)CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(crm_\w+)`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range created.FindAllStringSubmatch(string(b), -1) {
+			table := m[1]
+			if strings.HasSuffix(table, "_new") || strings.HasSuffix(table, "_old") {
+				continue // a rebuild's temporary copy
+			}
+			_, plumbing := tablesOfPlumbing[table]
+			require.True(t, owner[table] != "" || plumbing, "%s (created in %s) has no owner: add it to its module's Tables", table, filepath.Base(f))
+		}
+	}
+}
+
+// A module writes only its own tables: changes to another module's rows
+// go through that module, so that its events fire. This reads the SQL of
+// every non-test Go file of every module, and of crm itself.
+func TestModulesWriteOnlyTheirOwnTables(t *testing.T) {
+	write := regexp.MustCompile(`(?i)\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(crm_\w+)`)
+	check := func(dir string, own []string) {
+		files, err := filepath.Glob(filepath.Join("..", dir, "*.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, dir)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			for _, m := range write.FindAllStringSubmatch(string(b), -1) {
+				require.True(t, slices.Contains(own, m[1]), "%s writes %s, which is not its own: go through the owner's service", f, m[1])
+			}
+		}
+	}
+	for _, m := range modules() {
+		check(m.Name, m.Tables)
+	}
+	check("crm", nil)
+	check("internal/store", []string{"crm_events"})
+}
+
+// The contract's view of the contacts module's merge and delete events
+// matches what contacts emits.
+func TestContactHookEventsMatchContacts(t *testing.T) {
+	require.Equal(t, contacts.EventContactMerged, module.EventContactMerged)
+	require.Equal(t, contacts.EventContactDeleted, module.EventContactDeleted)
+	winner, loser := core.NewID(), core.NewID()
+	var m module.ContactMerge
+	require.NoError(t, json.Unmarshal(store.JSON(contacts.Merged{WinnerID: winner, LoserIDs: []core.ID{loser}}), &m))
+	require.Equal(t, module.ContactMerge{WinnerID: winner, LoserIDs: []core.ID{loser}}, m)
+	b, err := json.Marshal(contacts.ContactDeleted{ID: loser, MergedInto: &winner})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"id":"`+loser.String()+`","merged_into":"`+winner.String()+`"}`, string(b))
+}
