@@ -72,7 +72,7 @@ type shared struct {
 }
 
 // DefaultTenant is the tenant of a CRM that was not bound with Tenant.
-const DefaultTenant = store.DefaultTenant
+const DefaultTenant = "default"
 
 // Open opens (or creates) the database named by cfg.DSN and returns a CRM
 // on it for the default tenant. Call Migrate before first use and Close at

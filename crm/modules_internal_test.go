@@ -88,3 +88,7 @@ func TestContactHookEventsMatchContacts(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"id":"`+loser.String()+`","merged_into":"`+winner.String()+`"}`, string(b))
 }
+
+func TestDefaultTenantIsTheStoresDefault(t *testing.T) {
+	require.Equal(t, store.DefaultTenant, DefaultTenant)
+}
