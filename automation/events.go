@@ -8,8 +8,8 @@ const (
 	EventRuleCreated     = "rule.created"     // Rule
 	EventRuleUpdated     = "rule.updated"     // Rule
 	EventRuleDeleted     = "rule.deleted"     // Deleted
-	EventWebhookCreated  = "webhook.created"  // Webhook
-	EventWebhookUpdated  = "webhook.updated"  // Webhook
+	EventWebhookCreated  = "webhook.created"  // WebhookChanged
+	EventWebhookUpdated  = "webhook.updated"  // WebhookChanged
 	EventWebhookDeleted  = "webhook.deleted"  // Deleted
 	EventWebhookDisabled = "webhook.disabled" // WebhookDisabled
 )
@@ -19,13 +19,21 @@ type Deleted struct {
 	ID core.ID `json:"id"`
 }
 
+// WebhookChanged is the payload of "webhook.created" and "webhook.updated"
+// (never the secret).
+type WebhookChanged struct {
+	ID         core.ID  `json:"id"`
+	URL        string   `json:"url"`
+	EventTypes []string `json:"event_types"`
+}
+
 // WebhookDisabled is the payload of "webhook.disabled": the subscription
 // was switched off after ConsecutiveFailures failed attempts in a row.
 type WebhookDisabled struct {
 	ID                  core.ID `json:"id"`
 	URL                 string  `json:"url"`
 	Reason              string  `json:"reason"`
-	ConsecutiveFailures int     `json:"consecutive_failures"`
+	ConsecutiveFailures int64   `json:"consecutive_failures"`
 }
 
 // EventTypes is the automation module's event catalogue.
@@ -34,8 +42,8 @@ func EventTypes() []core.EventType {
 		{Type: EventRuleCreated, Subject: "rule", Payload: Rule{}, Doc: "a rule was created"},
 		{Type: EventRuleUpdated, Subject: "rule", Payload: Rule{}, Doc: "a rule was changed (a new version)"},
 		{Type: EventRuleDeleted, Subject: "rule", Payload: Deleted{}, Doc: "a rule was deleted"},
-		{Type: EventWebhookCreated, Subject: "webhook", Payload: Webhook{}, Doc: "a webhook subscription was created"},
-		{Type: EventWebhookUpdated, Subject: "webhook", Payload: Webhook{}, Doc: "a webhook subscription changed"},
+		{Type: EventWebhookCreated, Subject: "webhook", Payload: WebhookChanged{}, Doc: "a webhook subscription was created"},
+		{Type: EventWebhookUpdated, Subject: "webhook", Payload: WebhookChanged{}, Doc: "a webhook subscription changed"},
 		{Type: EventWebhookDeleted, Subject: "webhook", Payload: Deleted{}, Doc: "a webhook subscription was deleted"},
 		{Type: EventWebhookDisabled, Subject: "webhook", Payload: WebhookDisabled{}, Doc: "a webhook was disabled after repeated failed deliveries"},
 	}

@@ -257,7 +257,7 @@ func (s *Rules) Delete(ctx context.Context, id core.ID) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(err, core.ErrNotFound)
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleDeleted, SubjectType: "rule", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleDeleted, SubjectType: "rule", SubjectID: id, Data: store.JSON(Deleted{ID: id})})
 	})
 	s.e.invalidate(tenant)
 	return store.Wrap(err, "delete rule")

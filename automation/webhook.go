@@ -217,7 +217,7 @@ func (s *Webhooks) Create(ctx context.Context, in WebhookInput) (*Webhook, error
 			return err
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookCreated, SubjectType: "webhook", SubjectID: w.ID,
-			Data: store.JSON(map[string]any{"id": w.ID, "url": w.URL, "event_types": w.EventTypes})})
+			Data: store.JSON(WebhookChanged{ID: w.ID, URL: w.URL, EventTypes: w.EventTypes})})
 	})
 	s.e.invalidate(tenant)
 	if err != nil {
@@ -284,7 +284,7 @@ func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in Web
 			return fmt.Errorf("%w: webhook %s is not at version %d", core.ErrConflict, id, version)
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookUpdated, SubjectType: "webhook", SubjectID: id,
-			Data: store.JSON(map[string]any{"id": id, "url": in.URL, "event_types": in.EventTypes})})
+			Data: store.JSON(WebhookChanged{ID: id, URL: in.URL, EventTypes: in.EventTypes})})
 	})
 	s.e.invalidate(tenant)
 	if err != nil {
@@ -308,7 +308,7 @@ func (s *Webhooks) Delete(ctx context.Context, id core.ID) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(err, core.ErrNotFound)
 		}
-		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookDeleted, SubjectType: "webhook", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
+		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookDeleted, SubjectType: "webhook", SubjectID: id, Data: store.JSON(Deleted{ID: id})})
 	})
 	s.e.invalidate(tenant)
 	return store.Wrap(err, "delete webhook")
@@ -517,7 +517,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 		if n, _ := res.RowsAffected(); n == 1 {
 			disabled = true
 			return tx.Emit(ctx, core.Event{TenantID: a.Tenant, Type: EventWebhookDisabled, SubjectType: "webhook", SubjectID: hook.ID,
-				Data: store.JSON(map[string]any{"id": hook.ID, "url": hook.URL, "reason": reason, "consecutive_failures": fails})})
+				Data: store.JSON(WebhookDisabled{ID: hook.ID, URL: hook.URL, Reason: reason, ConsecutiveFailures: fails})})
 		}
 		return nil
 	})

@@ -309,7 +309,7 @@ func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (*LeadMod
 			return err
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventLeadModelTrained, SubjectType: "lead_model", SubjectID: core.NilID,
-			Data: store.JSON(map[string]any{"version": m.Version, "metrics": m.Metrics})})
+			Data: store.JSON(LeadModelTrained{Version: m.Version, Metrics: m.Metrics})})
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "train lead model")
