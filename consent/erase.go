@@ -38,22 +38,30 @@ type LegalHold struct {
 
 // Erase forgets a person (GDPR Art. 17) in one transaction across every
 // registered module: personal fields are removed or replaced, free text is
-// scrubbed, events about the person and their records are emptied, the consent
-// log is deleted, and what is not personal stays (a deal's amount stays in
-// revenue, unlinked; activities keep their kind and time). The email
-// address and phone number go on the suppression list, and a receipt
-// without personal data is kept (Erasure). The reason is a short code
-// ("request", "retention"). Erasing twice is core.ErrConflict; a contact of
-// another tenant is core.ErrNotFound.
-//
-// Not yet: records under a legal hold are erased like the others.
+// scrubbed of every name, email and phone the person (and the contacts
+// merged into them) had, the events about the person and about their
+// records — those deleted before included — are emptied, the consent log
+// is deleted, and what is not personal stays (a deal's amount stays in
+// revenue, unlinked; activities keep their kind and time; events their
+// type and time). The email address and phone number go on the suppression
+// list, and a receipt without personal data is kept (Erasure). The reason
+// is a short code ("request", "retention"). Erasing twice is
+// core.ErrConflict; a contact of another tenant, or never seen, is
+// core.ErrNotFound. A contact removed with contacts.Service.Delete can be
+// erased too: whatever is left of it is scrubbed by its id and a receipt
+// written, but its address is not known any more to suppress (call
+// Suppress with the address the person gives).
 func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (*ErasureReceipt, error) {
 	return s.EraseWithHold(ctx, contactID, reason, LegalHold{})
 }
 
 // EraseWithHold erases like Erase, except the sections of hold, which are
-// kept — with the contact, restricted (Art. 18) — until hold.Until, when
-// ReleaseHolds (run by ApplyRetention) erases them.
+// kept — with the contact's identity and its own events ("contact" and
+// "events" are held too), restricted (Art. 18) — until hold.Until, when
+// ReleaseHolds (run by ApplyRetention) erases them. What is held keeps the
+// person's name on purpose (an invoice is made out to someone); the
+// receipt lists it under Held. A deleted contact has nothing to hold
+// (core.ErrInvalid).
 func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason string, hold LegalHold) (*ErasureReceipt, error) {
 	v := &core.ValidationError{}
 	if !core.ValidCode(reason) {

@@ -26,8 +26,12 @@ type PersonalData struct {
 	Export func(ctx context.Context, sc Scope, contactID core.ID) (any, error)
 	// Erase removes or replaces the personal data of the source's records
 	// about the subject, in sc's transaction, keeping what is not personal
-	// (amounts, dates, kinds). Nil when the source keeps nothing to erase
-	// beyond what other sources erase.
+	// (amounts, dates, kinds): free text is scrubbed with Subject.Scrub,
+	// and the events of the records — those deleted before too, found with
+	// RecordsNaming — are emptied. It runs for consent's Erase and for
+	// contacts.Service.Delete (before the contact row goes), and must also
+	// work when the contact is already gone. Nil when the source keeps
+	// nothing to erase beyond what other sources erase.
 	Erase func(ctx context.Context, sc Scope, s Subject) error
 }
 
