@@ -212,6 +212,10 @@ func TestErasureLeavesNoTermsInSearchIndex(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, hits, 1)
 		require.NotEmpty(t, leftovers(t, db, "quargle"))
+		if db.Dialect().Name().String() == "pg" {
+			// The scan reads the tsvector column too (its lexemes are quoted).
+			require.NotEmpty(t, leftovers(t, db, "'quargle':"))
+		}
 
 		_, err = c.Consent.Erase(ctx, p.ID, "request")
 		require.NoError(t, err)
@@ -275,5 +279,10 @@ func TestDeleteKeepsNoPersonalData(t *testing.T) {
 		_, err = c.Tenant("other").Consent.Erase(ctx, p.ID, "request")
 		require.ErrorIs(t, err, core.ErrNotFound)
 		requireNothingOf(t, db, "fenwright", "cornelius")
+		// The deletion kept no address to suppress: the person gives it.
+		require.NoError(t, c.Consent.Suppress(ctx, "cornelius.fenwright@example.com", "", "erasure"))
+		sup, err := c.Consent.Suppressed(ctx, "Cornelius.Fenwright@example.com", "")
+		require.NoError(t, err)
+		require.True(t, sup)
 	})
 }
