@@ -31,7 +31,10 @@ type SubjectAccess struct {
 
 // Export gathers everything about the contact from every registered
 // module, in one transaction, and records the access in the audit log. A
-// contact of another tenant is core.ErrNotFound.
+// contact of another tenant, or deleted, is core.ErrNotFound. For an
+// erased contact it returns what was kept on purpose: under a legal hold,
+// the held sections and the identity (the name and addresses an invoice
+// was made out to); afterwards the anonymous contact and its purchases.
 func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess, error) {
 	var out *SubjectAccess
 	err := s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {

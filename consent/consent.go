@@ -316,8 +316,10 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 
 // RegisterHooks keeps consent data with its contacts — a merge moves the
 // losers' pending opt-in requests to the winner (their log records stay as
-// they are and count for the winner), and deleting a contact deletes its
-// consent log and requests (a deletion is an erasure without a receipt) —
+// they are and count for the winner), and deleting a contact runs every
+// registered eraser on it first (a deletion is an erasure without receipt
+// or suppression: its consent log goes, its events are emptied, what
+// outlives it is scrubbed of it) —
 // writes the audit log of changes to contacts and consents, and registers
 // the consent log with the privacy registry (Export, Erase). The crm facade
 // calls it once per CRM.
@@ -344,7 +346,15 @@ func RegisterHooks(rt *store.Runtime) (remove func()) {
 		if err := json.Unmarshal(ev.Data, &d); err == nil && d.MergedInto != nil {
 			return nil // a merged contact: its records now count for the winner
 		}
-		return deleteLog(ctx, tx.Q(), ev.TenantID, ev.SubjectID)
+		// A deletion keeps nothing personal: every module's eraser runs, as
+		// for an erasure, while the contact still exists.
+		sc := store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)
+		subject, _, _, _, err := subjectOf(ctx, tx.Q(), ev.TenantID, ev.SubjectID)
+		if err != nil {
+			return err
+		}
+		_, _, err = forget(ctx, sc, subject, nil)
+		return err
 	})
 	removeAudit := rt.Hooks.Before(auditedEvents, auditHook)
 	registerPersonalData(rt)

@@ -25,20 +25,54 @@
 //     in one transaction. Modules register their share with one call,
 //     store.Runtime.RegisterPersonalData (contacts, activities, notes,
 //     tasks, merges, deals, consents and events are registered); a test
-//     fails when a crm_ table that refers to contacts is not covered.
+//     fails when a crm_ table that refers to contacts is not covered. The
+//     export of an erased contact shows what was kept on purpose (below):
+//     under a legal hold, the held sections with the name and addresses in
+//     them; after it, the anonymous contact and its purchases. A deleted
+//     contact has nothing left to export (core.ErrNotFound).
 //   - The audit log (Audit): exports and every change of contacts and
 //     consents, with actor, action, subject and the names of changed
 //     fields — never the data itself.
 //   - The suppression list (Suppress, Suppressed): addresses never to be
 //     marketed to again, kept as HMAC hashes under a random per-tenant key;
 //     Allowed, Grant, RequestOptIn and Confirm refuse them (ErrSuppressed).
+//     LiftSuppression takes an address off the list when — and only when —
+//     the person themself asks to be contactable again (a returning
+//     customer), with the acting user and proof (where they asked, what
+//     they asked), written to the audit log; a host never lifts one on its
+//     own. A new consent is still needed after a lift.
 //   - Erasure (Erase, Art. 17): one transaction across every registered
-//     module — personal fields removed, free text scrubbed, events about
-//     the person and their records emptied, the consent log deleted, the address
-//     suppressed — keeping what is not personal (a deal's amount, unlinked;
-//     purchases on the anonymous contact) and a receipt without personal
-//     data (Erasure). A test scans every text and JSON column of every crm_
-//     table afterwards and finds nothing of the person.
+//     module — personal fields removed, free text (task and deal titles,
+//     activity names) scrubbed of every name, email and phone the person
+//     and the contacts merged into them ever had (read from the history of
+//     their events), the events of the person and of their records emptied
+//     — records deleted before included, found by the contact id in their
+//     events' payloads — the consent log deleted, the address suppressed —
+//     keeping what is not personal (a deal's amount, unlinked; purchases on
+//     the anonymous contact; every event's type, subject and time) and a
+//     receipt without personal data (Erasure). On SQLite the full-text
+//     index drops the person's words at once (FTS5 secure-delete). A test
+//     scans every column of every crm_ table afterwards as raw bytes —
+//     FTS5's shadow tables and PostgreSQL's tsvector columns included — and
+//     finds nothing of the person.
+//   - Kept on purpose: under a legal hold (EraseWithHold) the held sections
+//     keep what they hold — an invoice's purchase activity keeps the name
+//     and address it was made out to — and the contact keeps its identity
+//     (email, phone, names) and its own events, restricted, until the hold
+//     ends and ApplyRetention erases them. Always kept: the suppression
+//     list's keyed hashes of the email and phone (so the address is not
+//     marketed to again), the erasure receipt and the audit log (ids,
+//     actions, field names, reasons; no personal data).
+//   - Deletion (contacts.Service.Delete) keeps nothing personal either:
+//     every registered eraser runs on the contact before it goes (event
+//     payloads emptied, search document removed, the deals and tasks that
+//     outlive it unlinked and scrubbed); the event types and times stay.
+//     Unlike Erase it writes no receipt and suppresses nothing. Erase of a
+//     deleted contact's id still succeeds: it scrubs whatever is left by
+//     that id and writes the receipt; it cannot suppress the address (the
+//     deletion kept none), so call Suppress with the address the person
+//     gives. The id of a contact merged into another is core.ErrNotFound
+//     naming the one to erase.
 //   - Restriction (Art. 18): contacts.Service.Restrict and LiftRestriction
 //     flag a contact that is kept but not processed: Allowed refuses it
 //     (ErrRestricted), rule scoring and lead models skip it, retention keeps
@@ -52,8 +86,11 @@
 //
 // Not built yet: exports to third parties (no webhooks exist yet), so
 // restriction and the export's recipients have nothing to cover there.
-// SQLite's full-text index may keep deleted words in its segment pages
-// until they are merged.
+// Erasure works on rows, not on the database files: deleted rows may stay
+// in free pages (SQLite without PRAGMA secure_delete), as dead tuples
+// until VACUUM (PostgreSQL), in the WAL and in backups. Finding the events
+// of deleted records reads every event of their types in the tenant,
+// until events carry a contact column.
 //
 // Decisions: the records of a contact merged into another stay as they
 // were and count for the winner (Status, History, Allowed); deleting a

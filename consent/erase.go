@@ -39,22 +39,30 @@ type LegalHold struct {
 
 // Erase forgets a person (GDPR Art. 17) in one transaction across every
 // registered module: personal fields are removed or replaced, free text is
-// scrubbed, events about the person and their records are emptied, the consent
-// log is deleted, and what is not personal stays (a deal's amount stays in
-// revenue, unlinked; activities keep their kind and time). The email
-// address and phone number go on the suppression list, and a receipt
-// without personal data is kept (Erasure). The reason is a short code
-// ("request", "retention"). Erasing twice is core.ErrConflict; a contact of
-// another tenant is core.ErrNotFound.
-//
-// Not yet: records under a legal hold are erased like the others.
+// scrubbed of every name, email and phone the person (and the contacts
+// merged into them) had, the events about the person and about their
+// records — those deleted before included — are emptied, the consent log
+// is deleted, and what is not personal stays (a deal's amount stays in
+// revenue, unlinked; activities keep their kind and time; events their
+// type and time). The email address and phone number go on the suppression
+// list, and a receipt without personal data is kept (Erasure). The reason
+// is a short code ("request", "retention"). Erasing twice is
+// core.ErrConflict; a contact of another tenant, or never seen, is
+// core.ErrNotFound. A contact removed with contacts.Service.Delete can be
+// erased too: whatever is left of it is scrubbed by its id and a receipt
+// written, but its address is not known any more to suppress (call
+// Suppress with the address the person gives).
 func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (*ErasureReceipt, error) {
 	return s.EraseWithHold(ctx, contactID, reason, LegalHold{})
 }
 
 // EraseWithHold erases like Erase, except the sections of hold, which are
-// kept — with the contact, restricted (Art. 18) — until hold.Until, when
-// ReleaseHolds (run by ApplyRetention) erases them.
+// kept — with the contact's identity and its own events ("contact" and
+// "events" are held too), restricted (Art. 18) — until hold.Until, when
+// ReleaseHolds (run by ApplyRetention) erases them. What is held keeps the
+// person's name on purpose (an invoice is made out to someone); the
+// receipt lists it under Held. A deleted contact has nothing to hold
+// (core.ErrInvalid).
 func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason string, hold LegalHold) (*ErasureReceipt, error) {
 	v := &core.ValidationError{}
 	if !core.ValidCode(reason) {
@@ -75,7 +83,10 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 			}
 			held[sec] = true
 		}
-		held["contact"] = true // the identity stays with what is held
+		// The identity stays with what is held, and its history (the
+		// contact's own events) with it: the release scrubs with the names
+		// the person had.
+		held["contact"], held["events"] = true, true
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -92,14 +103,17 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 		if erased > 0 {
 			return fmt.Errorf("%w: contact %s was already erased", core.ErrConflict, contactID)
 		}
-		subject, email, phone, err := subjectOf(ctx, q, tenant, contactID)
+		subject, email, phone, deleted, err := subjectOf(ctx, q, tenant, contactID)
 		if err != nil {
 			return err
+		}
+		if deleted && len(held) > 0 {
+			return core.Invalid("hold", "contact %s was deleted: nothing of it is kept to hold", contactID)
 		}
 		if err := suppress(ctx, tx, tenant, email, phone, "erasure"); err != nil {
 			return err
 		}
-		r := &ErasureReceipt{ContactID: contactID, ErasedAt: tx.Runtime().Now(), Reason: reason, Sections: []string{}, Held: []string{}}
+		r := &ErasureReceipt{ContactID: contactID, ErasedAt: tx.Runtime().Now(), Reason: reason}
 		if a, ok := core.ActorFrom(ctx); ok {
 			r.ActorID = a.ID
 		}
@@ -113,17 +127,8 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 				return err
 			}
 		}
-		for _, src := range sc.Runtime().PersonalDataSources() {
-			switch {
-			case src.Erase == nil:
-			case held[src.Name]:
-				r.Held = append(r.Held, src.Name)
-			default:
-				if err := src.Erase(ctx, sc, subject); err != nil {
-					return fmt.Errorf("erase %s: %w", src.Name, err)
-				}
-				r.Sections = append(r.Sections, src.Name)
-			}
+		if r.Sections, r.Held, err = forget(ctx, sc, subject, held); err != nil {
+			return err
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO crm_erasures (tenant_id, contact_id, erased_at, actor_id, reason, sections, held, hold_until)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, contactID, r.ErasedAt, r.ActorID, r.Reason, string(store.JSON(r.Sections)),
@@ -147,25 +152,145 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 	return out, nil
 }
 
-// subjectOf reads the contact's identifying texts.
-func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID) (store.Subject, string, string, error) {
-	subject := store.Subject{ContactID: contactID}
-	var email, phone, first, last string
-	err := q.QueryRow(ctx, `SELECT email, phone, first_name, last_name FROM crm_contacts WHERE tenant_id = ? AND id = ?`+q.D.LockRows(),
-		tenant, contactID).Scan(&email, &phone, &first, &last)
+// identity is what identifies a person in a contact row or in the
+// payload of a contact.created or contact.updated event.
+type identity struct {
+	Email     string `json:"email"`
+	Phone     string `json:"phone"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// subjectOf reads the contact's identifying texts — the current ones, and
+// those the contact and the contacts merged into it had before (their
+// contact.created and contact.updated events, the merge snapshots) — and
+// the current email and phone. deleted reports a contact that is gone
+// (Contacts.Delete) but known from its contact.deleted event; a contact
+// neither present nor deleted is core.ErrNotFound, and a contact merged
+// into another is core.ErrNotFound naming the one to erase.
+func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID) (subject store.Subject, email, phone string, deleted bool, err error) {
+	subject = store.Subject{ContactID: contactID}
+	var cur identity
+	err = q.QueryRow(ctx, `SELECT email, phone, first_name, last_name FROM crm_contacts WHERE tenant_id = ? AND id = ?`+q.D.LockRows(),
+		tenant, contactID).Scan(&cur.Email, &cur.Phone, &cur.FirstName, &cur.LastName)
 	if errors.Is(err, sql.ErrNoRows) {
-		return subject, "", "", fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+		deleted, err = deletedContact(ctx, q, tenant, contactID)
+		if err != nil {
+			return subject, "", "", false, err
+		}
+	} else if err != nil {
+		return subject, "", "", false, err
 	}
+	ids := []core.ID{contactID}
+	known := []identity{cur}
+	rows, err := q.Query(ctx, `SELECT m.loser_id, m.snapshot FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ? ORDER BY m.loser_id`, tenant, contactID)
 	if err != nil {
-		return subject, "", "", err
+		return subject, "", "", false, err
 	}
-	for _, t := range []string{email, phone, strings.TrimSpace(first + " " + last), first, last} {
-		// Very short texts would scrub unrelated words ("Al").
-		if len([]rune(strings.TrimSpace(t))) >= 3 {
-			subject.Texts = append(subject.Texts, strings.TrimSpace(t))
+	if err := store.EachRow(rows, func(r store.Scanner) error {
+		var id core.ID
+		var snap []byte
+		if err := r.Scan(&id, &snap); err != nil {
+			return err
+		}
+		subject.MergedIDs = append(subject.MergedIDs, id)
+		ids = append(ids, id)
+		var was identity
+		if json.Unmarshal(snap, &was) == nil {
+			known = append(known, was)
+		}
+		return nil
+	}); err != nil {
+		return subject, "", "", false, err
+	}
+	// The history: what the person was called and reached at before.
+	args := []any{tenant}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err = q.Query(ctx, `SELECT e.type, e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+		AND e.type IN ('contact.created', 'contact.updated')`, args...)
+	if err != nil {
+		return subject, "", "", false, err
+	}
+	if err := store.EachRow(rows, func(r store.Scanner) error {
+		var typ string
+		var data []byte
+		if err := r.Scan(&typ, &data); err != nil {
+			return err
+		}
+		var was identity
+		if typ == "contact.updated" {
+			var d struct {
+				Contact identity `json:"contact"`
+			}
+			if json.Unmarshal(data, &d) == nil {
+				was = d.Contact
+			}
+		} else {
+			_ = json.Unmarshal(data, &was) // an emptied payload names nobody
+		}
+		known = append(known, was)
+		return nil
+	}); err != nil {
+		return subject, "", "", false, err
+	}
+	seen := map[string]bool{}
+	for _, k := range known {
+		for _, t := range []string{k.Email, k.Phone, k.FirstName + " " + k.LastName, k.FirstName, k.LastName} {
+			t = strings.TrimSpace(t)
+			// Very short texts would scrub unrelated words ("Al").
+			if len([]rune(t)) >= 3 && !seen[strings.ToLower(t)] {
+				seen[strings.ToLower(t)] = true
+				subject.Texts = append(subject.Texts, t)
+			}
 		}
 	}
-	return subject, email, phone, nil
+	// Longest first: an email goes whole before the name in it.
+	slices.SortStableFunc(subject.Texts, func(a, b string) int { return len(b) - len(a) })
+	return subject, cur.Email, cur.Phone, deleted, nil
+}
+
+// deletedContact reports whether contactID was deleted (its
+// contact.deleted event is kept); a contact never seen, or merged into
+// another, is core.ErrNotFound.
+func deletedContact(ctx context.Context, q store.Q, tenant string, contactID core.ID) (bool, error) {
+	var data []byte
+	err := q.QueryRow(ctx, `SELECT e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? AND e.type = 'contact.deleted'
+		ORDER BY e.id DESC LIMIT 1`, tenant, contactID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+	}
+	if err != nil {
+		return false, err
+	}
+	var d struct {
+		MergedInto *core.ID `json:"merged_into"`
+	}
+	if json.Unmarshal(data, &d) == nil && d.MergedInto != nil {
+		return false, fmt.Errorf("%w: contact %s was merged into contact %s: erase that one", core.ErrNotFound, contactID, *d.MergedInto)
+	}
+	return true, nil
+}
+
+// forget runs every registered source's eraser on the subject in sc's
+// transaction, except the sections held, and returns the names of those
+// it ran.
+func forget(ctx context.Context, sc store.Scope, subject store.Subject, held map[string]bool) (erased, kept []string, err error) {
+	erased, kept = []string{}, []string{}
+	for _, src := range sc.Runtime().PersonalDataSources() {
+		switch {
+		case src.Erase == nil:
+		case held[src.Name]:
+			kept = append(kept, src.Name)
+		default:
+			if err := src.Erase(ctx, sc, subject); err != nil {
+				return nil, nil, fmt.Errorf("erase %s: %w", src.Name, err)
+			}
+			erased = append(erased, src.Name)
+		}
+	}
+	return erased, kept, nil
 }
 
 // ReleaseHolds erases the sections held by erasures whose legal hold ended
@@ -205,7 +330,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (int64, error
 			if err := json.Unmarshal(doneJSON, &done); err != nil {
 				return err
 			}
-			subject, _, _, err := subjectOf(ctx, q, tenant, id)
+			subject, _, _, _, err := subjectOf(ctx, q, tenant, id)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/google/uuid"
+
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -209,4 +211,98 @@ func suppressedAddresses(ctx context.Context, q store.Q, tenant string, emails, 
 		}
 	}
 	return out, nil
+}
+
+// LiftProof is the proof that the person themself asked to be contactable
+// again, like the proof of a consent: where they asked and what they asked.
+// It is written to the audit log, so it must not hold the address.
+type LiftProof struct {
+	// Source says where the person asked: a short code such as "form",
+	// "email" or "phone_call"; required.
+	Source string
+	// Reason is the request, in the person's words or the wording they
+	// agreed to ("asked by email on 3 May to get the newsletter again");
+	// required, at most 1000 characters, without the address.
+	Reason string
+}
+
+// LiftSuppression takes an email address and/or phone number off the
+// suppression list. It applies when, and only when, the person themself
+// asks to be contactable again — a returning customer who was erased, or
+// who objected for good; a host must never lift a suppression on its own
+// (an import, a sync, a clean-up), which is why the acting user (core.Actor
+// in ctx) and the proof are required. The lift is written to the audit log
+// (action "suppression.lifted", the actor, the kinds lifted, the proof's
+// source and reason) under a subject id derived from the address's keyed
+// hash, never the address. Lifting only ends the refusal: marketing still
+// needs a new consent (Grant, RequestOptIn). An address that is not on the
+// list is core.ErrNotFound; a missing actor or proof is core.ErrInvalid.
+func (s *Service) LiftSuppression(ctx context.Context, email, phone string, proof LiftProof) error {
+	v := &core.ValidationError{}
+	if normalizeAddress("email", email) == "" && normalizeAddress("phone", phone) == "" {
+		v.Add("address", "needs an email address or a phone number")
+	}
+	if a, ok := core.ActorFrom(ctx); !ok || strings.TrimSpace(a.ID) == "" {
+		v.Add("actor", "is required: put the core.Actor who took the person's request in the context")
+	}
+	if !core.ValidCode(proof.Source) {
+		v.Add("proof.source", "is required: a short code of lower-case letters, digits and _ saying where the person asked")
+	}
+	reason := strings.TrimSpace(proof.Reason)
+	switch {
+	case reason == "":
+		v.Add("proof.reason", "is required: what the person asked for")
+	default:
+		v.CheckText("proof.reason", reason, 1000)
+		for _, a := range []string{strings.TrimSpace(email), strings.TrimSpace(phone)} {
+			if len(a) >= 3 && strings.Contains(strings.ToLower(reason), strings.ToLower(a)) {
+				v.Add("proof.reason", "must not contain the address (the audit log keeps no personal data)")
+				break
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := s.sc.Tenant()
+		key, err := suppressionKey(ctx, tx, tx.Q(), tenant, false)
+		if err != nil {
+			return err
+		}
+		lifted := 0
+		for _, a := range [][2]string{{"email", email}, {"phone", phone}} {
+			if key == nil || normalizeAddress(a[0], a[1]) == "" {
+				continue
+			}
+			hash := addressHash(key, a[0], a[1])
+			res, err := tx.Q().Exec(ctx, `DELETE FROM crm_suppressions WHERE tenant_id = ? AND kind = ? AND hash = ?`, tenant, a[0], hash)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			lifted++
+			detail := a[0] + "; source " + proof.Source + "; " + reason
+			if err := audit(ctx, tx, tenant, "suppression.lifted", "suppression", suppressionSubject(a[0], hash), detail); err != nil {
+				return err
+			}
+		}
+		if lifted == 0 {
+			return fmt.Errorf("%w: the address is not on the suppression list", core.ErrNotFound)
+		}
+		return nil
+	})
+	return store.Wrap(err, "lift suppression")
+}
+
+// suppressionSubject is the audit log's subject id of a suppressed address:
+// derived from its keyed hash, so entries about one address share it and
+// none reveals it.
+func suppressionSubject(kind, hash string) core.ID {
+	return uuid.NewSHA1(uuid.Nil, []byte("crm_suppressions:"+kind+":"+hash))
 }

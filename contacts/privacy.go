@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -76,10 +78,17 @@ func RegisterPersonalData(rt *store.Runtime) {
 		tenant, _ := sc.Tenant()
 		return store.EmptyEventsOf(ctx, sc, `SELECT x.id FROM `+table+` x WHERE x.tenant_id = ? AND x.contact_id = ?`, tenant, id)
 	}
-	// Activities keep kind, name, time and purchase amounts (revenue).
+	// Activities keep kind, time and purchase amounts (revenue), and their
+	// name scrubbed of the person ("Re: your quote, [erased]").
 	list("activities", "crm_activities", "a", activityColumns, "a.occurred_at, a.id", func(r scanner) (any, error) { return scanActivity(r) },
 		func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			if err := ofContact(ctx, sc, "crm_activities", s.ContactID); err != nil {
+				return err
+			}
+			if err := store.EmptyEventsNaming(ctx, sc, s, activityEvents); err != nil {
+				return err
+			}
+			if err := scrubColumns(ctx, sc, s, "crm_activities", nil, "name"); err != nil {
 				return err
 			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_activities SET properties = '{}', items = NULL, idempotency_key = ''
@@ -90,40 +99,27 @@ func RegisterPersonalData(rt *store.Runtime) {
 			if err := ofContact(ctx, sc, "crm_notes", s.ContactID); err != nil {
 				return err
 			}
+			if err := store.EmptyEventsNaming(ctx, sc, s, noteEvents); err != nil {
+				return err
+			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`)
 		})
 	// Tasks keep their work, scrubbed of the person.
 	list("tasks", "crm_tasks", "t", taskColumns, "t.created_at, t.id", func(r scanner) (any, error) { return scanTask(r) },
 		func(ctx context.Context, sc store.Scope, s store.Subject) error {
-			tenant, _ := sc.Tenant()
-			q := sc.Q()
 			if err := ofContact(ctx, sc, "crm_tasks", s.ContactID); err != nil {
 				return err
 			}
-			rows, err := q.Query(ctx, `SELECT t.id, t.title, t.description FROM crm_tasks t WHERE t.tenant_id = ? AND t.contact_id = ?`, tenant, s.ContactID)
+			// Tasks once about the person (deleted, or unlinked since) are
+			// found by their events.
+			ids, err := store.RecordsNaming(ctx, sc, s, taskEvents)
 			if err != nil {
 				return err
 			}
-			type task struct {
-				id                 core.ID
-				title, description string
-			}
-			var tasks []task
-			if err := store.EachRow(rows, func(r store.Scanner) error {
-				var t task
-				err := r.Scan(&t.id, &t.title, &t.description)
-				tasks = append(tasks, t)
-				return err
-			}); err != nil {
+			if err := store.EmptyEventsAbout(ctx, sc, ids); err != nil {
 				return err
 			}
-			for _, t := range tasks {
-				if _, err := q.Exec(ctx, `UPDATE crm_tasks SET title = ?, description = ? WHERE tenant_id = ? AND id = ?`,
-					s.Scrub(t.title), s.Scrub(t.description), tenant, t.id); err != nil {
-					return err
-				}
-			}
-			return nil
+			return scrubColumns(ctx, sc, s, "crm_tasks", ids, "title", "description")
 		})
 	rt.RegisterPersonalData(store.PersonalData{Name: "merged_contacts", Tables: []string{"crm_contact_merges"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
@@ -155,4 +151,76 @@ func RegisterPersonalData(rt *store.Runtime) {
 			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
 		}})
+}
+
+// Where this package's events name the contact their record is about
+// (store.EmptyEventsNaming): the events of deleted notes, tasks and
+// activities are found by them.
+var (
+	activityEvents = store.EventRef{Types: []string{"activity.tracked"}, Path: []string{"contact_id"}}
+	noteEvents     = store.EventRef{Types: []string{"note.created", "note.updated", "note.deleted"}, Path: []string{"contact_id"}}
+	taskEvents     = store.EventRef{Types: []string{"task.created", "task.updated", "task.completed", "task.cancelled",
+		"task.reopened", "task.reassigned", "task.deleted"}, Path: []string{"task", "contact_id"}}
+)
+
+// scrubColumns scrubs the subject's texts out of the text columns of
+// table's rows about the subject's contact and of the rows ids, writing
+// only the rows that change.
+func scrubColumns(ctx context.Context, sc store.Scope, s store.Subject, table string, ids []core.ID, columns ...string) error {
+	tenant, _ := sc.Tenant()
+	q := sc.Q()
+	type row struct {
+		id   core.ID
+		vals []any
+	}
+	seen := map[core.ID]bool{}
+	var changed []row
+	read := func(where string, args ...any) error {
+		rows, err := q.Query(ctx, `SELECT x.id, x.`+strings.Join(columns, ", x.")+` FROM `+table+` x WHERE x.tenant_id = ? AND `+where,
+			append([]any{tenant}, args...)...)
+		if err != nil {
+			return err
+		}
+		return store.EachRow(rows, func(r store.Scanner) error {
+			var id core.ID
+			texts := make([]string, len(columns))
+			dest := []any{&id}
+			for i := range texts {
+				dest = append(dest, &texts[i])
+			}
+			if err := r.Scan(dest...); err != nil || seen[id] {
+				return err
+			}
+			seen[id] = true
+			differ := false
+			vals := make([]any, len(texts))
+			for i, t := range texts {
+				vals[i] = s.Scrub(t)
+				differ = differ || vals[i] != t
+			}
+			if differ {
+				changed = append(changed, row{id, vals})
+			}
+			return nil
+		})
+	}
+	if err := read("x.contact_id = ?", s.ContactID); err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := read("x.id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...); err != nil {
+			return err
+		}
+	}
+	for _, r := range changed {
+		if _, err := q.Exec(ctx, `UPDATE `+table+` SET `+strings.Join(columns, " = ?, ")+` = ? WHERE tenant_id = ? AND id = ?`,
+			append(r.vals, tenant, r.id)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

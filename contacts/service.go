@@ -351,7 +351,13 @@ func sameID(a, b *core.ID) bool {
 }
 
 // Delete removes the contact with id (and its external ids) and emits
-// "contact.deleted".
+// "contact.deleted". A deletion keeps nothing personal: the hooks on
+// "contact.deleted" (consent.RegisterHooks, wired by the crm facade) run
+// every module's eraser first, so the contact's event payloads are
+// emptied, its search document goes (and, on SQLite, its words from the
+// full-text index), and the tasks and deals that outlive it are unlinked
+// and scrubbed of its name and addresses. Event types and times stay.
+// Unlike consent's Erase it writes no receipt and suppresses nothing.
 func (s *Service) Delete(ctx context.Context, id core.ID) error {
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

@@ -2,6 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -85,30 +89,63 @@ func registerPersonalData(rt *store.Runtime) {
 			return out, nil
 		},
 		// Deals stay in revenue, unlinked from the person, their titles
-		// scrubbed of the person's name and addresses.
+		// scrubbed of the person's name and addresses — those of the
+		// person's deals, and of deals once theirs (found by their events),
+		// whose events are emptied too. A deal since moved to someone else
+		// only has its title scrubbed.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
 			q := sc.Q()
 			if err := store.EmptyEventsOf(ctx, sc, `SELECT d.id FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID); err != nil {
 				return err
 			}
-			rows, err := q.Query(ctx, `SELECT d.id, d.title FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID)
+			once, err := store.RecordsNaming(ctx, sc, s, dealEvents...)
 			if err != nil {
 				return err
 			}
-			titles := map[core.ID]string{}
-			if err := store.EachRow(rows, func(r store.Scanner) error {
-				var id core.ID
-				var title string
-				err := r.Scan(&id, &title)
-				titles[id] = title
-				return err
-			}); err != nil {
+			if err := store.EmptyEventsAbout(ctx, sc, once); err != nil {
 				return err
 			}
-			for id, title := range titles {
-				if _, err := q.Exec(ctx, `UPDATE crm_deals SET contact_id = NULL, title = ?, attributes = '{}', updated_at = ?, version = version + 1
-					WHERE tenant_id = ? AND id = ?`, s.Scrub(title), sc.Runtime().Now(), tenant, id); err != nil {
+			type deal struct {
+				title string
+				other bool // linked to another contact
+			}
+			deals := map[core.ID]deal{}
+			read := func(where string, args ...any) error {
+				rows, err := q.Query(ctx, `SELECT d.id, d.title, d.contact_id FROM crm_deals d WHERE d.tenant_id = ? AND `+where, append([]any{tenant}, args...)...)
+				if err != nil {
+					return err
+				}
+				return store.EachRow(rows, func(r store.Scanner) error {
+					var id core.ID
+					var title string
+					var contact uuid.NullUUID
+					err := r.Scan(&id, &title, &contact)
+					deals[id] = deal{title: title, other: contact.Valid && !slices.Contains(s.IDs(), core.ID(contact.UUID))}
+					return err
+				})
+			}
+			if err := read("d.contact_id = ?", s.ContactID); err != nil {
+				return err
+			}
+			for chunk := range slices.Chunk(once, 500) {
+				args := make([]any, len(chunk))
+				for i, id := range chunk {
+					args[i] = id
+				}
+				if err := read("d.id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...); err != nil {
+					return err
+				}
+			}
+			for id, d := range deals {
+				stmt := `UPDATE crm_deals SET contact_id = NULL, title = ?, attributes = '{}', updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`
+				if d.other {
+					if s.Scrub(d.title) == d.title {
+						continue
+					}
+					stmt = `UPDATE crm_deals SET title = ?, updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`
+				}
+				if _, err := q.Exec(ctx, stmt, s.Scrub(d.title), sc.Runtime().Now(), tenant, id); err != nil {
 					return err
 				}
 			}
@@ -155,4 +192,10 @@ func relink(ctx context.Context, tx *store.Tx, tenant, column string, from core.
 		}
 	}
 	return nil
+}
+
+// Where the deal events name the deal's contact (store.EmptyEventsNaming).
+var dealEvents = []store.EventRef{
+	{Types: []string{"deal.created", "deal.won", "deal.lost", "deal.reopened"}, Path: []string{"contact_id"}},
+	{Types: []string{"deal.updated", "deal.stage_changed"}, Path: []string{"deal", "contact_id"}},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/crmkit/crmkit/core"
@@ -25,16 +26,31 @@ type PersonalData struct {
 	Export func(ctx context.Context, sc Scope, contactID core.ID) (any, error)
 	// Erase removes or replaces the personal data of the source's records
 	// about the subject, in sc's transaction, keeping what is not personal
-	// (amounts, dates, kinds). Nil when the source keeps nothing to erase
-	// beyond what other sources erase.
+	// (amounts, dates, kinds): free text is scrubbed with Subject.Scrub,
+	// and the events of the records — those deleted before too, found with
+	// RecordsNaming — are emptied. It runs for consent's Erase and for
+	// contacts.Service.Delete (before the contact row goes), and must also
+	// work when the contact is already gone. Nil when the source keeps
+	// nothing to erase beyond what other sources erase.
 	Erase func(ctx context.Context, sc Scope, s Subject) error
 }
 
-// Subject is the person an erasure is about: the contact, and the texts
-// that identify them (email, phone, names), which free text is scrubbed of.
+// Subject is the person an erasure is about: the contact, the contacts
+// merged into it, and the texts that identify them (email, phone, names —
+// the current ones and those they had before, read from the history of
+// their events), which free text is scrubbed of.
 type Subject struct {
 	ContactID core.ID
-	Texts     []string
+	// MergedIDs are the contacts merged into ContactID: their records and
+	// events are the person's too.
+	MergedIDs []core.ID
+	// Texts are scrubbed longest first (an email before the name in it).
+	Texts []string
+}
+
+// IDs returns the contact and the contacts merged into it.
+func (s Subject) IDs() []core.ID {
+	return append([]core.ID{s.ContactID}, s.MergedIDs...)
 }
 
 // Scrub replaces every occurrence of the subject's texts in s, ignoring
@@ -106,4 +122,89 @@ func EmptyEventsOf(ctx context.Context, sc Scope, records string, args ...any) e
 	_, err := sc.Q().Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN (`+records+`)`,
 		append([]any{tenant}, args...)...)
 	return err
+}
+
+// EventRef says where the events of one kind of record name the contact
+// the record is about: the event types, and the path of the contact's id in
+// their data ({"contact_id"}, or {"task", "contact_id"}).
+type EventRef struct {
+	Types []string
+	Path  []string
+}
+
+// RecordsNaming returns the ids of the records whose events name the
+// subject (or a contact merged into it) where refs say — records deleted
+// long ago included, whose ids only their events still know.
+//
+// The contact is read from the payloads because events carry no contact
+// column yet; once crm_events has one, this becomes a lookup of that
+// column and the refs go. Until then it reads every event of the refs'
+// types in the tenant (through the type index).
+func RecordsNaming(ctx context.Context, sc Scope, s Subject, refs ...EventRef) ([]core.ID, error) {
+	tenant, _ := sc.Tenant()
+	q := sc.Q()
+	ids := s.IDs()
+	seen := map[core.ID]bool{}
+	var out []core.ID
+	for _, ref := range refs {
+		if len(ref.Types) == 0 || len(ref.Path) == 0 {
+			continue
+		}
+		args := []any{tenant}
+		for _, t := range ref.Types {
+			args = append(args, t)
+		}
+		for _, id := range ids {
+			args = append(args, id.String())
+		}
+		rows, err := q.Query(ctx, `SELECT DISTINCT e.subject_id FROM crm_events e WHERE e.tenant_id = ?
+			AND e.type IN (?`+strings.Repeat(", ?", len(ref.Types)-1)+`)
+			AND `+q.D.JSONText("e.data", ref.Path...)+` IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		if err := EachRow(rows, func(r Scanner) error {
+			var id core.ID
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EmptyEventsNaming empties the data of all the events about every record
+// RecordsNaming finds: an eraser's way to reach the events of records
+// deleted before the erasure. All the events of such a record are emptied,
+// those that no longer name the person too (a title keeps a name after the
+// record moves to someone else).
+func EmptyEventsNaming(ctx context.Context, sc Scope, s Subject, refs ...EventRef) error {
+	ids, err := RecordsNaming(ctx, sc, s, refs...)
+	if err != nil {
+		return err
+	}
+	return EmptyEventsAbout(ctx, sc, ids)
+}
+
+// EmptyEventsAbout empties the data of the events about the records ids.
+func EmptyEventsAbout(ctx context.Context, sc Scope, ids []core.ID) error {
+	tenant, _ := sc.Tenant()
+	for chunk := range slices.Chunk(ids, 500) {
+		args := []any{tenant}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := sc.Q().Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
