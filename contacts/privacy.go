@@ -85,7 +85,7 @@ func RegisterPersonalData(rt *store.Runtime) {
 			if err := ofContact(ctx, sc, "crm_activities", s.ContactID); err != nil {
 				return err
 			}
-			if err := store.EmptyEventsNaming(ctx, sc, s, activityEvents); err != nil {
+			if err := store.EmptyEventsNaming(ctx, sc, s, "activity"); err != nil {
 				return err
 			}
 			if err := scrubColumns(ctx, sc, s, "crm_activities", nil, "name"); err != nil {
@@ -99,7 +99,7 @@ func RegisterPersonalData(rt *store.Runtime) {
 			if err := ofContact(ctx, sc, "crm_notes", s.ContactID); err != nil {
 				return err
 			}
-			if err := store.EmptyEventsNaming(ctx, sc, s, noteEvents); err != nil {
+			if err := store.EmptyEventsNaming(ctx, sc, s, "note"); err != nil {
 				return err
 			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_notes SET body = '[erased]' WHERE tenant_id = ? AND contact_id = ?`)
@@ -112,7 +112,7 @@ func RegisterPersonalData(rt *store.Runtime) {
 			}
 			// Tasks once about the person (deleted, or unlinked since) are
 			// found by their events.
-			ids, err := store.RecordsNaming(ctx, sc, s, taskEvents)
+			ids, err := store.RecordsNaming(ctx, sc, s, "task")
 			if err != nil {
 				return err
 			}
@@ -152,16 +152,6 @@ func RegisterPersonalData(rt *store.Runtime) {
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
 		}})
 }
-
-// Where this package's events name the contact their record is about
-// (store.EmptyEventsNaming): the events of deleted notes, tasks and
-// activities are found by them.
-var (
-	activityEvents = store.EventRef{Types: []string{"activity.tracked"}, Path: []string{"contact_id"}}
-	noteEvents     = store.EventRef{Types: []string{"note.created", "note.updated", "note.deleted"}, Path: []string{"contact_id"}}
-	taskEvents     = store.EventRef{Types: []string{"task.created", "task.updated", "task.completed", "task.cancelled",
-		"task.reopened", "task.reassigned", "task.deleted"}, Path: []string{"task", "contact_id"}}
-)
 
 // scrubColumns scrubs the subject's texts out of the text columns of
 // table's rows about the subject's contact and of the rows ids, writing

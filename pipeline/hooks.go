@@ -99,7 +99,7 @@ func registerPersonalData(rt *store.Runtime) {
 			if err := store.EmptyEventsOf(ctx, sc, `SELECT d.id FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ?`, tenant, s.ContactID); err != nil {
 				return err
 			}
-			once, err := store.RecordsNaming(ctx, sc, s, dealEvents...)
+			once, err := store.RecordsNaming(ctx, sc, s, "deal")
 			if err != nil {
 				return err
 			}
@@ -192,10 +192,4 @@ func relink(ctx context.Context, tx *store.Tx, tenant, column string, from core.
 		}
 	}
 	return nil
-}
-
-// Where the deal events name the deal's contact (store.EmptyEventsNaming).
-var dealEvents = []store.EventRef{
-	{Types: []string{"deal.created", "deal.won", "deal.lost", "deal.reopened"}, Path: []string{"contact_id"}},
-	{Types: []string{"deal.updated", "deal.stage_changed"}, Path: []string{"deal", "contact_id"}},
 }

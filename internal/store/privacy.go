@@ -124,60 +124,32 @@ func EmptyEventsOf(ctx context.Context, sc Scope, records string, args ...any) e
 	return err
 }
 
-// EventRef says where the events of one kind of record name the contact
-// the record is about: the event types, and the path of the contact's id in
-// their data ({"contact_id"}, or {"task", "contact_id"}).
-type EventRef struct {
-	Types []string
-	Path  []string
-}
-
-// RecordsNaming returns the ids of the records whose events name the
-// subject (or a contact merged into it) where refs say — records deleted
-// long ago included, whose ids only their events still know.
-//
-// The contact is read from the payloads because events carry no contact
-// column yet; once crm_events has one, this becomes a lookup of that
-// column and the refs go. Until then it reads every event of the refs'
-// types in the tenant (through the type index).
-func RecordsNaming(ctx context.Context, sc Scope, s Subject, refs ...EventRef) ([]core.ID, error) {
+// RecordsNaming returns the ids of the records of subjectType ("note",
+// "task", "deal", "activity") whose events name the subject (or a contact
+// merged into it) as their contact (core.Event.ContactID) — records
+// deleted long ago included, whose ids only their events still know.
+func RecordsNaming(ctx context.Context, sc Scope, s Subject, subjectType string) ([]core.ID, error) {
 	tenant, _ := sc.Tenant()
-	q := sc.Q()
 	ids := s.IDs()
-	seen := map[core.ID]bool{}
-	var out []core.ID
-	for _, ref := range refs {
-		if len(ref.Types) == 0 || len(ref.Path) == 0 {
-			continue
-		}
-		args := []any{tenant}
-		for _, t := range ref.Types {
-			args = append(args, t)
-		}
-		for _, id := range ids {
-			args = append(args, id.String())
-		}
-		rows, err := q.Query(ctx, `SELECT DISTINCT e.subject_id FROM crm_events e WHERE e.tenant_id = ?
-			AND e.type IN (?`+strings.Repeat(", ?", len(ref.Types)-1)+`)
-			AND `+q.D.JSONText("e.data", ref.Path...)+` IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		if err := EachRow(rows, func(r Scanner) error {
-			var id core.ID
-			if err := r.Scan(&id); err != nil {
-				return err
-			}
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
-			return nil
-		}); err != nil {
-			return nil, err
-		}
+	args := []any{tenant, subjectType}
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	return out, nil
+	rows, err := sc.Q().Query(ctx, `SELECT DISTINCT e.subject_id FROM crm_events e WHERE e.tenant_id = ? AND e.subject_type = ?
+		AND e.contact_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY e.subject_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.ID
+	err = EachRow(rows, func(r Scanner) error {
+		var id core.ID
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		out = append(out, id)
+		return nil
+	})
+	return out, err
 }
 
 // EmptyEventsNaming empties the data of all the events about every record
@@ -185,8 +157,8 @@ func RecordsNaming(ctx context.Context, sc Scope, s Subject, refs ...EventRef) (
 // deleted before the erasure. All the events of such a record are emptied,
 // those that no longer name the person too (a title keeps a name after the
 // record moves to someone else).
-func EmptyEventsNaming(ctx context.Context, sc Scope, s Subject, refs ...EventRef) error {
-	ids, err := RecordsNaming(ctx, sc, s, refs...)
+func EmptyEventsNaming(ctx context.Context, sc Scope, s Subject, subjectType string) error {
+	ids, err := RecordsNaming(ctx, sc, s, subjectType)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,20 @@ UPDATE crm_events SET contact_id = (data->'task'->>'contact_id')::uuid
 WHERE contact_id IS NULL AND jsonb_typeof(data->'task'->'contact_id') = 'string'
 	AND data->'task'->>'contact_id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 
+-- postgres only
+UPDATE crm_events SET contact_id = (data->'deal'->>'contact_id')::uuid
+WHERE contact_id IS NULL AND jsonb_typeof(data->'deal'->'contact_id') = 'string'
+	AND data->'deal'->>'contact_id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+
 -- sqlite only
 UPDATE crm_events SET contact_id = json_extract(data, '$.contact_id')
 WHERE contact_id IS NULL AND json_type(data, '$.contact_id') = 'text' AND length(json_extract(data, '$.contact_id')) = 36;
 -- sqlite only
 UPDATE crm_events SET contact_id = json_extract(data, '$.task.contact_id')
 WHERE contact_id IS NULL AND json_type(data, '$.task.contact_id') = 'text' AND length(json_extract(data, '$.task.contact_id')) = 36;
+
+-- sqlite only
+UPDATE crm_events SET contact_id = json_extract(data, '$.deal.contact_id')
+WHERE contact_id IS NULL AND json_type(data, '$.deal.contact_id') = 'text' AND length(json_extract(data, '$.deal.contact_id')) = 36;
 
 CREATE INDEX crm_events_contact ON crm_events (tenant_id, contact_id, id) WHERE contact_id IS NOT NULL;
