@@ -3,7 +3,6 @@ package consent
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -314,51 +314,34 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 	return out, store.Wrap(err, "consent history")
 }
 
-// RegisterHooks keeps consent data with its contacts — a merge moves the
-// losers' pending opt-in requests to the winner (their log records stay as
-// they are and count for the winner), and deleting a contact runs every
-// registered eraser on it first (a deletion is an erasure without receipt
-// or suppression: its consent log goes, its events are emptied, what
-// outlives it is scrubbed of it) —
-// writes the audit log of changes to contacts and consents, and registers
-// the consent log with the privacy registry (Export, Erase). The crm facade
-// calls it once per CRM.
-func RegisterHooks(rt *store.Runtime) (remove func()) {
-	removeMerge := rt.Hooks.Before([]string{"contact.merged"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-		var m struct {
-			WinnerID core.ID   `json:"winner_id"`
-			LoserIDs []core.ID `json:"loser_ids"`
-		}
-		if err := json.Unmarshal(ev.Data, &m); err != nil {
-			return fmt.Errorf("crm: decode contact.merged: %w", err)
-		}
-		for _, l := range m.LoserIDs {
-			if _, err := tx.Q().Exec(ctx, `UPDATE crm_optin_requests SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, ev.TenantID, l); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	removeDelete := rt.Hooks.Before([]string{"contact.deleted"}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-		var d struct {
-			MergedInto *core.ID `json:"merged_into"`
-		}
-		if err := json.Unmarshal(ev.Data, &d); err == nil && d.MergedInto != nil {
-			return nil // a merged contact: its records now count for the winner
-		}
-		// A deletion keeps nothing personal: every module's eraser runs, as
-		// for an erasure, while the contact still exists.
-		sc := store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)
-		subject, _, _, _, err := subjectOf(ctx, tx.Q(), ev.TenantID, ev.SubjectID)
-		if err != nil {
+// registerHooks records audited changes in the audit log and registers
+// the module's personal data (consents, opt-in requests, erasures).
+func registerHooks(rt *store.Runtime) (remove func()) {
+	registerPersonalData(rt)
+	return rt.Hooks.Before(auditedEvents, auditHook)
+}
+
+// onContactMerge points the losers' pending opt-in requests at the winner
+// (their consent records are read through the merge table).
+func onContactMerge(ctx context.Context, tx *store.Tx, tenant string, m module.ContactMerge) error {
+	for _, l := range m.LoserIDs {
+		if _, err := tx.Q().Exec(ctx, `UPDATE crm_optin_requests SET contact_id = ? WHERE tenant_id = ? AND contact_id = ?`, m.WinnerID, tenant, l); err != nil {
 			return err
 		}
-		_, _, err = forget(ctx, sc, subject, nil)
+	}
+	return nil
+}
+
+// onContactDelete makes a deletion keep nothing personal: every module's
+// eraser runs, as for an erasure, while the contact still exists.
+func onContactDelete(ctx context.Context, tx *store.Tx, tenant string, contactID core.ID) error {
+	sc := store.NewScope(tx.Runtime()).WithTenant(tenant).WithTx(tx)
+	subject, _, _, _, err := subjectOf(ctx, tx.Q(), tenant, contactID)
+	if err != nil {
 		return err
-	})
-	removeAudit := rt.Hooks.Before(auditedEvents, auditHook)
-	registerPersonalData(rt)
-	return func() { removeMerge(); removeDelete(); removeAudit() }
+	}
+	_, _, err = forget(ctx, sc, subject, nil)
+	return err
 }
 
 // deleteLog deletes the consent log and opt-in requests of a contact and of

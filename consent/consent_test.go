@@ -17,6 +17,7 @@ import (
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -40,8 +41,7 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 		c := dbtest.NewClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 		rt, err := store.NewRuntime(db, c, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 		require.NoError(t, err)
-		contacts.RegisterPersonalData(rt)
-		consent.RegisterHooks(rt)
+		module.Wire(rt, []module.Module{contacts.Module.Declare(), consent.Module.Declare()})
 		sc := store.NewScope(rt)
 		opts := consent.Options{Keys: [][]byte{key1}, RecordNetwork: true}
 		fn(t, &bundle{sc: sc, consent: consent.New(sc, opts), contacts: contacts.New(sc), clock: c, opts: opts})

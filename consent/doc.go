@@ -94,7 +94,7 @@
 //
 // Decisions: the records of a contact merged into another stay as they
 // were and count for the winner (Status, History, Allowed); deleting a
-// contact deletes its consent log with it (RegisterHooks), without the
+// contact deletes its consent log with it (its erasers run), without the
 // suppression and receipt of Erase. An erased contact stays as an
 // anonymous row so that its purchases still count. Purposes on
 // legitimate interest, contract or legal obligation are allowed until the

@@ -352,7 +352,7 @@ func sameID(a, b *core.ID) bool {
 
 // Delete removes the contact with id (and its external ids) and emits
 // "contact.deleted". A deletion keeps nothing personal: the hooks on
-// "contact.deleted" (consent.RegisterHooks, wired by the crm facade) run
+// "contact.deleted" (the consent module's, wired by the crm facade) run
 // every module's eraser first, so the contact's event payloads are
 // emptied, its search document goes (and, on SQLite, its words from the
 // full-text index), and the tasks and deals that outlive it are unlinked
