@@ -130,7 +130,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		p := a.Purchase
 		v.CheckText("purchase.order_id", p.OrderID, MaxExternalIDLen)
 		var err error
-		if amount, err = p.Total.Minor(); err != nil {
+		if amount, err = store.MoneyToStorage(p.Total); err != nil {
 			v.Add("purchase.total", "%v", strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": "))
 		}
 		if len(p.Items) > MaxPurchaseItems {
@@ -139,7 +139,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		for i, it := range p.Items {
 			v.CheckText(fmt.Sprintf("purchase.items[%d].name", i), it.Name, MaxNameLen)
 			v.CheckText(fmt.Sprintf("purchase.items[%d].sku", i), it.SKU, MaxExternalIDLen)
-			if _, err := it.Amount.Minor(); err != nil || it.Amount.Currency != p.Total.Currency {
+			if _, err := store.MoneyToStorage(it.Amount); err != nil || it.Amount.Currency != p.Total.Currency {
 				v.Add(fmt.Sprintf("purchase.items[%d].amount", i), "must be a valid amount in %s", p.Total.Currency)
 			}
 		}
@@ -367,7 +367,7 @@ func scanActivity(row scanner) (*Activity, error) {
 		a.Properties = map[string]any{}
 	}
 	if amount.Valid {
-		a.Purchase = &Purchase{OrderID: orderID, Total: core.MoneyFromMinor(amount.Int64, currency)}
+		a.Purchase = &Purchase{OrderID: orderID, Total: store.MoneyFromStorage(amount.Int64, currency)}
 		if len(itemsJSON) > 0 {
 			if err := decodeJSON(itemsJSON, &a.Purchase.Items); err != nil {
 				return nil, fmt.Errorf("crm: activity %s: decode items: %w", a.ID, err)

@@ -355,7 +355,7 @@ func (d *FieldDefinition) check(val any) string {
 		if err != nil || len(m) != 2 || !decimalPattern.MatchString(amount) {
 			return `must be {"amount": "12.50", "currency": "EUR"}`
 		}
-		if _, err := (core.Money{Amount: d, Currency: currency}).Minor(); err != nil {
+		if err := (core.Money{Amount: d, Currency: currency}).Validate(); err != nil {
 			return strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": ")
 		}
 	}

@@ -83,7 +83,7 @@ func scanContact(row scanner) (*Contact, error) {
 		c.Facts.PredictedScore = &predicted.Int64
 	}
 	if currency != "" {
-		m := core.MoneyFromMinor(total, currency)
+		m := store.MoneyFromStorage(total, currency)
 		c.Facts.PurchaseTotal = &m
 	}
 	c.LifecycleStage = Stage(stage)

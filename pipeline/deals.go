@@ -46,7 +46,7 @@ func scanDeal(r store.Scanner) (*Deal, error) {
 		&attrs, &d.StageEnteredAt, &d.CreatedAt, &d.UpdatedAt, &d.Version); err != nil {
 		return nil, err
 	}
-	d.Amount = core.MoneyFromMinor(amount, currency)
+	d.Amount = store.MoneyFromStorage(amount, currency)
 	d.Status = DealStatus(status)
 	if contact.Valid {
 		id := core.ID(contact.UUID)
@@ -114,7 +114,7 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 			v.Add("expected_close", "must be a date such as 2026-12-31")
 		}
 	}
-	amount, err := d.Amount.Minor()
+	amount, err := store.MoneyToStorage(d.Amount)
 	var ve *core.ValidationError
 	if errors.As(err, &ve) {
 		for _, f := range ve.Fields {
@@ -478,7 +478,7 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 		}
 		next.UpdatedAt = now
 		next.Version++
-		amount, err := next.Amount.Minor()
+		amount, err := store.MoneyToStorage(next.Amount)
 		if err != nil {
 			return err
 		}
@@ -531,7 +531,7 @@ func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to cor
 		old := d.Version
 		d.StageID, d.StageEnteredAt, d.UpdatedAt = to, now, now
 		d.Version++
-		amount, _ := d.Amount.Minor()
+		amount, _ := store.MoneyToStorage(d.Amount)
 		if err := updateDeal(ctx, q, tenant, d, amount, store.JSON(d.Attributes), old); err != nil {
 			return err
 		}
@@ -702,7 +702,7 @@ func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions
 			cells[stage] = c
 		}
 		c.count += n
-		c.totals = append(c.totals, core.MoneyFromMinor(sum, currency))
+		c.totals = append(c.totals, store.MoneyFromStorage(sum, currency))
 		return nil
 	})
 	if err != nil {

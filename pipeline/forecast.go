@@ -179,10 +179,10 @@ func (s *Deals) Forecast(ctx context.Context, o ForecastOptions) ([]ForecastRow,
 		if o.ByPipeline {
 			row.PipelineID = &pipeline
 		}
-		row.Won = core.MoneyFromMinor(won, row.Currency)
-		row.Weighted = core.Money{Amount: decimal.New(weighted, -core.MoneyScale-2), Currency: row.Currency}.RoundToMinorUnit()
-		row.BestCase = core.MoneyFromMinor(best, row.Currency)
-		row.Commit = core.MoneyFromMinor(commit, row.Currency)
+		row.Won = store.MoneyFromStorage(won, row.Currency)
+		row.Weighted = core.Money{Amount: store.DecimalFromStorage(weighted, 2), Currency: row.Currency}.RoundToMinorUnit()
+		row.BestCase = store.MoneyFromStorage(best, row.Currency)
+		row.Commit = store.MoneyFromStorage(commit, row.Currency)
 		out = append(out, row)
 		return nil
 	})
@@ -313,7 +313,7 @@ func (s *Deals) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
 		st.Lost += lost
 		cycle += seconds
 		if won > 0 {
-			avg := decimal.New(amount, -core.MoneyScale).Div(decimal.NewFromInt(won))
+			avg := store.DecimalFromStorage(amount, 0).Div(decimal.NewFromInt(won))
 			st.AverageDealSize = append(st.AverageDealSize, core.Money{Amount: avg, Currency: currency}.RoundToMinorUnit())
 		}
 		return nil

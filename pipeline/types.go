@@ -7,6 +7,7 @@ import (
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // StageKind says what reaching a stage means for a deal.
@@ -274,7 +275,7 @@ type Totals struct {
 // units (12.5), whatever the currency; combine it with currency.
 var DealSchema = filter.NewSchema("deal", "d.attributes",
 	filter.Field{Name: "title", Column: "d.title", Type: filter.String, Sortable: true},
-	filter.Field{Name: "amount", Column: "(d.amount / 10000.0)", Type: filter.Number, Sortable: true},
+	filter.Field{Name: "amount", Column: store.MoneyStorageSQL("d.amount"), Type: filter.Number, Sortable: true},
 	filter.Field{Name: "currency", Column: "d.currency", Type: filter.String},
 	filter.Field{Name: "owner_id", Column: "d.owner_id", Type: filter.String},
 	filter.Field{Name: "pipeline_id", Column: "d.pipeline_id", Type: filter.ID},
@@ -297,8 +298,8 @@ func (d *Deal) FilterValue(field string) any {
 	case "title":
 		return d.Title
 	case "amount":
-		minor, _ := d.Amount.Minor()
-		return float64(minor) / 10000.0
+		minor, _ := store.MoneyToStorage(d.Amount)
+		return store.MoneyStorageFloat(minor)
 	case "currency":
 		return d.Amount.Currency
 	case "owner_id":
