@@ -162,7 +162,7 @@ func scanWebhook(s store.Scanner) (*Webhook, error) {
 func getWebhook(ctx context.Context, q store.Q, tenant string, id core.ID) (*Webhook, error) {
 	w, err := scanWebhook(q.QueryRow(ctx, `SELECT `+webhookColumns+` FROM crm_webhooks w WHERE w.tenant_id = ? AND w.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("webhook", id)
 	}
 	return w, err
 }
@@ -303,8 +303,10 @@ func (s *Webhooks) Delete(ctx context.Context, id core.ID) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return errors.Join(err, core.ErrNotFound)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.NotFound("webhook", id)
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "webhook.deleted", SubjectType: "webhook", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
 	})
@@ -360,7 +362,7 @@ func (s *Webhooks) Delivery(ctx context.Context, id core.ID) (*Delivery, error) 
 	}
 	d, err := scanDelivery(s.sc.Q().QueryRow(ctx, `SELECT `+deliveryColumns+` FROM crm_webhook_deliveries d WHERE d.tenant_id = ? AND d.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("webhook delivery", id)
 	}
 	if err != nil {
 		return nil, store.Wrap(err, "get delivery")

@@ -44,7 +44,7 @@ func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess
 			doc.Data[src.Name] = v
 		}
 		if doc.Data["contact"] == nil {
-			return fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+			return core.NotFound("contact", contactID)
 		}
 		purposes, err := listPurposes(ctx, sc.Q(), tenant)
 		if err != nil {

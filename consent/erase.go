@@ -152,7 +152,7 @@ func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID)
 	err := q.QueryRow(ctx, `SELECT email, phone, first_name, last_name FROM crm_contacts WHERE tenant_id = ? AND id = ?`+q.D.LockRows(),
 		tenant, contactID).Scan(&email, &phone, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
-		return subject, "", "", fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+		return subject, "", "", core.NotFound("contact", contactID)
 	}
 	if err != nil {
 		return subject, "", "", err
@@ -254,7 +254,7 @@ func (s *Service) Erasure(ctx context.Context, contactID core.ID) (*ErasureRecei
 	err = s.sc.Q().QueryRow(ctx, `SELECT contact_id, erased_at, actor_id, reason, sections, held, hold_until FROM crm_erasures
 		WHERE tenant_id = ? AND contact_id = ?`, tenant, contactID).Scan(&r.ContactID, &r.ErasedAt, &r.ActorID, &r.Reason, &sections, &held, &until)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no erasure of contact %s", core.ErrNotFound, contactID)
+		return nil, core.NotFound("erasure of contact", contactID)
 	}
 	if err != nil {
 		return nil, store.Wrap(err, "erasure")

@@ -381,7 +381,7 @@ func getActivity(ctx context.Context, q store.Q, tenant, where string, args ...a
 	a, err := scanActivity(q.QueryRow(ctx, `SELECT `+activityColumns+` FROM crm_activities a WHERE a.tenant_id = ? AND `+where,
 		append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("activity", store.LookedUpID(args))
 	}
 	return a, err
 }

@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -103,7 +104,7 @@ func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c
 	switch {
 	case err == nil && other.ID != c.ID:
 		return fmt.Errorf("%w: domain %s already belongs to company %s", core.ErrConflict, c.Domain, other.ID)
-	case err != nil && err != core.ErrNotFound:
+	case err != nil && !errors.Is(err, core.ErrNotFound):
 		return err
 	}
 	return nil
@@ -201,7 +202,7 @@ func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		if !ok {
-			return core.ErrNotFound
+			return core.NotFound("company", id)
 		}
 		return nil
 	})

@@ -263,7 +263,7 @@ func scanField(row scanner) (*FieldDefinition, error) {
 func getField(ctx context.Context, q store.Q, tenant, entity, key string) (*FieldDefinition, error) {
 	d, err := scanField(q.QueryRow(ctx, `SELECT `+fieldColumns+` FROM crm_field_definitions WHERE tenant_id = ? AND entity = ? AND key = ?`, tenant, entity, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("field", entity+"."+key)
 	}
 	return d, err
 }

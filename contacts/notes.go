@@ -68,7 +68,7 @@ func scanNote(row scanner) (*Note, error) {
 func getNote(ctx context.Context, q store.Q, tenant string, id core.ID) (*Note, error) {
 	n, err := scanNote(q.QueryRow(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("note", id)
 	}
 	return n, err
 }

@@ -369,7 +369,7 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		if !ok {
-			return core.ErrNotFound
+			return core.NotFound("contact", id)
 		}
 		return unindex(ctx, tx.Q(), tenant, EntityContact, id)
 	})

@@ -193,7 +193,7 @@ func scanTask(row scanner) (*Task, error) {
 func getTask(ctx context.Context, q store.Q, tenant string, id core.ID) (*Task, error) {
 	t, err := scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM crm_tasks t WHERE t.tenant_id = ? AND t.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("task", id)
 	}
 	return t, err
 }

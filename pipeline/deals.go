@@ -77,7 +77,7 @@ func getDeal(ctx context.Context, q store.Q, tenant string, id core.ID, lock boo
 	}
 	d, err := scanDeal(q.QueryRow(ctx, query, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("deal", id)
 	}
 	return d, err
 }
@@ -555,8 +555,10 @@ func (s *Deals) Delete(ctx context.Context, id core.ID) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return core.ErrNotFound
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.NotFound("deal", id)
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: "deal.deleted", SubjectType: "deal", SubjectID: id, Data: store.JSON(map[string]any{"id": id})})
 	})

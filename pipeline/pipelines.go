@@ -257,7 +257,7 @@ func getPipeline(ctx context.Context, q store.Q, tenant string, id core.ID, lock
 		var one int
 		err := q.QueryRow(ctx, `SELECT 1 FROM crm_pipelines p WHERE p.tenant_id = ? AND p.id = ?`+q.D.LockRows(), tenant, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, core.ErrNotFound
+			return nil, core.NotFound("pipeline", id)
 		}
 		if err != nil {
 			return nil, err
@@ -294,7 +294,7 @@ func getPipeline(ctx context.Context, q store.Q, tenant string, id core.ID, lock
 		return nil, err
 	}
 	if p == nil {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("pipeline", id)
 	}
 	return p, nil
 }

@@ -109,7 +109,7 @@ func scanProduct(r store.Scanner) (*Product, error) {
 func getProduct(ctx context.Context, q store.Q, tenant, where string, args ...any) (*Product, error) {
 	p, err := scanProduct(q.QueryRow(ctx, `SELECT `+productColumns+` FROM crm_products p WHERE p.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("product", store.LookedUpID(args))
 	}
 	return p, err
 }
