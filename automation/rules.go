@@ -191,6 +191,9 @@ func (s *Rules) List(ctx context.Context) ([]*Rule, error) {
 // version. r.Version must be the version read (else ErrConflict). Runs
 // that wait finish with the version they started with.
 func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
+	if err := core.CheckVersion(r.Version); err != nil {
+		return nil, err
+	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -234,6 +237,9 @@ func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
 
 // SetEnabled switches a rule on or off (a new version).
 func (s *Rules) SetEnabled(ctx context.Context, id core.ID, version int64, enabled bool) (*Rule, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	cur, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err

@@ -259,6 +259,9 @@ func (s *Webhooks) List(ctx context.Context) ([]*Webhook, error) {
 // version read. Updating re-enables a disabled webhook and clears its
 // failure count.
 func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in WebhookInput) (*Webhook, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err

@@ -120,6 +120,9 @@ func translateCompany(err error, c *Company) error {
 // Update applies patch if patch.Version is still the company's version and
 // emits "company.updated". A stale version is ErrConflict.
 func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) (*Company, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Company
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

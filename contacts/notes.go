@@ -139,6 +139,9 @@ func (s *Notes) Get(ctx context.Context, id core.ID) (*Note, error) {
 // Update edits a note if patch.Version is still its version (else
 // ErrConflict) and emits "note.updated".
 func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Note
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

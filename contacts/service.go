@@ -218,6 +218,9 @@ func (s *Service) translate(err error, c *Contact) error {
 // A patch that changes nothing returns the contact as it is, without a new
 // version or event. A stale version is ErrConflict.
 func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*Contact, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Contact
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

@@ -313,6 +313,9 @@ func (s *Tasks) Get(ctx context.Context, id core.ID) (*Task, error) {
 // When fn changes nothing, the task is returned as it is.
 func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, event string,
 	fn func(t *Task, now time.Time) (map[string]any, error)) (*Task, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	var out *Task
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

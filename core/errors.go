@@ -134,6 +134,17 @@ func (e *ValidationError) CheckText(field, s string, max int) {
 	}
 }
 
+// CheckVersion returns ErrInvalid naming "version" unless version is one a
+// record can have (1 or more). Every versioned change takes the version the
+// caller read; 0 means the caller did not pass it, which is a mistake in the
+// call, not a concurrent change (ErrConflict).
+func CheckVersion(version int64) error {
+	if version < 1 {
+		return Invalid("version", "is required: pass the version you read")
+	}
+	return nil
+}
+
 // StorableText reports whether s can be stored and compared as text on
 // both databases: valid UTF-8 without NUL bytes (PostgreSQL refuses both).
 func StorableText(s string) bool {

@@ -270,6 +270,9 @@ func (s *Deals) Get(ctx context.Context, id core.ID) (*Deal, error) {
 // emits "deal.updated" with the fields that changed. A stale version is
 // ErrConflict; a patch that changes nothing writes nothing.
 func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Deal
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -431,6 +434,9 @@ func (s *Deals) Reopen(ctx context.Context, id core.ID, version int64, stageID c
 }
 
 func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing string, lostReason *string, pick func(*Pipeline, *Deal) (*Stage, error)) (*Deal, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	var out *Deal
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

@@ -172,6 +172,9 @@ func (s *Products) GetBySKU(ctx context.Context, sku string) (*Product, error) {
 // Update applies patch if patch.Version is still the product's version and
 // emits "product.updated". Deals keep the prices their lines were given.
 func (s *Products) Update(ctx context.Context, id core.ID, patch ProductPatch) (*Product, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Product
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -264,6 +267,9 @@ func computeLine(li *LineItem) bool {
 // tax rate unless given; every price must be in the deal's currency.
 // Emits "deal.updated".
 func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64, items []NewLineItem) (*Deal, []LineItem, Totals, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, nil, Totals{}, err
+	}
 	var out *Deal
 	var lines []LineItem
 	var totals Totals
