@@ -103,7 +103,7 @@ func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c
 	other, err := s.repo.getCompany(ctx, q, tenant, "co.domain = ? AND co.domain <> ''", c.Domain)
 	switch {
 	case err == nil && other.ID != c.ID:
-		return fmt.Errorf("%w: domain %s already belongs to company %s", core.ErrConflict, c.Domain, other.ID)
+		return fmt.Errorf("%w: domain already belongs to company %s", core.ErrConflict, other.ID)
 	case err != nil && !errors.Is(err, core.ErrNotFound):
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c
 
 func translateCompany(err error, c *Company) error {
 	if dialect.IsUniqueViolation(err) {
-		return fmt.Errorf("%w: domain %s was taken concurrently", core.ErrConflict, c.Domain)
+		return fmt.Errorf("%w: domain was taken concurrently", core.ErrConflict)
 	}
 	return err
 }

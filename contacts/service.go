@@ -179,7 +179,7 @@ func (s *Service) checkUnique(ctx context.Context, q store.Q, tenant string, c *
 			return err
 		}
 		if owner != core.NilID && owner != c.ID {
-			return fmt.Errorf("%w: email %s already belongs to contact %s", core.ErrConflict, c.Email, owner)
+			return fmt.Errorf("%w: email already belongs to contact %s", core.ErrConflict, owner)
 		}
 	}
 	for _, x := range newExt {
@@ -188,7 +188,7 @@ func (s *Service) checkUnique(ctx context.Context, q store.Q, tenant string, c *
 			return err
 		}
 		if owner != core.NilID && owner != c.ID {
-			return fmt.Errorf("%w: external id %s:%s already belongs to contact %s", core.ErrConflict, x.Source, x.ID, owner)
+			return fmt.Errorf("%w: an external id of source %s already belongs to contact %s", core.ErrConflict, x.Source, owner)
 		}
 	}
 	if c.CompanyID != nil {
