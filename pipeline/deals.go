@@ -109,11 +109,7 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 	v.CheckText("owner_id", d.OwnerID, maxOwnerLen)
 	v.CheckText("source", d.Source, maxSourceLen)
 	v.CheckText("lost_reason", d.LostReason, maxLostReasonLen)
-	if d.ExpectedClose != "" {
-		if _, err := time.Parse(time.DateOnly, d.ExpectedClose); err != nil {
-			v.Add("expected_close", "must be a date such as 2026-12-31")
-		}
-	}
+	v.CheckDate("expected_close", d.ExpectedClose)
 	amount, err := store.MoneyToStorage(d.Amount)
 	var ve *core.ValidationError
 	if errors.As(err, &ve) {
@@ -227,12 +223,12 @@ func enter(d *Deal, st *Stage, now time.Time) {
 	d.StageEnteredAt = now
 	d.Status = DealStatus(st.Kind)
 	if st.Kind == StageOpen {
-		d.ClosedAt, d.ClosedOn, d.LostReason = nil, "", ""
+		d.ClosedAt, d.ClosedOn, d.LostReason = nil, core.Date{}, ""
 		return
 	}
 	if d.ClosedAt == nil {
 		d.ClosedAt = &now
-		d.ClosedOn = now.UTC().Format(time.DateOnly)
+		d.ClosedOn = core.DateOf(now.UTC())
 	}
 	if st.Kind == StageWon {
 		d.LostReason = ""
@@ -291,7 +287,9 @@ func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal,
 		}
 		set(&next.Title, patch.Title)
 		set(&next.OwnerID, patch.OwnerID)
-		set(&next.ExpectedClose, patch.ExpectedClose)
+		if patch.ExpectedClose != nil {
+			next.ExpectedClose = *patch.ExpectedClose
+		}
 		set(&next.Source, patch.Source)
 		if patch.Commit != nil {
 			next.Commit = *patch.Commit

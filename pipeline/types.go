@@ -126,10 +126,10 @@ type Deal struct {
 	PipelineID core.ID    `json:"pipeline_id"`
 	StageID    core.ID    `json:"stage_id"`
 	Status     DealStatus `json:"status"`
-	// ExpectedClose is the day the deal should close ("2026-12-31"), or "".
-	ExpectedClose string `json:"expected_close,omitempty"`
-	// ClosedOn is the day (UTC) the deal was won or lost, "" while open.
-	ClosedOn   string     `json:"closed_on,omitempty"`
+	// ExpectedClose is the day the deal should close, zero for none.
+	ExpectedClose core.Date `json:"expected_close,omitzero"`
+	// ClosedOn is the day (UTC) the deal was won or lost, zero while open.
+	ClosedOn   core.Date  `json:"closed_on,omitzero"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	LostReason string     `json:"lost_reason,omitempty"`
 	// Source says where the deal came from ("webinar", "referral").
@@ -157,8 +157,9 @@ type NewDeal struct {
 	// PipelineID defaults to the default pipeline (see Pipelines.Default).
 	PipelineID core.ID `json:"pipeline_id,omitempty"`
 	// StageID defaults to the pipeline's first open stage.
-	StageID       core.ID        `json:"stage_id,omitempty"`
-	ExpectedClose string         `json:"expected_close,omitempty"`
+	StageID core.ID `json:"stage_id,omitempty"`
+	// ExpectedClose is the day the deal should close (optional).
+	ExpectedClose core.Date      `json:"expected_close,omitzero"`
 	Source        string         `json:"source,omitempty"`
 	Commit        bool           `json:"commit,omitempty"`
 	Attributes    map[string]any `json:"attributes,omitempty"`
@@ -173,10 +174,11 @@ type DealPatch struct {
 	// Amount cannot be set on a deal with line items.
 	Amount *core.Money
 	// ContactID and CompanyID set the link; a pointer to core.NilID removes it.
-	ContactID     *core.ID
-	CompanyID     *core.ID
-	OwnerID       *string
-	ExpectedClose *string
+	ContactID *core.ID
+	CompanyID *core.ID
+	OwnerID   *string
+	// ExpectedClose sets the day; a pointer to the zero Date removes it.
+	ExpectedClose *core.Date
 	Source        *string
 	Commit        *bool
 	// Attributes are merged: each key given is set, a nil value removes it.
@@ -311,9 +313,9 @@ func (d *Deal) FilterValue(field string) any {
 	case "status":
 		return string(d.Status)
 	case "expected_close":
-		return d.ExpectedClose
+		return d.ExpectedClose.String()
 	case "closed_on":
-		return d.ClosedOn
+		return d.ClosedOn.String()
 	case "contact_id":
 		return idOrNil(d.ContactID)
 	case "company_id":
