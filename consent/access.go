@@ -118,8 +118,14 @@ func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error
 	if limit == 0 {
 		limit = store.DefaultLimit
 	}
+	v := &core.ValidationError{}
 	if limit < 0 || limit > store.MaxLimit {
-		return nil, core.Invalid("limit", "must be between 1 and %d", store.MaxLimit)
+		v.Add("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	v.CheckTime("from", aq.From)
+	v.CheckTime("to", aq.To)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	var where strings.Builder
 	args := []any{tenant}

@@ -33,7 +33,9 @@ type ErasureReceipt struct {
 // identity ("contact") is kept with them, restricted.
 type LegalHold struct {
 	Sections []string
-	Until    time.Time
+	// Until is when the hold ends: in the future and in years 1 to 9999
+	// UTC.
+	Until time.Time
 }
 
 // Erase forgets a person (GDPR Art. 17) in one transaction across every
@@ -60,8 +62,11 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 		v.Add("reason", "must be a short code of lower-case letters, digits and _")
 	}
 	held := map[string]bool{}
+	if len(hold.Sections) > 0 || !hold.Until.IsZero() {
+		v.CheckTime("hold.until", hold.Until)
+	}
 	if len(hold.Sections) > 0 {
-		if !hold.Until.After(s.sc.Runtime().Now()) {
+		if !v.Has("hold.until") && !hold.Until.After(s.sc.Runtime().Now()) {
 			v.Add("hold.until", "must be in the future")
 		}
 		names := map[string]bool{}
@@ -172,6 +177,9 @@ func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID)
 func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (int64, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return 0, err
+	}
+	if err := core.CheckTime("now", now); err != nil {
 		return 0, err
 	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT contact_id FROM crm_erasures WHERE tenant_id = ? AND hold_until IS NOT NULL AND hold_until < ?`, tenant, now)

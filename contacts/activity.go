@@ -75,7 +75,8 @@ type PurchaseItem struct {
 type NewActivity struct {
 	Kind ActivityKind
 	Name string
-	// OccurredAt defaults to now.
+	// OccurredAt defaults to now; it must lie in years 1 to 9999 UTC
+	// (core.MinYear to core.MaxYear).
 	OccurredAt time.Time
 	Properties map[string]any
 	// IdempotencyKey makes Track safe to retry: a second Track with the
@@ -117,6 +118,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		v.Add("kind", "%q is not one of note, call, email, meeting, web, purchase, support, custom", a.Kind)
 	}
 	v.CheckText("name", a.Name, MaxActivityName)
+	v.CheckTime("occurred_at", a.OccurredAt)
 	if !core.StorableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
 		v.Add("idempotency_key", "must be at most %d characters of valid text", MaxIdempotencyKey)
 	}

@@ -326,8 +326,8 @@ func (d *FieldDefinition) check(val any) string {
 		if !ok || !datePattern.MatchString(s) {
 			return "must be a date such as 2026-01-31"
 		}
-		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			return "must be a date such as 2026-01-31"
+		if d, err := core.ParseDate(s); err != nil || !d.Valid() {
+			return "must be a date such as 2026-01-31 in years 1 to 9999"
 		}
 	case FieldEnum:
 		s, ok := val.(string)

@@ -615,8 +615,13 @@ func (s *Service) InactiveLeads(ctx context.Context, cutoff time.Time, after cor
 	if err != nil {
 		return nil, err
 	}
+	v := &core.ValidationError{}
+	v.CheckTime("cutoff", cutoff)
 	if limit < 1 || limit > store.MaxLimit {
-		return nil, core.Invalid("limit", "must be between 1 and %d", store.MaxLimit)
+		v.Add("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	rows, err := s.sc.Q().PlanPerCall().Query(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?
 		AND c.lifecycle_stage IN ('subscriber', 'lead') AND NOT c.restricted
@@ -638,8 +643,13 @@ func (s *Service) InactiveLeads(ctx context.Context, cutoff time.Time, after cor
 // cutoff, in transactions of 5,000, and returns how many (a retention
 // policy's work). Contacts keep their facts.
 func (s *Service) DeleteActivities(ctx context.Context, kind ActivityKind, cutoff time.Time) (int64, error) {
+	v := &core.ValidationError{}
 	if !slices.Contains(ActivityKinds, kind) {
-		return 0, core.Invalid("kind", "%q is not an activity kind", kind)
+		v.Add("kind", "%q is not an activity kind", kind)
+	}
+	v.CheckTime("cutoff", cutoff)
+	if err := v.Err(); err != nil {
+		return 0, err
 	}
 	var total int64
 	for {

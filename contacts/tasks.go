@@ -66,11 +66,12 @@ type Task struct {
 type NewTask struct {
 	Title       string
 	Description string
-	DueAt       *time.Time
-	AssigneeID  string
-	ContactID   *core.ID
-	CompanyID   *core.ID
-	DealID      *core.ID
+	// DueAt is optional; it must lie in years 1 to 9999 UTC.
+	DueAt      *time.Time
+	AssigneeID string
+	ContactID  *core.ID
+	CompanyID  *core.ID
+	DealID     *core.ID
 	// Priority defaults to PriorityNormal.
 	Priority Priority
 }
@@ -227,7 +228,8 @@ func (s *Tasks) validate(ctx context.Context, q store.Q, tenant string, t *Task)
 	if !slices.Contains(Priorities, t.Priority) {
 		v.Add("priority", "%q is not one of low, normal, high, urgent", t.Priority)
 	}
-	if t.DueAt != nil && (t.DueAt.Year() < 1 || !t.DueAt.Before(noDue)) {
+	v.CheckTimePtr("due_at", t.DueAt)
+	if t.DueAt != nil && !v.Has("due_at") && !t.DueAt.Before(noDue) {
 		v.Add("due_at", "is out of range")
 	}
 	if err := v.Err(); err != nil {
