@@ -51,7 +51,7 @@
 //	})
 //	deal, _ = c.Deals.MoveStage(ctx, deal.ID, deal.Version, stageID)
 //	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{
-//		From: core.NewDate(2026, 1, 1), To: core.NewDate(2027, 1, 1), Period: pipeline.Quarter}))
+//		From: core.NewDate(2026, 1, 1), To: core.NewDate(2027, 1, 1), Period: pipeline.Quarter})
 //
 // Decisions worth knowing:
 //   - A deal's status follows the kind of its stage; won stages have
