@@ -320,6 +320,8 @@ func (c *checker) action(path string, a *Action, depth int) {
 			if _, err := filter.ParseDuration(a.For); err != nil {
 				c.v.Add(path+".for", "%v", err)
 			}
+		default:
+			c.v.CheckTime(path+".until", *a.Until)
 		}
 	case ActionBranch:
 		allowed("if", "then", "else")

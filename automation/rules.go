@@ -143,7 +143,7 @@ func (s *Rules) Get(ctx context.Context, id core.ID) (*Rule, error) {
 func getRule(ctx context.Context, q store.Q, tenant string, id core.ID) (*Rule, error) {
 	r, err := scanRule(q.QueryRow(ctx, `SELECT `+ruleColumns+` FROM crm_rules r WHERE r.tenant_id = ? AND r.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("rule", id)
 	}
 	return r, err
 }
@@ -154,7 +154,7 @@ func ruleVersion(ctx context.Context, q store.Q, tenant string, id core.ID, vers
 	err := q.QueryRow(ctx, `SELECT definition FROM crm_rule_versions WHERE tenant_id = ? AND rule_id = ? AND version = ?`,
 		tenant, id, version).Scan(&def)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("rule version", fmt.Sprintf("%s@%d", id, version))
 	}
 	if err != nil {
 		return nil, err
@@ -191,6 +191,9 @@ func (s *Rules) List(ctx context.Context) ([]*Rule, error) {
 // version. r.Version must be the version read (else ErrConflict). Runs
 // that wait finish with the version they started with.
 func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
+	if err := core.CheckVersion(r.Version); err != nil {
+		return nil, err
+	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -234,6 +237,9 @@ func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
 
 // SetEnabled switches a rule on or off (a new version).
 func (s *Rules) SetEnabled(ctx context.Context, id core.ID, version int64, enabled bool) (*Rule, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	cur, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -254,8 +260,10 @@ func (s *Rules) Delete(ctx context.Context, id core.ID) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return errors.Join(err, core.ErrNotFound)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.NotFound("rule", id)
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventRuleDeleted, SubjectType: "rule", SubjectID: id, Data: store.JSON(Deleted{ID: id})})
 	})

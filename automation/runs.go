@@ -116,7 +116,7 @@ func insertRunOnce(ctx context.Context, q store.Q, tenant string, r *Run) (bool,
 func getRun(ctx context.Context, q store.Q, tenant string, id core.ID) (*Run, error) {
 	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+` FROM crm_rule_runs r WHERE r.tenant_id = ? AND r.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("rule run", id)
 	}
 	return r, err
 }

@@ -162,7 +162,7 @@ func scanWebhook(s store.Scanner) (*Webhook, error) {
 func getWebhook(ctx context.Context, q store.Q, tenant string, id core.ID) (*Webhook, error) {
 	w, err := scanWebhook(q.QueryRow(ctx, `SELECT `+webhookColumns+` FROM crm_webhooks w WHERE w.tenant_id = ? AND w.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("webhook", id)
 	}
 	return w, err
 }
@@ -261,6 +261,9 @@ func (s *Webhooks) List(ctx context.Context) ([]*Webhook, error) {
 // version read. Updating re-enables a disabled webhook and clears its
 // failure count.
 func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in WebhookInput) (*Webhook, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -305,8 +308,10 @@ func (s *Webhooks) Delete(ctx context.Context, id core.ID) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return errors.Join(err, core.ErrNotFound)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.NotFound("webhook", id)
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventWebhookDeleted, SubjectType: "webhook", SubjectID: id, Data: store.JSON(Deleted{ID: id})})
 	})
@@ -362,7 +367,7 @@ func (s *Webhooks) Delivery(ctx context.Context, id core.ID) (*Delivery, error) 
 	}
 	d, err := scanDelivery(s.sc.Q().QueryRow(ctx, `SELECT `+deliveryColumns+` FROM crm_webhook_deliveries d WHERE d.tenant_id = ? AND d.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("webhook delivery", id)
 	}
 	if err != nil {
 		return nil, store.Wrap(err, "get delivery")

@@ -48,7 +48,7 @@ func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess
 			doc.Data[src.Name] = v
 		}
 		if doc.Data["contact"] == nil {
-			return fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+			return core.NotFound("contact", contactID)
 		}
 		purposes, err := listPurposes(ctx, sc.Q(), tenant)
 		if err != nil {
@@ -122,8 +122,14 @@ func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error
 	if limit == 0 {
 		limit = store.DefaultLimit
 	}
+	v := &core.ValidationError{}
 	if limit < 0 || limit > store.MaxLimit {
-		return nil, core.Invalid("limit", "must be between 1 and %d", store.MaxLimit)
+		v.Add("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	v.CheckTime("from", aq.From)
+	v.CheckTime("to", aq.To)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	var where strings.Builder
 	args := []any{tenant}

@@ -34,7 +34,9 @@ type ErasureReceipt struct {
 // identity ("contact") is kept with them, restricted.
 type LegalHold struct {
 	Sections []string
-	Until    time.Time
+	// Until is when the hold ends: in the future and in years 1 to 9999
+	// UTC.
+	Until time.Time
 }
 
 // Erase forgets a person (GDPR Art. 17) in one transaction across every
@@ -69,8 +71,11 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 		v.Add("reason", "must be a short code of lower-case letters, digits and _")
 	}
 	held := map[string]bool{}
+	if len(hold.Sections) > 0 || !hold.Until.IsZero() {
+		v.CheckTime("hold.until", hold.Until)
+	}
 	if len(hold.Sections) > 0 {
-		if !hold.Until.After(s.sc.Runtime().Now()) {
+		if !v.Has("hold.until") && !hold.Until.After(s.sc.Runtime().Now()) {
 			v.Add("hold.until", "must be in the future")
 		}
 		names := map[string]bool{}
@@ -259,7 +264,7 @@ func deletedContact(ctx context.Context, q store.Q, tenant string, contactID cor
 	err := q.QueryRow(ctx, `SELECT e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? AND e.type = 'contact.deleted'
 		ORDER BY e.id DESC LIMIT 1`, tenant, contactID).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("%w: contact %s", core.ErrNotFound, contactID)
+		return false, core.NotFound("contact", contactID)
 	}
 	if err != nil {
 		return false, err
@@ -299,6 +304,9 @@ func forget(ctx context.Context, sc store.Scope, subject store.Subject, held map
 func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (int64, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return 0, err
+	}
+	if err := core.CheckTime("now", now); err != nil {
 		return 0, err
 	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT contact_id FROM crm_erasures WHERE tenant_id = ? AND hold_until IS NOT NULL AND hold_until < ?`, tenant, now)
@@ -381,7 +389,7 @@ func (s *Service) Erasure(ctx context.Context, contactID core.ID) (*ErasureRecei
 	err = s.sc.Q().QueryRow(ctx, `SELECT contact_id, erased_at, actor_id, reason, sections, held, hold_until FROM crm_erasures
 		WHERE tenant_id = ? AND contact_id = ?`, tenant, contactID).Scan(&r.ContactID, &r.ErasedAt, &r.ActorID, &r.Reason, &sections, &held, &until)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no erasure of contact %s", core.ErrNotFound, contactID)
+		return nil, core.NotFound("erasure of contact", contactID)
 	}
 	if err != nil {
 		return nil, store.Wrap(err, "erasure")

@@ -192,7 +192,7 @@ func (s *Service) Wording(ctx context.Context, key string, version int64) (strin
 	err = s.sc.Q().QueryRow(ctx, `SELECT wording FROM crm_purpose_wordings WHERE tenant_id = ? AND purpose_key = ? AND version = ?`,
 		tenant, key, version).Scan(&w)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: purpose %q has no wording version %d", core.ErrNotFound, key, version)
+		return "", core.NotFound("purpose wording", fmt.Sprintf("%s@%d", key, version))
 	}
 	return w, store.Wrap(err, "get wording")
 }
@@ -220,7 +220,7 @@ func scanPurpose(r store.Scanner) (*Purpose, error) {
 
 func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (*Purpose, error) {
 	if !core.ValidCode(key) {
-		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
+		return nil, core.NotFound("purpose", key)
 	}
 	query := selectPurposes + ` AND p.key = ?`
 	if lock && q.D.Kind == dialect.Postgres {
@@ -228,7 +228,7 @@ func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (
 	}
 	p, err := scanPurpose(q.QueryRow(ctx, query, tenant, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: purpose %q", core.ErrNotFound, key)
+		return nil, core.NotFound("purpose", key)
 	}
 	return p, err
 }

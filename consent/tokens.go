@@ -249,6 +249,9 @@ func (s *Service) PurgeOptIns(ctx context.Context, expiredBefore time.Time) (int
 	if err != nil {
 		return 0, err
 	}
+	if err := core.CheckTime("expired_before", expiredBefore); err != nil {
+		return 0, err
+	}
 	var n int64
 	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		res, err := tx.Q().Exec(ctx, `DELETE FROM crm_optin_requests WHERE tenant_id = ? AND confirmed_at IS NULL AND expires_at < ?`,

@@ -75,7 +75,8 @@ type PurchaseItem struct {
 type NewActivity struct {
 	Kind ActivityKind
 	Name string
-	// OccurredAt defaults to now.
+	// OccurredAt defaults to now; it must lie in years 1 to 9999 UTC
+	// (core.MinYear to core.MaxYear).
 	OccurredAt time.Time
 	Properties map[string]any
 	// IdempotencyKey makes Track safe to retry: a second Track with the
@@ -117,6 +118,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		v.Add("kind", "%q is not one of note, call, email, meeting, web, purchase, support, custom", a.Kind)
 	}
 	v.CheckText("name", a.Name, MaxActivityName)
+	v.CheckTime("occurred_at", a.OccurredAt)
 	if !core.StorableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
 		v.Add("idempotency_key", "must be at most %d characters of valid text", MaxIdempotencyKey)
 	}
@@ -130,7 +132,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		p := a.Purchase
 		v.CheckText("purchase.order_id", p.OrderID, MaxExternalIDLen)
 		var err error
-		if amount, err = p.Total.Minor(); err != nil {
+		if amount, err = store.MoneyToStorage(p.Total); err != nil {
 			v.Add("purchase.total", "%v", strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": "))
 		}
 		if len(p.Items) > MaxPurchaseItems {
@@ -139,7 +141,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		for i, it := range p.Items {
 			v.CheckText(fmt.Sprintf("purchase.items[%d].name", i), it.Name, MaxNameLen)
 			v.CheckText(fmt.Sprintf("purchase.items[%d].sku", i), it.SKU, MaxExternalIDLen)
-			if _, err := it.Amount.Minor(); err != nil || it.Amount.Currency != p.Total.Currency {
+			if _, err := store.MoneyToStorage(it.Amount); err != nil || it.Amount.Currency != p.Total.Currency {
 				v.Add(fmt.Sprintf("purchase.items[%d].amount", i), "must be a valid amount in %s", p.Total.Currency)
 			}
 		}
@@ -367,7 +369,7 @@ func scanActivity(row scanner) (*Activity, error) {
 		a.Properties = map[string]any{}
 	}
 	if amount.Valid {
-		a.Purchase = &Purchase{OrderID: orderID, Total: core.MoneyFromMinor(amount.Int64, currency)}
+		a.Purchase = &Purchase{OrderID: orderID, Total: store.MoneyFromStorage(amount.Int64, currency)}
 		if len(itemsJSON) > 0 {
 			if err := decodeJSON(itemsJSON, &a.Purchase.Items); err != nil {
 				return nil, fmt.Errorf("crm: activity %s: decode items: %w", a.ID, err)
@@ -381,7 +383,7 @@ func getActivity(ctx context.Context, q store.Q, tenant, where string, args ...a
 	a, err := scanActivity(q.QueryRow(ctx, `SELECT `+activityColumns+` FROM crm_activities a WHERE a.tenant_id = ? AND `+where,
 		append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("activity", store.LookedUpID(args))
 	}
 	return a, err
 }

@@ -323,3 +323,28 @@ func TestNotes(t *testing.T) {
 		require.Equal(t, []string{"note.created", "note.updated", "note.deleted"}, types(evs))
 	})
 }
+
+// A shop passes cents: MoneyFromMinor(4990, "EUR") is 49.90 EUR, stored and
+// filtered in whole units.
+func TestTrackPurchaseInMinorUnits(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "cents@example.com"})
+		require.NoError(t, err)
+		_, err = b.svc.Track(ctx, contacts.ByID(c.ID), contacts.NewActivity{Kind: contacts.KindPurchase,
+			Purchase: &contacts.Purchase{OrderID: "o-1", Total: core.MoneyFromMinor(4990, "EUR")}})
+		require.NoError(t, err)
+
+		got, err := b.svc.Get(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "49.9", got.Facts.PurchaseTotal.Amount.String())
+		cents, err := got.Facts.PurchaseTotal.Minor()
+		require.NoError(t, err)
+		require.Equal(t, int64(4990), cents)
+		for _, f := range []filter.Expr{filter.Eq("purchase_total", 49.90), filter.Gte("purchase_total", 49), filter.Lt("purchase_total", 50)} {
+			n, err := b.svc.Count(ctx, f)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n, "%s", f)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -102,8 +103,8 @@ func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c
 	other, err := s.repo.getCompany(ctx, q, tenant, "co.domain = ? AND co.domain <> ''", c.Domain)
 	switch {
 	case err == nil && other.ID != c.ID:
-		return fmt.Errorf("%w: domain %s already belongs to company %s", core.ErrConflict, c.Domain, other.ID)
-	case err != nil && err != core.ErrNotFound:
+		return fmt.Errorf("%w: domain already belongs to company %s", core.ErrConflict, other.ID)
+	case err != nil && !errors.Is(err, core.ErrNotFound):
 		return err
 	}
 	return nil
@@ -111,7 +112,7 @@ func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c
 
 func translateCompany(err error, c *Company) error {
 	if dialect.IsUniqueViolation(err) {
-		return fmt.Errorf("%w: domain %s was taken concurrently", core.ErrConflict, c.Domain)
+		return fmt.Errorf("%w: domain was taken concurrently", core.ErrConflict)
 	}
 	return err
 }
@@ -119,6 +120,9 @@ func translateCompany(err error, c *Company) error {
 // Update applies patch if patch.Version is still the company's version and
 // emits "company.updated". A stale version is ErrConflict.
 func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) (*Company, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Company
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -201,7 +205,7 @@ func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		if !ok {
-			return core.ErrNotFound
+			return core.NotFound("company", id)
 		}
 		return nil
 	})

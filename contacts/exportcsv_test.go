@@ -37,7 +37,7 @@ func TestExport(t *testing.T) {
 		c3, err := b.svc.GetByEmail(ctx, "c03@example.com")
 		require.NoError(t, err)
 		_, err = b.svc.Track(ctx, contacts.ByID(c3.ID), contacts.NewActivity{Kind: contacts.KindPurchase,
-			Purchase: &contacts.Purchase{OrderID: "1", Total: core.MoneyFromMinor(199900, "EUR")}})
+			Purchase: &contacts.Purchase{OrderID: "1", Total: core.MoneyFromMinor(1999, "EUR")}})
 		require.NoError(t, err)
 
 		var buf bytes.Buffer

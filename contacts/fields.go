@@ -273,7 +273,7 @@ func scanField(row scanner) (*FieldDefinition, error) {
 func getField(ctx context.Context, q store.Q, tenant, entity, key string) (*FieldDefinition, error) {
 	d, err := scanField(q.QueryRow(ctx, `SELECT `+fieldColumns+` FROM crm_field_definitions WHERE tenant_id = ? AND entity = ? AND key = ?`, tenant, entity, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("field", entity+"."+key)
 	}
 	return d, err
 }
@@ -336,8 +336,8 @@ func (d *FieldDefinition) check(val any) string {
 		if !ok || !datePattern.MatchString(s) {
 			return "must be a date such as 2026-01-31"
 		}
-		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			return "must be a date such as 2026-01-31"
+		if d, err := core.ParseDate(s); err != nil || !d.Valid() {
+			return "must be a date such as 2026-01-31 in years 1 to 9999"
 		}
 	case FieldEnum:
 		s, ok := val.(string)
@@ -365,7 +365,7 @@ func (d *FieldDefinition) check(val any) string {
 		if err != nil || len(m) != 2 || !decimalPattern.MatchString(amount) {
 			return `must be {"amount": "12.50", "currency": "EUR"}`
 		}
-		if _, err := (core.Money{Amount: d, Currency: currency}).Minor(); err != nil {
+		if err := (core.Money{Amount: d, Currency: currency}).Validate(); err != nil {
 			return strings.TrimPrefix(err.Error(), core.ErrInvalid.Error()+": ")
 		}
 	}

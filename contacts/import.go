@@ -419,13 +419,13 @@ func csvAttribute(val string, t FieldType) (any, error) {
 	case FieldNumber:
 		f, err := strconv.ParseFloat(val, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", val)
+			return nil, errors.New("is not a number")
 		}
 		return f, nil
 	case FieldBoolean:
 		b, err := strconv.ParseBool(val)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", val)
+			return nil, errors.New("is not true or false")
 		}
 		return b, nil
 	case FieldMultiEnum:
@@ -438,7 +438,7 @@ func csvAttribute(val string, t FieldType) (any, error) {
 	case FieldMoney:
 		amount, currency, ok := strings.Cut(val, " ")
 		if !ok {
-			return nil, fmt.Errorf("%q is not an amount such as 12.50 EUR", val)
+			return nil, errors.New("is not an amount such as 12.50 EUR")
 		}
 		return map[string]any{"amount": amount, "currency": currency}, nil
 	}

@@ -99,7 +99,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 	for _, id := range sorted {
 		c, err := s.repo.getContact(ctx, q, tenant, "c.id = ?"+q.D.LockRows(), id)
 		if errors.Is(err, core.ErrNotFound) {
-			return nil, fmt.Errorf("%w: contact %s", core.ErrNotFound, id)
+			return nil, core.NotFound("contact", id)
 		}
 		if err != nil {
 			return nil, err
@@ -255,7 +255,7 @@ func (s *Service) MergedInto(ctx context.Context, id core.ID) (core.ID, error) {
 	var winner core.ID
 	err = s.sc.Q().QueryRow(ctx, `SELECT winner_id FROM crm_contact_merges WHERE tenant_id = ? AND loser_id = ?`, tenant, id).Scan(&winner)
 	if errors.Is(err, sql.ErrNoRows) {
-		return core.NilID, core.ErrNotFound
+		return core.NilID, core.NotFound("merged contact", id)
 	}
 	return winner, store.Wrap(err, "merged into")
 }

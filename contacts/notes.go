@@ -68,7 +68,7 @@ func scanNote(row scanner) (*Note, error) {
 func getNote(ctx context.Context, q store.Q, tenant string, id core.ID) (*Note, error) {
 	n, err := scanNote(q.QueryRow(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("note", id)
 	}
 	return n, err
 }
@@ -140,6 +140,9 @@ func (s *Notes) Get(ctx context.Context, id core.ID) (*Note, error) {
 // Update edits a note if patch.Version is still its version (else
 // ErrConflict) and emits "note.updated".
 func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Note
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

@@ -83,7 +83,7 @@ func scanContact(row scanner) (*Contact, error) {
 		c.Facts.PredictedScore = &predicted.Int64
 	}
 	if currency != "" {
-		m := core.MoneyFromMinor(total, currency)
+		m := store.MoneyFromStorage(total, currency)
 		c.Facts.PurchaseTotal = &m
 	}
 	c.LifecycleStage = Stage(stage)
@@ -167,7 +167,7 @@ func decodeTags(b []byte, out *[]string) error {
 func (sqlRepository) getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error) {
 	c, err := scanContact(q.QueryRow(ctx, selectContacts(q.D)+`WHERE c.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("contact", store.LookedUpID(args))
 	}
 	return c, err
 }
@@ -285,7 +285,7 @@ func scanCompany(row scanner) (*Company, error) {
 func (sqlRepository) getCompany(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Company, error) {
 	c, err := scanCompany(q.QueryRow(ctx, selectCompanies+`WHERE co.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("company", store.LookedUpID(args))
 	}
 	return c, err
 }

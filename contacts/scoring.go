@@ -443,7 +443,7 @@ func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason s
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return core.ErrNotFound
+			return core.NotFound("contact", id)
 		}
 		if out, err = (sqlRepository{}).getContact(ctx, tx.Q(), tenant, "c.id = ?", id); err != nil {
 			return err

@@ -179,7 +179,7 @@ func (s *Service) checkUnique(ctx context.Context, q store.Q, tenant string, c *
 			return err
 		}
 		if owner != core.NilID && owner != c.ID {
-			return fmt.Errorf("%w: email %s already belongs to contact %s", core.ErrConflict, c.Email, owner)
+			return fmt.Errorf("%w: email already belongs to contact %s", core.ErrConflict, owner)
 		}
 	}
 	for _, x := range newExt {
@@ -188,7 +188,7 @@ func (s *Service) checkUnique(ctx context.Context, q store.Q, tenant string, c *
 			return err
 		}
 		if owner != core.NilID && owner != c.ID {
-			return fmt.Errorf("%w: external id %s:%s already belongs to contact %s", core.ErrConflict, x.Source, x.ID, owner)
+			return fmt.Errorf("%w: an external id of source %s already belongs to contact %s", core.ErrConflict, x.Source, owner)
 		}
 	}
 	if c.CompanyID != nil {
@@ -218,6 +218,9 @@ func (s *Service) translate(err error, c *Contact) error {
 // A patch that changes nothing returns the contact as it is, without a new
 // version or event. A stale version is ErrConflict.
 func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*Contact, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Contact
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -375,7 +378,7 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		if !ok {
-			return core.ErrNotFound
+			return core.NotFound("contact", id)
 		}
 		return unindex(ctx, tx.Q(), tenant, EntityContact, id)
 	})
@@ -618,8 +621,13 @@ func (s *Service) InactiveLeads(ctx context.Context, cutoff time.Time, after cor
 	if err != nil {
 		return nil, err
 	}
+	v := &core.ValidationError{}
+	v.CheckTime("cutoff", cutoff)
 	if limit < 1 || limit > store.MaxLimit {
-		return nil, core.Invalid("limit", "must be between 1 and %d", store.MaxLimit)
+		v.Add("limit", "must be between 1 and %d", store.MaxLimit)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	rows, err := s.sc.Q().PlanPerCall().Query(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id > ?
 		AND c.lifecycle_stage IN ('subscriber', 'lead') AND NOT c.restricted
@@ -641,8 +649,13 @@ func (s *Service) InactiveLeads(ctx context.Context, cutoff time.Time, after cor
 // cutoff, in transactions of 5,000, and returns how many (a retention
 // policy's work). Contacts keep their facts.
 func (s *Service) DeleteActivities(ctx context.Context, kind ActivityKind, cutoff time.Time) (int64, error) {
+	v := &core.ValidationError{}
 	if !slices.Contains(ActivityKinds, kind) {
-		return 0, core.Invalid("kind", "%q is not an activity kind", kind)
+		v.Add("kind", "%q is not an activity kind", kind)
+	}
+	v.CheckTime("cutoff", cutoff)
+	if err := v.Err(); err != nil {
+		return 0, err
 	}
 	var total int64
 	for {

@@ -66,11 +66,12 @@ type Task struct {
 type NewTask struct {
 	Title       string
 	Description string
-	DueAt       *time.Time
-	AssigneeID  string
-	ContactID   *core.ID
-	CompanyID   *core.ID
-	DealID      *core.ID
+	// DueAt is optional; it must lie in years 1 to 9999 UTC.
+	DueAt      *time.Time
+	AssigneeID string
+	ContactID  *core.ID
+	CompanyID  *core.ID
+	DealID     *core.ID
 	// Priority defaults to PriorityNormal.
 	Priority Priority
 }
@@ -193,7 +194,7 @@ func scanTask(row scanner) (*Task, error) {
 func getTask(ctx context.Context, q store.Q, tenant string, id core.ID) (*Task, error) {
 	t, err := scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM crm_tasks t WHERE t.tenant_id = ? AND t.id = ?`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("task", id)
 	}
 	return t, err
 }
@@ -227,7 +228,8 @@ func (s *Tasks) validate(ctx context.Context, q store.Q, tenant string, t *Task)
 	if !slices.Contains(Priorities, t.Priority) {
 		v.Add("priority", "%q is not one of low, normal, high, urgent", t.Priority)
 	}
-	if t.DueAt != nil && (t.DueAt.Year() < 1 || !t.DueAt.Before(noDue)) {
+	v.CheckTimePtr("due_at", t.DueAt)
+	if t.DueAt != nil && !v.Has("due_at") && !t.DueAt.Before(noDue) {
 		v.Add("due_at", "is out of range")
 	}
 	if err := v.Err(); err != nil {
@@ -314,6 +316,9 @@ func (s *Tasks) Get(ctx context.Context, id core.ID) (*Task, error) {
 // When fn changes nothing, the task is returned as it is.
 func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, event string,
 	fn func(t *Task, now time.Time) (map[string]any, error)) (*Task, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	var out *Task
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

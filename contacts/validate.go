@@ -183,7 +183,7 @@ func checkExternalIDs(v *core.ValidationError, ids []ExternalID) {
 		}
 		for _, y := range ids[:i] {
 			if y == x {
-				v.Add("external_ids", "[%d] %s:%s is given twice", i, x.Source, x.ID)
+				v.Add("external_ids", "[%d] (source %s) is given twice", i, x.Source)
 			}
 		}
 	}
@@ -251,7 +251,7 @@ func validateCompany(c *Company, defs []*FieldDefinition) ([]byte, error) {
 	}
 	v.CheckText("name", c.Name, MaxNameLen)
 	if c.Domain != "" && (len(c.Domain) > MaxDomainLen || !domainPattern.MatchString(c.Domain)) {
-		v.Add("domain", "%q is not a domain name", c.Domain)
+		v.Add("domain", "is not a domain name")
 	}
 	attrs := checkAttributes(v, c.Attributes)
 	checkValues(v, defs, c.Attributes)

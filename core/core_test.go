@@ -13,16 +13,48 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
-func TestMoneyMinor(t *testing.T) {
-	m, err := core.NewMoney("12345.6789", "EUR")
-	require.NoError(t, err)
-	units, err := m.Minor()
-	require.NoError(t, err)
-	require.Equal(t, int64(123456789), units)
-	require.True(t, core.MoneyFromMinor(units, "EUR").Amount.Equal(m.Amount))
+func TestMoneyMinorIsTheCurrencysMinorUnit(t *testing.T) {
+	for _, tc := range []struct {
+		minor    int64
+		currency string
+		want     string
+	}{
+		{4990, "EUR", "49.90"}, // cents
+		{4990, "USD", "49.9"},
+		{4990, "JPY", "4990"},  // no minor unit
+		{4990, "KWD", "4.990"}, // fils, 1/1000
+		{-1, "EUR", "-0.01"},
+	} {
+		m := core.MoneyFromMinor(tc.minor, tc.currency)
+		require.True(t, m.Amount.Equal(decimal.RequireFromString(tc.want)), "%d %s = %s, want %s", tc.minor, tc.currency, m.Amount, tc.want)
+		require.Equal(t, tc.currency, m.Currency)
+		back, err := m.Minor()
+		require.NoError(t, err)
+		require.Equal(t, tc.minor, back, "%s", m)
+	}
 
+	// Minor refuses what its currency cannot say in minor units, and
+	// everything Validate refuses.
+	for name, m := range map[string]core.Money{
+		"a tenth of a cent": core.MustMoney("49.905", "EUR"),
+		"half a yen":        core.MustMoney("0.5", "JPY"),
+		"finer than a fils": core.MustMoney("1.0001", "KWD"),
+		"bad currency":      {Amount: decimal.NewFromInt(1), Currency: "eur"},
+		"too many decimals": {Amount: decimal.RequireFromString("0.00001"), Currency: "EUR"},
+	} {
+		_, err := m.Minor()
+		require.ErrorIs(t, err, core.ErrInvalid, name)
+	}
+	units, err := core.MustMoney("49.9050", "EUR").RoundToMinorUnit().Minor()
+	require.NoError(t, err)
+	require.Equal(t, int64(4991), units)
+}
+
+func TestMoneyValidate(t *testing.T) {
+	require.NoError(t, core.MustMoney("12345.6789", "EUR").Validate(), "four decimals are kept exactly")
 	for name, tc := range map[string]struct{ amount, currency, field string }{
 		"too many decimals": {"0.00001", "EUR", "amount"},
 		"too large":         {"1000000000000000", "EUR", "amount"},
@@ -35,7 +67,7 @@ func TestMoneyMinor(t *testing.T) {
 		require.True(t, errors.As(err, &ve))
 		require.True(t, ve.Has(tc.field), "%s: %v", name, err)
 	}
-	_, err = core.Money{Amount: decimal.RequireFromString("1.5"), Currency: "EUR"}.Add(core.Money{Amount: decimal.NewFromInt(1), Currency: "USD"})
+	_, err := core.Money{Amount: decimal.RequireFromString("1.5"), Currency: "EUR"}.Add(core.Money{Amount: decimal.NewFromInt(1), Currency: "USD"})
 	require.ErrorIs(t, err, core.ErrInvalid)
 }
 
@@ -54,7 +86,7 @@ func TestMoneySumsExactlyInSQL(t *testing.T) {
 		for _, a := range amounts {
 			m, err := core.NewMoney(a, "EUR")
 			require.NoError(t, err)
-			units, err := m.Minor()
+			units, err := store.MoneyToStorage(m)
 			require.NoError(t, err)
 			_, err = db.DB.ExecContext(ctx, d.Rebind("INSERT INTO crm_money_probe (amount) VALUES (?)"), units)
 			require.NoError(t, err)
@@ -62,7 +94,7 @@ func TestMoneySumsExactlyInSQL(t *testing.T) {
 		}
 		var sum int64
 		require.NoError(t, db.DB.QueryRowContext(ctx, "SELECT sum(amount) FROM crm_money_probe").Scan(&sum))
-		got := core.MoneyFromMinor(sum, "EUR")
+		got := store.MoneyFromStorage(sum, "EUR")
 		require.True(t, got.Amount.Equal(want), "sum %s, want %s", got.Amount, want)
 	})
 }

@@ -26,6 +26,40 @@ var (
 	ErrNoConsent = errors.New("crm: no consent")
 )
 
+// NotFoundError says which record was not found: "crm: not found: contact
+// 0190…". It matches ErrNotFound with errors.Is; build it with NotFound.
+type NotFoundError struct {
+	// Entity names the kind of record: "contact", "deal", "rule", …
+	Entity string
+	// ID is the id or key that was looked up, or "" when the lookup was by
+	// a personal value (an email address), which errors never carry.
+	ID string
+}
+
+// NotFound returns the error for a record of entity that does not exist in
+// this tenant. id is the id or key looked up (a core.ID, a purpose key, …);
+// pass nil when the lookup was by a personal value such as an email address,
+// which must not reach the message.
+func NotFound(entity string, id any) error {
+	e := &NotFoundError{Entity: entity}
+	if id != nil {
+		e.ID = fmt.Sprint(id)
+	}
+	return e
+}
+
+// Error returns "crm: not found: contact 0190…".
+func (e *NotFoundError) Error() string {
+	msg := ErrNotFound.Error() + ": " + e.Entity
+	if e.ID != "" {
+		msg += " " + e.ID
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // FieldError is one problem with one input field.
 type FieldError struct {
 	Field   string `json:"field"`
@@ -98,6 +132,17 @@ func (e *ValidationError) CheckText(field, s string, max int) {
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		e.Add(field, "contains control characters")
 	}
+}
+
+// CheckVersion returns ErrInvalid naming "version" unless version is one a
+// record can have (1 or more). Every versioned change takes the version the
+// caller read; 0 means the caller did not pass it, which is a mistake in the
+// call, not a concurrent change (ErrConflict).
+func CheckVersion(version int64) error {
+	if version < 1 {
+		return Invalid("version", "is required: pass the version you read")
+	}
+	return nil
 }
 
 // StorableText reports whether s can be stored and compared as text on

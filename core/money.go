@@ -7,15 +7,15 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// MoneyScale is the number of decimal places crmkit stores: amounts are kept
-// as integers of 1/10,000 of a currency unit, so sums computed in SQL are
-// exact on SQLite and PostgreSQL alike (SQLite's numeric type would round
-// them through a double).
-const MoneyScale = 4
+// MaxMoneyDecimals is the most decimal places an amount may carry: 1/10,000
+// of a currency unit, finer than any currency's minor unit, so prices per
+// unit and tax rates stay exact. An amount with more decimals is refused with
+// ErrInvalid, never rounded.
+const MaxMoneyDecimals = 4
 
-// MaxMoneyUnits is the largest absolute amount that can be stored, in whole
+// MaxMoneyUnits is the largest absolute amount crmkit accepts, in whole
 // currency units (about 922 trillion).
-var MaxMoneyUnits = decimal.New(math.MaxInt64, -MoneyScale).Truncate(0)
+var MaxMoneyUnits = decimal.New(math.MaxInt64, -MaxMoneyDecimals).Truncate(0)
 
 // Money is an exact amount in one currency.
 type Money struct {
@@ -24,15 +24,16 @@ type Money struct {
 	Currency string `json:"currency"`
 }
 
-// NewMoney parses amount ("12.50") in currency. It returns ErrInvalid for a
-// malformed amount or currency and for more decimals than MoneyScale.
+// NewMoney parses amount in whole currency units ("12.50" is twelve euros
+// fifty) in currency. It returns ErrInvalid for a malformed amount or
+// currency and for more decimals than MaxMoneyDecimals.
 func NewMoney(amount, currency string) (Money, error) {
 	d, err := decimal.NewFromString(amount)
 	if err != nil {
 		return Money{}, Invalid("amount", "is not a decimal number")
 	}
 	m := Money{Amount: d, Currency: currency}
-	if _, err := m.Minor(); err != nil {
+	if err := m.Validate(); err != nil {
 		return Money{}, err
 	}
 	return m, nil
@@ -41,30 +42,46 @@ func NewMoney(amount, currency string) (Money, error) {
 // String formats m as "12.5 EUR".
 func (m Money) String() string { return m.Amount.String() + " " + m.Currency }
 
-// Minor returns m.Amount in storage units (1/10,000 of a currency unit). It
-// rejects, with ErrInvalid, an amount with more than MoneyScale decimals, an
-// amount too large to store, and a currency that is not three upper-case
-// letters; nothing is ever rounded silently.
-func (m Money) Minor() (int64, error) {
+// Validate reports, with ErrInvalid, a currency that is not three upper-case
+// letters, an amount with more than MaxMoneyDecimals decimals and an amount
+// beyond MaxMoneyUnits: the amounts crmkit cannot keep exactly. Every write
+// that takes Money validates it; nothing is ever rounded silently.
+func (m Money) Validate() error {
 	v := &ValidationError{}
 	if !validCurrency(m.Currency) {
 		v.Add("currency", "must be a three-letter ISO 4217 code such as EUR")
 	}
-	scaled := m.Amount.Shift(MoneyScale)
+	scaled := m.Amount.Shift(MaxMoneyDecimals)
 	if !scaled.Equal(scaled.Truncate(0)) {
-		v.Add("amount", "has more than %d decimal places", MoneyScale)
+		v.Add("amount", "has more than %d decimal places", MaxMoneyDecimals)
 	} else if !scaled.Abs().LessThanOrEqual(decimal.NewFromInt(math.MaxInt64)) {
 		v.Add("amount", "is too large (the limit is %s)", MaxMoneyUnits)
 	}
-	if err := v.Err(); err != nil {
-		return 0, err
-	}
-	return scaled.IntPart(), nil
+	return v.Err()
 }
 
-// MoneyFromMinor builds Money from storage units, the inverse of Minor.
-func MoneyFromMinor(units int64, currency string) Money {
-	return Money{Amount: decimal.New(units, -MoneyScale), Currency: currency}
+// MoneyFromMinor builds Money from an amount in the ISO 4217 minor unit of
+// currency (see CurrencyDecimals): MoneyFromMinor(4990, "EUR") is 49.90 EUR,
+// MoneyFromMinor(4990, "JPY") is 4990 JPY, MoneyFromMinor(4990, "KWD") is
+// 4.990 KWD. It is the inverse of Minor; shops that keep cents pass them here.
+func MoneyFromMinor(minor int64, currency string) Money {
+	return Money{Amount: decimal.New(minor, -CurrencyDecimals(currency)), Currency: currency}
+}
+
+// Minor returns m.Amount in the ISO 4217 minor unit of its currency (cents
+// for EUR: 49.90 EUR is 4990). It returns ErrInvalid for money that fails
+// Validate and for an amount finer than the minor unit (49.905 EUR); round
+// first with RoundToMinorUnit when that is what you mean.
+func (m Money) Minor() (int64, error) {
+	if err := m.Validate(); err != nil {
+		return 0, err
+	}
+	d := CurrencyDecimals(m.Currency)
+	scaled := m.Amount.Shift(d)
+	if !scaled.Equal(scaled.Truncate(0)) {
+		return 0, Invalid("amount", "is finer than the minor unit of %s (%d decimal places)", m.Currency, d)
+	}
+	return scaled.IntPart(), nil
 }
 
 // Add returns m+o. Adding different currencies is an error.

@@ -201,7 +201,7 @@ func ExampleCRM_deals() {
 
 	ada, _ := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 	deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Analytical engine", Amount: core.MustMoney("0", "EUR"),
-		ContactID: &ada.ID, OwnerID: "rep-1", ExpectedClose: "2026-06-30"})
+		ContactID: &ada.ID, OwnerID: "rep-1", ExpectedClose: core.MustDate("2026-06-30")})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func ExampleCRM_deals() {
 			fmt.Println("board:", col.Stage.Name, col.Count, col.Totals[0])
 		}
 	}
-	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01", Period: pipeline.Quarter})
+	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2026-01-01"), To: core.MustDate("2027-01-01"), Period: pipeline.Quarter})
 	for _, r := range rows {
 		fmt.Println("forecast:", r.Period, "weighted", r.Weighted, "best case", r.BestCase)
 	}

@@ -28,6 +28,9 @@ type RetentionReport struct {
 // stopped. The automation module schedules it.
 func (c *CRM) ApplyRetention(ctx context.Context, now time.Time) (RetentionReport, error) {
 	var r RetentionReport
+	if err := core.CheckTime("now", now); err != nil {
+		return r, err
+	}
 	p, err := c.Consent.RetentionPolicy(ctx)
 	if err != nil {
 		return r, err

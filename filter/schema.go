@@ -392,23 +392,14 @@ func convert(k valueKind, v any, now time.Time) (any, error) {
 		}
 		return b, nil
 	case kTime:
-		switch t := v.(type) {
-		case time.Time:
-			return core.NormalizeTime(t), nil
-		case string:
-			if rel, ok, err := relativeTime(t, now); ok {
-				if err != nil {
-					return nil, err
-				}
-				return core.NormalizeTime(rel), nil
-			}
-			p, err := time.Parse(time.RFC3339Nano, t)
-			if err != nil {
-				return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z, or now, now-7d, now+48h")
-			}
-			return core.NormalizeTime(p), nil
+		t, err := toTime(v, now)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z, or now, now-7d, now+48h")
+		if !core.InTimeRange(t) {
+			return nil, fmt.Errorf("is outside the supported range (years %d to %d UTC)", core.MinYear, core.MaxYear)
+		}
+		return core.NormalizeTime(t), nil
 	case kID:
 		switch id := v.(type) {
 		case uuid.UUID:
@@ -423,6 +414,23 @@ func convert(k valueKind, v any, now time.Time) (any, error) {
 		return nil, fmt.Errorf("must be an id")
 	}
 	return nil, fmt.Errorf("has an unsupported type")
+}
+
+// toTime reads a time value: a time.Time, an RFC 3339 string or a time
+// relative to now.
+func toTime(v any, now time.Time) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, nil
+	case string:
+		if rel, ok, err := relativeTime(t, now); ok {
+			return rel, err
+		}
+		if p, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			return p, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("must be an RFC 3339 time such as 2026-01-31T12:00:00Z, or now, now-7d, now+48h")
 }
 
 // relativeTime reads a time relative to now: "now", "now-7d", "now+48h"

@@ -138,7 +138,7 @@ func BenchmarkForecast(b *testing.B) {
 		ctx := context.Background()
 		b.Run("crmkit", func(b *testing.B) {
 			for b.Loop() {
-				rows, err := bd.deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01"})
+				rows, err := bd.deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2026-01-01"), To: core.MustDate("2027-01-01")})
 				if err != nil || len(rows) != 24 {
 					b.Fatal(err, len(rows))
 				}

@@ -46,7 +46,7 @@ func scanDeal(r store.Scanner) (*Deal, error) {
 		&attrs, &d.StageEnteredAt, &d.CreatedAt, &d.UpdatedAt, &d.Version); err != nil {
 		return nil, err
 	}
-	d.Amount = core.MoneyFromMinor(amount, currency)
+	d.Amount = store.MoneyFromStorage(amount, currency)
 	d.Status = DealStatus(status)
 	if contact.Valid {
 		id := core.ID(contact.UUID)
@@ -77,7 +77,7 @@ func getDeal(ctx context.Context, q store.Q, tenant string, id core.ID, lock boo
 	}
 	d, err := scanDeal(q.QueryRow(ctx, query, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("deal", id)
 	}
 	return d, err
 }
@@ -109,12 +109,8 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 	v.CheckText("owner_id", d.OwnerID, maxOwnerLen)
 	v.CheckText("source", d.Source, maxSourceLen)
 	v.CheckText("lost_reason", d.LostReason, maxLostReasonLen)
-	if d.ExpectedClose != "" {
-		if _, err := time.Parse(time.DateOnly, d.ExpectedClose); err != nil {
-			v.Add("expected_close", "must be a date such as 2026-12-31")
-		}
-	}
-	amount, err := d.Amount.Minor()
+	v.CheckDate("expected_close", d.ExpectedClose)
+	amount, err := store.MoneyToStorage(d.Amount)
 	var ve *core.ValidationError
 	if errors.As(err, &ve) {
 		for _, f := range ve.Fields {
@@ -227,12 +223,12 @@ func enter(d *Deal, st *Stage, now time.Time) {
 	d.StageEnteredAt = now
 	d.Status = DealStatus(st.Kind)
 	if st.Kind == StageOpen {
-		d.ClosedAt, d.ClosedOn, d.LostReason = nil, "", ""
+		d.ClosedAt, d.ClosedOn, d.LostReason = nil, core.Date{}, ""
 		return
 	}
 	if d.ClosedAt == nil {
 		d.ClosedAt = &now
-		d.ClosedOn = now.UTC().Format(time.DateOnly)
+		d.ClosedOn = core.DateOf(now.UTC())
 	}
 	if st.Kind == StageWon {
 		d.LostReason = ""
@@ -270,6 +266,9 @@ func (s *Deals) Get(ctx context.Context, id core.ID) (*Deal, error) {
 // emits "deal.updated" with the fields that changed. A stale version is
 // ErrConflict; a patch that changes nothing writes nothing.
 func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Deal
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -288,7 +287,9 @@ func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal,
 		}
 		set(&next.Title, patch.Title)
 		set(&next.OwnerID, patch.OwnerID)
-		set(&next.ExpectedClose, patch.ExpectedClose)
+		if patch.ExpectedClose != nil {
+			next.ExpectedClose = *patch.ExpectedClose
+		}
 		set(&next.Source, patch.Source)
 		if patch.Commit != nil {
 			next.Commit = *patch.Commit
@@ -431,6 +432,9 @@ func (s *Deals) Reopen(ctx context.Context, id core.ID, version int64, stageID c
 }
 
 func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing string, lostReason *string, pick func(*Pipeline, *Deal) (*Stage, error)) (*Deal, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	var out *Deal
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -478,7 +482,7 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 		}
 		next.UpdatedAt = now
 		next.Version++
-		amount, err := next.Amount.Minor()
+		amount, err := store.MoneyToStorage(next.Amount)
 		if err != nil {
 			return err
 		}
@@ -531,7 +535,7 @@ func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to cor
 		old := d.Version
 		d.StageID, d.StageEnteredAt, d.UpdatedAt = to, now, now
 		d.Version++
-		amount, _ := d.Amount.Minor()
+		amount, _ := store.MoneyToStorage(d.Amount)
 		if err := updateDeal(ctx, q, tenant, d, amount, store.JSON(d.Attributes), old); err != nil {
 			return err
 		}
@@ -554,7 +558,7 @@ func (s *Deals) Delete(ctx context.Context, id core.ID) error {
 		var contact uuid.NullUUID
 		err := tx.Q().QueryRow(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ? RETURNING contact_id`, tenant, id).Scan(&contact)
 		if errors.Is(err, sql.ErrNoRows) {
-			return core.ErrNotFound
+			return core.NotFound("deal", id)
 		}
 		if err != nil {
 			return err
@@ -707,7 +711,7 @@ func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions
 			cells[stage] = c
 		}
 		c.count += n
-		c.totals = append(c.totals, core.MoneyFromMinor(sum, currency))
+		c.totals = append(c.totals, store.MoneyFromStorage(sum, currency))
 		return nil
 	})
 	if err != nil {

@@ -47,15 +47,22 @@
 //
 //	deal, _ := c.Deals.Create(ctx, pipeline.NewDeal{
 //		Title: "Acme rollout", Amount: core.MustMoney("12000", "EUR"),
-//		ContactID: &ada.ID, ExpectedClose: "2026-06-30",
+//		ContactID: &ada.ID, ExpectedClose: core.NewDate(2026, time.June, 30),
 //	})
 //	deal, _ = c.Deals.MoveStage(ctx, deal.ID, deal.Version, stageID)
-//	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01", Period: pipeline.Quarter})
+//	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{
+//		From: core.NewDate(2026, 1, 1), To: core.NewDate(2027, 1, 1), Period: pipeline.Quarter})
 //
 // Decisions worth knowing:
 //   - A deal's status follows the kind of its stage; won stages have
 //     probability 100 and lost ones 0. Reaching a won or lost stage sets
 //     ClosedAt and ClosedOn (UTC day); reopening clears them.
+//   - Days are core.Date, not time.Time: a deal's ExpectedClose and ClosedOn
+//     and the bounds of Forecast, Stats and Velocity are calendar days
+//     without a time zone (stored as "2026-06-30", compared as days), so a
+//     host's midnight in Berlin cannot become the day before in UTC. Build
+//     one with core.NewDate, core.DateOf(t) or core.ParseDate("2026-06-30");
+//     the zero Date means "none". Report ranges are [From, To) and need both.
 //   - Moving a deal to another pipeline is not supported yet: MoveStage
 //     refuses a stage of another pipeline.
 //   - Forecasts put won deals in the period they closed and open deals in

@@ -33,8 +33,8 @@ type Rates interface {
 
 // ForecastOptions select and group a forecast.
 type ForecastOptions struct {
-	// From (inclusive) and To (exclusive) bound the days, "2026-01-01".
-	From, To string
+	// From (inclusive) and To (exclusive) bound the days; both required.
+	From, To core.Date
 	// Period groups the days: Month (default) or Quarter.
 	Period Period
 	// PipelineID and OwnerID narrow the deals.
@@ -69,16 +69,21 @@ type ForecastRow struct {
 	CommitCount int64      `json:"commit_count"`
 }
 
-func checkRange(v *core.ValidationError, from, to string) {
-	f, err1 := time.Parse(time.DateOnly, from)
-	t, err2 := time.Parse(time.DateOnly, to)
-	if err1 != nil {
-		v.Add("from", "must be a date such as 2026-01-01")
+// checkRange checks the days [from, to) of a report: both required, in the
+// supported range, to after from.
+func checkRange(v *core.ValidationError, from, to core.Date) {
+	n := len(v.Fields)
+	for _, x := range []struct {
+		field string
+		d     core.Date
+	}{{"from", from}, {"to", to}} {
+		if x.d.IsZero() {
+			v.Add(x.field, "is required")
+		} else {
+			v.CheckDate(x.field, x.d)
+		}
 	}
-	if err2 != nil {
-		v.Add("to", "must be a date such as 2026-04-01")
-	}
-	if err1 == nil && err2 == nil && !f.Before(t) {
+	if len(v.Fields) == n && !from.Before(to) {
 		v.Add("to", "must be after from")
 	}
 }
@@ -96,7 +101,8 @@ func periodSQL(p Period, day string) string {
 // open ones) is in range, so the planner picks the expected/closed indexes
 // for a narrow range and a table scan for a wide one.
 func forecastSQL(d *dialect.Dialect, tenant string, o ForecastOptions) (string, []any) {
-	args := []any{tenant, o.From, o.To, o.From, o.To}
+	from, to := o.From.String(), o.To.String()
+	args := []any{tenant, from, to, from, to}
 	where := ""
 	if o.PipelineID != core.NilID {
 		where += " AND d.pipeline_id = ?"
@@ -179,10 +185,10 @@ func (s *Deals) Forecast(ctx context.Context, o ForecastOptions) ([]ForecastRow,
 		if o.ByPipeline {
 			row.PipelineID = &pipeline
 		}
-		row.Won = core.MoneyFromMinor(won, row.Currency)
-		row.Weighted = core.Money{Amount: decimal.New(weighted, -core.MoneyScale-2), Currency: row.Currency}.RoundToMinorUnit()
-		row.BestCase = core.MoneyFromMinor(best, row.Currency)
-		row.Commit = core.MoneyFromMinor(commit, row.Currency)
+		row.Won = store.MoneyFromStorage(won, row.Currency)
+		row.Weighted = core.Money{Amount: store.DecimalFromStorage(weighted, 2), Currency: row.Currency}.RoundToMinorUnit()
+		row.BestCase = store.MoneyFromStorage(best, row.Currency)
+		row.Commit = store.MoneyFromStorage(commit, row.Currency)
 		out = append(out, row)
 		return nil
 	})
@@ -247,9 +253,9 @@ func convertForecast(ctx context.Context, rows []ForecastRow, currency string, r
 }
 
 // StatsOptions select the deals of Stats: those closed (won or lost) in
-// [From, To).
+// [From, To) (days, both required).
 type StatsOptions struct {
-	From, To   string
+	From, To   core.Date
 	PipelineID core.ID
 	OwnerID    string
 }
@@ -281,7 +287,7 @@ func (s *Deals) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
 	}
 	q := s.sc.Q()
 	where := ""
-	args := []any{tenant, o.From, o.To}
+	args := []any{tenant, o.From.String(), o.To.String()}
 	if o.PipelineID != core.NilID {
 		where += " AND d.pipeline_id = ?"
 		args = append(args, o.PipelineID)
@@ -313,7 +319,7 @@ func (s *Deals) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
 		st.Lost += lost
 		cycle += seconds
 		if won > 0 {
-			avg := decimal.New(amount, -core.MoneyScale).Div(decimal.NewFromInt(won))
+			avg := store.DecimalFromStorage(amount, 0).Div(decimal.NewFromInt(won))
 			st.AverageDealSize = append(st.AverageDealSize, core.Money{Amount: avg, Currency: currency}.RoundToMinorUnit())
 		}
 		return nil

@@ -511,7 +511,7 @@ func (s *Deals) PredictLead(ctx context.Context, contactID core.ID) (*Prediction
 		return nil
 	})
 	if err == nil && out == nil {
-		err = core.ErrNotFound
+		err = core.NotFound("contact", contactID)
 	}
 	return out, store.Wrap(err, "predict lead")
 }

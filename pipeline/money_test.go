@@ -133,7 +133,11 @@ func TestBoardForecastAndStats(t *testing.T) {
 		create := func(title, amount, currency, owner, expected string, stage pipeline.Stage, commit bool) *pipeline.Deal {
 			m, err := core.NewMoney(amount, currency)
 			require.NoError(t, err)
-			d, err := b.deals.Create(ctx, pipeline.NewDeal{Title: title, Amount: m, OwnerID: owner, ExpectedClose: expected, StageID: stage.ID, Commit: commit})
+			var day core.Date
+			if expected != "" {
+				day = core.MustDate(expected)
+			}
+			d, err := b.deals.Create(ctx, pipeline.NewDeal{Title: title, Amount: m, OwnerID: owner, ExpectedClose: day, StageID: stage.ID, Commit: commit})
 			require.NoError(t, err)
 			return d
 		}
@@ -164,7 +168,7 @@ func TestBoardForecastAndStats(t *testing.T) {
 		require.Len(t, annBoard.Columns, 6)
 		require.Equal(t, int64(1), annBoard.Columns[5].Count, "F, lost")
 
-		rows, err := b.deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2026-07-01"})
+		rows, err := b.deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2026-01-01"), To: core.MustDate("2026-07-01")})
 		require.NoError(t, err)
 		type row struct{ period, currency, won, weighted, best, commit string }
 		var got []row
@@ -177,7 +181,7 @@ func TestBoardForecastAndStats(t *testing.T) {
 			{"2026-04", "EUR", "0", "83.33", "333.33", "0"}, // 25% of 333.33 = 83.3325
 		}, got)
 
-		q, err := b.deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2026-07-01", Period: pipeline.Quarter, ByOwner: true,
+		q, err := b.deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2026-01-01"), To: core.MustDate("2026-07-01"), Period: pipeline.Quarter, ByOwner: true,
 			Currency: "EUR", Rates: fixedRates{"USD": dec("0.9")}})
 		require.NoError(t, err)
 		got = nil
@@ -189,12 +193,12 @@ func TestBoardForecastAndStats(t *testing.T) {
 			{"2026-Q1/bob", "EUR", "800", "112.50", "450", "450"}, // D in EUR: 500 × 0.9
 			{"2026-Q2/bob", "EUR", "0", "83.33", "333.33", "0"},
 		}, got)
-		_, err = b.deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-07-01", To: "2026-01-01", Period: "week"})
+		_, err = b.deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2026-07-01"), To: core.MustDate("2026-01-01"), Period: "week"})
 		require.ErrorIs(t, err, core.ErrInvalid)
 		require.Contains(t, err.Error(), "to must be after from")
 		require.Contains(t, err.Error(), "period")
 
-		st, err := b.deals.Stats(ctx, pipeline.StatsOptions{From: "2026-03-01", To: "2026-04-01"})
+		st, err := b.deals.Stats(ctx, pipeline.StatsOptions{From: core.MustDate("2026-03-01"), To: core.MustDate("2026-04-01")})
 		require.NoError(t, err)
 		require.Equal(t, int64(1), st.Won)
 		require.Equal(t, int64(1), st.Lost)

@@ -107,12 +107,10 @@ func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextAction
 			Reason: fmt.Sprintf("no activity for %d days", idle)})
 	}
 
-	if d.ExpectedClose != "" {
-		if day, err := time.Parse(time.DateOnly, d.ExpectedClose); err == nil {
-			if late := int(now.Sub(day).Hours() / 24); late >= 1 {
-				out = append(out, Suggestion{Action: ActionUpdateCloseDate, Priority: 30 + min(late, 40),
-					Reason: fmt.Sprintf("expected to close on %s, %d days ago", d.ExpectedClose, late)})
-			}
+	if !d.ExpectedClose.IsZero() {
+		if late := int(now.Sub(d.ExpectedClose.Time()).Hours() / 24); late >= 1 {
+			out = append(out, Suggestion{Action: ActionUpdateCloseDate, Priority: 30 + min(late, 40),
+				Reason: fmt.Sprintf("expected to close on %s, %d days ago", d.ExpectedClose, late)})
 		}
 	}
 
@@ -222,9 +220,9 @@ type StageVelocity struct {
 }
 
 // Velocity reports, per stage of the pipeline, how long deals stayed in it:
-// over the stage visits that ended in [from, to) ("2026-01-01"), in stage
+// over the stage visits that ended in [from, to) (days, UTC), in stage
 // order. Stages without such visits report zeros.
-func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to string) ([]StageVelocity, error) {
+func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to core.Date) ([]StageVelocity, error) {
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -239,8 +237,7 @@ func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to strin
 	if err != nil {
 		return nil, store.Wrap(err, "velocity")
 	}
-	lo, _ := time.Parse(time.DateOnly, from)
-	hi, _ := time.Parse(time.DateOnly, to)
+	lo, hi := from.Time(), to.Time()
 	out := make([]StageVelocity, 0, len(p.Stages))
 	for _, st := range p.Stages {
 		sv := StageVelocity{Stage: st}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/pipeline"
 )
@@ -36,7 +37,7 @@ func TestNextActions(t *testing.T) {
 			_, err = b.deals.MoveStage(ctx, d.ID, d.Version, proposal.ID)
 			require.NoError(t, err)
 		}
-		vel, err := b.deals.Velocity(ctx, p.ID, "2026-01-01", "2027-01-01")
+		vel, err := b.deals.Velocity(ctx, p.ID, core.MustDate("2026-01-01"), core.MustDate("2027-01-01"))
 		require.NoError(t, err)
 		require.Equal(t, "Demo", vel[1].Stage.Name)
 		require.Equal(t, 6, vel[1].Visits)
@@ -48,7 +49,7 @@ func TestNextActions(t *testing.T) {
 		require.NoError(t, err)
 		start := b.clock.Now()
 		d, err := b.deals.Create(ctx, pipeline.NewDeal{Title: "Acme", Amount: eur("5000"), ContactID: &ada.ID, StageID: demo.ID,
-			ExpectedClose: start.AddDate(0, 0, 10).Format(time.DateOnly)})
+			ExpectedClose: core.DateOf(start.AddDate(0, 0, 10))})
 		require.NoError(t, err)
 
 		// Fresh: only the missing owner.

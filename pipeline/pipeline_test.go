@@ -114,7 +114,7 @@ func TestPipelinesAndStages(t *testing.T) {
 		_, err = other.deals.History(ctx, d.ID)
 		require.ErrorIs(t, err, core.ErrNotFound)
 		require.ErrorIs(t, other.deals.Delete(ctx, d.ID), core.ErrNotFound)
-		rows, err := other.deals.Forecast(ctx, pipeline.ForecastOptions{From: "2020-01-01", To: "2030-01-01"})
+		rows, err := other.deals.Forecast(ctx, pipeline.ForecastOptions{From: core.MustDate("2020-01-01"), To: core.MustDate("2030-01-01")})
 		require.NoError(t, err)
 		require.Empty(t, rows)
 		widget, err := b.products.Create(ctx, pipeline.NewProduct{SKU: "W", Name: "Widget", UnitPrice: eur("1")})
@@ -142,7 +142,7 @@ func TestDealLifecycle(t *testing.T) {
 		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: contacts.EntityDeal, Key: "segment", Label: "Segment", Type: contacts.FieldEnum, Options: []string{"smb", "enterprise"}})
 		require.NoError(t, err)
 
-		_, err = b.deals.Create(ctx, pipeline.NewDeal{Title: " ", Amount: core.Money{Currency: "euro"}, ExpectedClose: "2026-02-30",
+		_, err = b.deals.Create(ctx, pipeline.NewDeal{Title: " ", Amount: core.Money{Currency: "euro"}, ExpectedClose: core.Date{Year: 2026, Month: 2, Day: 30},
 			ContactID: ptr(core.NewID()), Attributes: map[string]any{"segment": "galactic"}})
 		require.ErrorIs(t, err, core.ErrInvalid)
 		for _, f := range []string{"title", "amount.currency", "expected_close", "contact_id", "attributes.segment"} {
@@ -150,7 +150,7 @@ func TestDealLifecycle(t *testing.T) {
 		}
 
 		d, err := b.deals.Create(ctx, pipeline.NewDeal{Title: "Acme rollout", Amount: eur("12000.50"), ContactID: &ada.ID,
-			OwnerID: "rep-1", ExpectedClose: "2026-04-15", Attributes: map[string]any{"segment": "enterprise"}})
+			OwnerID: "rep-1", ExpectedClose: core.MustDate("2026-04-15"), Attributes: map[string]any{"segment": "enterprise"}})
 		require.NoError(t, err)
 		require.Equal(t, pipeline.DealOpen, d.Status)
 		def, err := b.pipelines.Default(ctx)
@@ -187,7 +187,7 @@ func TestDealLifecycle(t *testing.T) {
 		won, err := b.deals.Win(ctx, d.ID, d.Version)
 		require.NoError(t, err)
 		require.Equal(t, pipeline.DealWon, won.Status)
-		require.Equal(t, "2026-04-10", won.ClosedOn)
+		require.Equal(t, "2026-04-10", won.ClosedOn.String())
 		lost, err := b.deals.Lose(ctx, d.ID, won.Version, "went with a competitor")
 		require.NoError(t, err)
 		require.Equal(t, pipeline.DealLost, lost.Status)
@@ -195,7 +195,7 @@ func TestDealLifecycle(t *testing.T) {
 		open, err := b.deals.Reopen(ctx, d.ID, lost.Version, def.Stages[3].ID)
 		require.NoError(t, err)
 		require.Equal(t, pipeline.DealOpen, open.Status)
-		require.Empty(t, open.ClosedOn)
+		require.True(t, open.ClosedOn.IsZero())
 		require.Nil(t, open.ClosedAt)
 		require.Equal(t, []string{"deal.created", "deal.stage_changed", "deal.stage_changed", "deal.won", "deal.stage_changed", "deal.lost", "deal.stage_changed", "deal.reopened"},
 			b.eventTypes(t, d.ID))

@@ -257,7 +257,7 @@ func getPipeline(ctx context.Context, q store.Q, tenant string, id core.ID, lock
 		var one int
 		err := q.QueryRow(ctx, `SELECT 1 FROM crm_pipelines p WHERE p.tenant_id = ? AND p.id = ?`+q.D.LockRows(), tenant, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, core.ErrNotFound
+			return nil, core.NotFound("pipeline", id)
 		}
 		if err != nil {
 			return nil, err
@@ -294,7 +294,7 @@ func getPipeline(ctx context.Context, q store.Q, tenant string, id core.ID, lock
 		return nil, err
 	}
 	if p == nil {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("pipeline", id)
 	}
 	return p, nil
 }
@@ -344,6 +344,9 @@ func readStages(ctx context.Context, q store.Q, tenant, where string, args ...an
 // version; fn edits p (and may write); the stages are then checked and
 // rewritten, the version bumped, and "pipeline.updated" emitted.
 func (s *Pipelines) change(ctx context.Context, id core.ID, version int64, doing string, fn func(ctx context.Context, tx *store.Tx, p *Pipeline) error) (*Pipeline, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, err
+	}
 	var out *Pipeline
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()

@@ -56,8 +56,8 @@ var hundred = decimal.NewFromInt(100)
 func checkPercent(v *core.ValidationError, field string, p decimal.Decimal) {
 	if p.IsNegative() || p.GreaterThan(hundred) {
 		v.Add(field, "must be between 0 and 100")
-	} else if !p.Equal(p.Truncate(core.MoneyScale)) {
-		v.Add(field, "has more than %d decimal places", core.MoneyScale)
+	} else if !p.Equal(p.Truncate(core.MaxMoneyDecimals)) {
+		v.Add(field, "has more than %d decimal places", core.MaxMoneyDecimals)
 	}
 }
 
@@ -74,7 +74,7 @@ func (p *Product) check() (int64, error) {
 	}
 	v.CheckText("name", p.Name, maxProductNameLen)
 	v.CheckText("description", p.Description, maxDescriptionLen)
-	price, err := p.UnitPrice.Minor()
+	price, err := store.MoneyToStorage(p.UnitPrice)
 	var ve *core.ValidationError
 	if errors.As(err, &ve) {
 		for _, f := range ve.Fields {
@@ -97,7 +97,7 @@ func scanProduct(r store.Scanner) (*Product, error) {
 	if err := r.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &price, &currency, &rate, &p.Active, &p.CreatedAt, &p.UpdatedAt, &p.Version); err != nil {
 		return nil, err
 	}
-	p.UnitPrice = core.MoneyFromMinor(price, currency)
+	p.UnitPrice = store.MoneyFromStorage(price, currency)
 	var err error
 	if p.TaxRate, err = decimal.NewFromString(rate); err != nil {
 		return nil, fmt.Errorf("decode tax rate %q: %w", rate, err)
@@ -109,7 +109,7 @@ func scanProduct(r store.Scanner) (*Product, error) {
 func getProduct(ctx context.Context, q store.Q, tenant, where string, args ...any) (*Product, error) {
 	p, err := scanProduct(q.QueryRow(ctx, `SELECT `+productColumns+` FROM crm_products p WHERE p.tenant_id = ? AND `+where, append([]any{tenant}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, core.ErrNotFound
+		return nil, core.NotFound("product", store.LookedUpID(args))
 	}
 	return p, err
 }
@@ -172,6 +172,9 @@ func (s *Products) GetBySKU(ctx context.Context, sku string) (*Product, error) {
 // Update applies patch if patch.Version is still the product's version and
 // emits "product.updated". Deals keep the prices their lines were given.
 func (s *Products) Update(ctx context.Context, id core.ID, patch ProductPatch) (*Product, error) {
+	if err := core.CheckVersion(patch.Version); err != nil {
+		return nil, err
+	}
 	var out *Product
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -264,6 +267,9 @@ func computeLine(li *LineItem) bool {
 // tax rate unless given; every price must be in the deal's currency.
 // Emits "deal.updated".
 func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64, items []NewLineItem) (*Deal, []LineItem, Totals, error) {
+	if err := core.CheckVersion(version); err != nil {
+		return nil, nil, Totals{}, err
+	}
 	var out *Deal
 	var lines []LineItem
 	var totals Totals
@@ -312,17 +318,17 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 			v.CheckText(f+".name", li.Name, maxProductNameLen)
 			if !li.Quantity.IsPositive() {
 				v.Add(f+".quantity", "must be positive")
-			} else if !li.Quantity.Equal(li.Quantity.Truncate(core.MoneyScale)) {
-				v.Add(f+".quantity", "has more than %d decimal places", core.MoneyScale)
+			} else if !li.Quantity.Equal(li.Quantity.Truncate(core.MaxMoneyDecimals)) {
+				v.Add(f+".quantity", "has more than %d decimal places", core.MaxMoneyDecimals)
 			}
 			if li.UnitPrice.Currency != currency {
 				v.Add(f+".unit_price", "is in %q, the deal in %q", li.UnitPrice.Currency, currency)
 			}
-			if _, err := li.UnitPrice.Minor(); err != nil || li.UnitPrice.Amount.IsNegative() {
-				v.Add(f+".unit_price", "must be a non-negative amount with at most %d decimals", core.MoneyScale)
+			if err := li.UnitPrice.Validate(); err != nil || li.UnitPrice.Amount.IsNegative() {
+				v.Add(f+".unit_price", "must be a non-negative amount with at most %d decimals", core.MaxMoneyDecimals)
 			}
-			if _, err := li.DiscountAmount.Minor(); err != nil || li.DiscountAmount.Amount.IsNegative() {
-				v.Add(f+".discount_amount", "must be a non-negative amount with at most %d decimals", core.MoneyScale)
+			if err := li.DiscountAmount.Validate(); err != nil || li.DiscountAmount.Amount.IsNegative() {
+				v.Add(f+".discount_amount", "must be a non-negative amount with at most %d decimals", core.MaxMoneyDecimals)
 			}
 			checkPercent(v, f+".discount_percent", li.DiscountPercent)
 			checkPercent(v, f+".tax_rate", li.TaxRate)
@@ -345,10 +351,10 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 		for _, li := range lines {
 			totals.Net.Amount = totals.Net.Amount.Add(li.Net.Amount)
 			totals.Tax.Amount = totals.Tax.Amount.Add(li.Tax.Amount)
-			price, _ := li.UnitPrice.Minor()
-			disc, _ := li.DiscountAmount.Minor()
-			net, _ := li.Net.Minor()
-			tax, _ := li.Tax.Minor()
+			price, _ := store.MoneyToStorage(li.UnitPrice)
+			disc, _ := store.MoneyToStorage(li.DiscountAmount)
+			net, _ := store.MoneyToStorage(li.Net)
+			tax, _ := store.MoneyToStorage(li.Tax)
 			if _, err := q.Exec(ctx, `INSERT INTO crm_line_items (tenant_id, id, deal_id, position, product_id, name, quantity, unit_price,
 				discount_percent, discount_amount, tax_rate, net, tax) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				tenant, li.ID, dealID, li.Position, store.NullID(li.ProductID), li.Name, li.Quantity.String(), price,
@@ -362,7 +368,7 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 		if len(lines) > 0 {
 			next.Amount = totals.Net
 		}
-		amount, err := next.Amount.Minor()
+		amount, err := store.MoneyToStorage(next.Amount)
 		if err != nil {
 			return core.Invalid("amount", "the lines sum to more than can be stored")
 		}
@@ -421,11 +427,11 @@ func (s *Deals) LineItems(ctx context.Context, dealID core.ID) ([]LineItem, Tota
 				return fmt.Errorf("decode line item: %w", err)
 			}
 		}
-		li.UnitPrice = core.MoneyFromMinor(price, currency)
-		li.DiscountAmount = core.MoneyFromMinor(disc, currency)
-		li.Net = core.MoneyFromMinor(net, currency)
-		li.Tax = core.MoneyFromMinor(tax, currency)
-		li.Total = core.MoneyFromMinor(net+tax, currency)
+		li.UnitPrice = store.MoneyFromStorage(price, currency)
+		li.DiscountAmount = store.MoneyFromStorage(disc, currency)
+		li.Net = store.MoneyFromStorage(net, currency)
+		li.Tax = store.MoneyFromStorage(tax, currency)
+		li.Total = store.MoneyFromStorage(net+tax, currency)
 		totals.Net.Amount = totals.Net.Amount.Add(li.Net.Amount)
 		totals.Tax.Amount = totals.Tax.Amount.Add(li.Tax.Amount)
 		lines = append(lines, li)

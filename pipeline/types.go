@@ -7,6 +7,7 @@ import (
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // StageKind says what reaching a stage means for a deal.
@@ -125,10 +126,10 @@ type Deal struct {
 	PipelineID core.ID    `json:"pipeline_id"`
 	StageID    core.ID    `json:"stage_id"`
 	Status     DealStatus `json:"status"`
-	// ExpectedClose is the day the deal should close ("2026-12-31"), or "".
-	ExpectedClose string `json:"expected_close,omitempty"`
-	// ClosedOn is the day (UTC) the deal was won or lost, "" while open.
-	ClosedOn   string     `json:"closed_on,omitempty"`
+	// ExpectedClose is the day the deal should close, zero for none.
+	ExpectedClose core.Date `json:"expected_close,omitzero"`
+	// ClosedOn is the day (UTC) the deal was won or lost, zero while open.
+	ClosedOn   core.Date  `json:"closed_on,omitzero"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	LostReason string     `json:"lost_reason,omitempty"`
 	// Source says where the deal came from ("webinar", "referral").
@@ -156,8 +157,9 @@ type NewDeal struct {
 	// PipelineID defaults to the default pipeline (see Pipelines.Default).
 	PipelineID core.ID `json:"pipeline_id,omitempty"`
 	// StageID defaults to the pipeline's first open stage.
-	StageID       core.ID        `json:"stage_id,omitempty"`
-	ExpectedClose string         `json:"expected_close,omitempty"`
+	StageID core.ID `json:"stage_id,omitempty"`
+	// ExpectedClose is the day the deal should close (optional).
+	ExpectedClose core.Date      `json:"expected_close,omitzero"`
 	Source        string         `json:"source,omitempty"`
 	Commit        bool           `json:"commit,omitempty"`
 	Attributes    map[string]any `json:"attributes,omitempty"`
@@ -172,10 +174,11 @@ type DealPatch struct {
 	// Amount cannot be set on a deal with line items.
 	Amount *core.Money
 	// ContactID and CompanyID set the link; a pointer to core.NilID removes it.
-	ContactID     *core.ID
-	CompanyID     *core.ID
-	OwnerID       *string
-	ExpectedClose *string
+	ContactID *core.ID
+	CompanyID *core.ID
+	OwnerID   *string
+	// ExpectedClose sets the day; a pointer to the zero Date removes it.
+	ExpectedClose *core.Date
 	Source        *string
 	Commit        *bool
 	// Attributes are merged: each key given is set, a nil value removes it.
@@ -274,7 +277,7 @@ type Totals struct {
 // units (12.5), whatever the currency; combine it with currency.
 var DealSchema = filter.NewSchema("deal", "d.attributes",
 	filter.Field{Name: "title", Column: "d.title", Type: filter.String, Sortable: true},
-	filter.Field{Name: "amount", Column: "(d.amount / 10000.0)", Type: filter.Number, Sortable: true},
+	filter.Field{Name: "amount", Column: store.MoneyStorageSQL("d.amount"), Type: filter.Number, Sortable: true},
 	filter.Field{Name: "currency", Column: "d.currency", Type: filter.String},
 	filter.Field{Name: "owner_id", Column: "d.owner_id", Type: filter.String},
 	filter.Field{Name: "pipeline_id", Column: "d.pipeline_id", Type: filter.ID},
@@ -297,8 +300,8 @@ func (d *Deal) FilterValue(field string) any {
 	case "title":
 		return d.Title
 	case "amount":
-		minor, _ := d.Amount.Minor()
-		return float64(minor) / 10000.0
+		minor, _ := store.MoneyToStorage(d.Amount)
+		return store.MoneyStorageFloat(minor)
 	case "currency":
 		return d.Amount.Currency
 	case "owner_id":
@@ -310,9 +313,9 @@ func (d *Deal) FilterValue(field string) any {
 	case "status":
 		return string(d.Status)
 	case "expected_close":
-		return d.ExpectedClose
+		return d.ExpectedClose.String()
 	case "closed_on":
-		return d.ClosedOn
+		return d.ClosedOn.String()
 	case "contact_id":
 		return idOrNil(d.ContactID)
 	case "company_id":

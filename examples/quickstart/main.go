@@ -234,7 +234,7 @@ func automate(ctx context.Context, c *crm.CRM) error {
 // line items, moves it, and prints the board and the forecast.
 func sell(ctx context.Context, c *crm.CRM, contactID core.ID) error {
 	deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Acme rollout", Amount: core.MustMoney("0", "EUR"),
-		ContactID: &contactID, OwnerID: "rep-1", ExpectedClose: time.Now().AddDate(0, 1, 0).Format(time.DateOnly)})
+		ContactID: &contactID, OwnerID: "rep-1", ExpectedClose: core.DateOf(time.Now().AddDate(0, 1, 0))})
 	if err != nil {
 		return err
 	}
@@ -264,8 +264,9 @@ func sell(ctx context.Context, c *crm.CRM, contactID core.ID) error {
 	for _, col := range board.Columns {
 		fmt.Printf("board %-13s %d deals %v\n", col.Stage.Name, col.Count, col.Totals)
 	}
-	from := time.Now().Format("2006-01") + "-01"
-	rows, err := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: from, To: time.Now().AddDate(1, 0, 0).Format(time.DateOnly)})
+	today := core.DateOf(time.Now())
+	from := core.NewDate(today.Year, today.Month, 1)
+	rows, err := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: from, To: from.AddDays(365)})
 	if err != nil {
 		return err
 	}

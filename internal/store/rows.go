@@ -165,3 +165,15 @@ func NullID(id *core.ID) any {
 	}
 	return *id
 }
+
+// LookedUpID returns the id a lookup's arguments name, for core.NotFound:
+// args[0] when the lookup was by id, nil otherwise (an email address or
+// another personal value never reaches an error message).
+func LookedUpID(args []any) any {
+	if len(args) > 0 {
+		if id, ok := args[0].(core.ID); ok {
+			return id
+		}
+	}
+	return nil
+}
