@@ -15,9 +15,9 @@ import (
 	"github.com/crmkit/crmkit/internal/store"
 )
 
-// ActionFunc is an action a host (or a later module) adds under a name;
+// actionFunc is an action a host (or a later module) adds under a name;
 // rules then use it as {"type": name, "params": {...}}.
-type ActionFunc struct {
+type actionFunc struct {
 	// Run does the action. sc is bound to the step's transaction and the
 	// rule's tenant: what it writes through sc commits with the step's
 	// record, so it happens exactly once. For effects outside the
@@ -48,10 +48,10 @@ type Call struct {
 	IdempotencyKey string
 }
 
-// RegisterAction adds an action under name (lower-case letters, digits
+// registerAction adds an action under name (lower-case letters, digits
 // and _; not a built-in's name). Register actions before Start, in every
 // process that runs workers; registering a name again replaces it.
-func (e *Engine) RegisterAction(name string, fn ActionFunc) error {
+func (e *Engine) registerAction(name string, fn actionFunc) error {
 	if !core.ValidCode(name) || slices.Contains(builtinActions, name) {
 		return core.Invalid("name", "%q must be a code (lower-case letters, digits, _) and not a built-in action", name)
 	}
@@ -64,7 +64,7 @@ func (e *Engine) RegisterAction(name string, fn ActionFunc) error {
 	return nil
 }
 
-func (e *Engine) action(name string) (ActionFunc, bool) {
+func (e *Engine) action(name string) (actionFunc, bool) {
 	e.actionsMu.RLock()
 	defer e.actionsMu.RUnlock()
 	fn, ok := e.actions[name]
@@ -89,7 +89,7 @@ func (x *execution) do(ctx context.Context, path string, a *Action) (result any,
 			err = errNoContact
 		}
 		if err == nil {
-			c, err = contacts.NewScoring(x.sc).Adjust(ctx, c.ID, a.Points, "rule "+x.rule.Name)
+			c, err = contacts.Module.Scoring(x.sc).Adjust(ctx, c.ID, a.Points, "rule "+x.rule.Name)
 		}
 		if err == nil {
 			result = map[string]any{"score": c.Facts.Score}
@@ -149,7 +149,7 @@ func (x *execution) createTask(ctx context.Context, path string, a *Action) (any
 		due := x.e.now().Add(d)
 		in.DueAt = &due
 	}
-	t, err := contacts.NewTasks(x.sc).Create(ctx, in)
+	t, err := contacts.Module.Tasks(x.sc).Create(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (x *execution) patchContact(ctx context.Context, a *Action) (any, error) {
 	if x.run.ContactID == nil {
 		return nil, errNoContact
 	}
-	svc := contacts.New(x.sc)
+	svc := contacts.Module.Contacts(x.sc)
 	for attempt := 0; ; attempt++ {
 		c, err := svc.Get(ctx, *x.run.ContactID)
 		if errors.Is(err, core.ErrNotFound) {

@@ -189,7 +189,7 @@ type Engine struct {
 	ownPool *sql.DB
 
 	actionsMu sync.RWMutex
-	actions   map[string]ActionFunc
+	actions   map[string]actionFunc
 
 	cacheMu sync.Mutex
 	cache   map[string]*tenantConfig
@@ -204,14 +204,14 @@ type Engine struct {
 	running bool
 }
 
-// NewEngine builds the engine of rt's CRM and hooks it into rt's events.
+// newEngine builds the engine of rt's CRM and hooks it into rt's events.
 // Jobs can be inserted at once; they are worked after Start.
-func NewEngine(rt *store.Runtime, opts Options) (*Engine, error) {
+func newEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{rt: rt, opts: opts, log: opts.Logger, actions: map[string]ActionFunc{}, cache: map[string]*tenantConfig{},
+	e := &Engine{rt: rt, opts: opts, log: opts.Logger, actions: map[string]actionFunc{}, cache: map[string]*tenantConfig{},
 		periodic: map[string]PeriodicFunc{}, rates: map[string]*rate{}}
 	if e.log == nil {
 		e.log = rt.Logger

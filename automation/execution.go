@@ -38,7 +38,7 @@ func (x *execution) loadContact(ctx context.Context) (*contacts.Contact, error) 
 		return nil, nil
 	}
 	if x.contact == nil {
-		c, err := contacts.New(x.sc).Get(ctx, *x.run.ContactID)
+		c, err := contacts.Module.Contacts(x.sc).Get(ctx, *x.run.ContactID)
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, nil
 		}
@@ -67,7 +67,7 @@ func (x *execution) holds(ctx context.Context, c Condition) (bool, error) {
 		return false, err
 	}
 	if x.schema == nil {
-		if x.schema, err = contacts.NewFields(x.sc).Schema(ctx, contacts.EntityContact); err != nil {
+		if x.schema, err = contacts.Module.Fields(x.sc).Schema(ctx, contacts.EntityContact); err != nil {
 			return false, err
 		}
 	}

@@ -2,6 +2,7 @@ package automation
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
@@ -39,4 +40,21 @@ func followMerge(ctx context.Context, tx *store.Tx, tenant string, m module.Cont
 		}
 	}
 	return nil
+}
+
+// Engine returns the engine that turns rt's events into River jobs and
+// runs them (crm makes one per CRM).
+func (declaration) Engine(rt *store.Runtime, opts Options) (*Engine, error) {
+	return newEngine(rt, opts)
+}
+
+// Service returns the rules, runs and webhooks of sc's tenant.
+func (declaration) Service(sc store.Scope, e *Engine) *Service { return newService(sc, e) }
+
+// RegisterAction adds a rule action under name to e (crm.CRM.RegisterAction
+// binds the host's function to a CRM): run does it in the step's
+// transaction, validate (optional) checks a rule's params at save time.
+func (declaration) RegisterAction(e *Engine, name string, run func(ctx context.Context, sc store.Scope, call Call) (any, error),
+	validate func(params json.RawMessage) error) error {
+	return e.registerAction(name, actionFunc{Run: run, Validate: validate})
 }

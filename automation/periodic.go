@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/store"
 )
 
 // PeriodicFunc is work done once per interval across every process that
@@ -73,21 +72,4 @@ func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs])
 		return river.JobCancel(fmt.Errorf("crm: periodic job %q is not registered in this process", job.Args.Name))
 	}
 	return fn(ctx)
-}
-
-// Tenants returns the tenants that have rows in table (for periodic work
-// that goes tenant by tenant).
-func Tenants(ctx context.Context, rt *store.Runtime, table string) ([]string, error) {
-	rows, err := store.NewScope(rt).Q().Query(ctx, `SELECT DISTINCT tenant_id FROM `+table+` ORDER BY tenant_id`)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	err = store.EachRow(rows, func(s store.Scanner) error {
-		var t string
-		err := s.Scan(&t)
-		out = append(out, t)
-		return err
-	})
-	return out, err
 }

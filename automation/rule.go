@@ -154,7 +154,7 @@ type checker struct {
 	v          *core.ValidationError
 	contacts   *filter.Schema
 	events     *core.EventCatalogue // nil: event types are not checked
-	registered func(name string) (ActionFunc, bool)
+	registered func(name string) (actionFunc, bool)
 	webhookOK  func(id core.ID) (bool, error)
 	count      int
 	err        error // a failure to check (database), not a rule problem

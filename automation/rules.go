@@ -27,9 +27,9 @@ type Service struct {
 	Webhooks *Webhooks
 }
 
-// New returns the service of scope sc on engine e. Hosts use
+// newService returns the service of scope sc on engine e. Hosts use
 // crm.CRM.Automation.
-func New(sc store.Scope, e *Engine) *Service {
+func newService(sc store.Scope, e *Engine) *Service {
 	return &Service{Rules: &Rules{sc: sc, e: e}, Runs: &Runs{sc: sc}, Webhooks: &Webhooks{sc: sc, e: e}}
 }
 
@@ -77,7 +77,7 @@ func ParseRule(data []byte) (Rule, error) {
 // check validates r for the tenant: every problem at once.
 func (s *Rules) check(ctx context.Context, q store.Q, r *Rule) error {
 	tenant, _ := s.sc.Tenant()
-	schema, err := contacts.NewFields(s.sc).Schema(ctx, contacts.EntityContact)
+	schema, err := contacts.Module.Fields(s.sc).Schema(ctx, contacts.EntityContact)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func registerPersonalData(rt *store.Runtime) {
 	// are kept.
 	rt.RegisterPersonalData(store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests", "crm_erasures"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
-			return New(sc, Options{}).History(ctx, id)
+			return newService(sc, Options{}).History(ctx, id)
 		},
 		// Erasure is the one time the consent log is deleted from.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {

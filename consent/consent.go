@@ -81,8 +81,8 @@ type Service struct {
 	opts Options
 }
 
-// New returns the service for scope sc. Hosts use crm.CRM.Consent.
-func New(sc store.Scope, opts Options) *Service {
+// newService returns the service for scope sc. Hosts use crm.CRM.Consent.
+func newService(sc store.Scope, opts Options) *Service {
 	if opts.OptInTTL == 0 {
 		opts.OptInTTL = 7 * 24 * time.Hour
 	}
@@ -318,6 +318,7 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 // the module's personal data (consents, opt-in requests, erasures).
 func registerHooks(rt *store.Runtime) (remove func()) {
 	registerPersonalData(rt)
+	rt.ImportSuppression = importSuppression
 	return rt.Hooks.Before(auditedEvents, auditHook)
 }
 

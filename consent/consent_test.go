@@ -44,7 +44,7 @@ func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 		module.Wire(rt, []module.Module{contacts.Module.Declare(), consent.Module.Declare()})
 		sc := store.NewScope(rt)
 		opts := consent.Options{Keys: [][]byte{key1}, RecordNetwork: true}
-		fn(t, &bundle{sc: sc, consent: consent.New(sc, opts), contacts: contacts.New(sc), clock: c, opts: opts})
+		fn(t, &bundle{sc: sc, consent: consent.Module.Service(sc, opts), contacts: contacts.Module.Contacts(sc), clock: c, opts: opts})
 	})
 }
 
@@ -134,7 +134,7 @@ func TestPurposesAndTheConsentLog(t *testing.T) {
 		require.Equal(t, []consent.State{consent.Granted, consent.Withdrawn, consent.Withdrawn, consent.Objected}, states)
 
 		// Another tenant sees none of it.
-		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		other := consent.Module.Service(b.sc.WithTenant("other"), b.opts)
 		_, err = other.Purpose(ctx, "newsletter")
 		require.ErrorIs(t, err, core.ErrNotFound)
 		hist, err = other.History(ctx, ada.ID)
@@ -144,7 +144,7 @@ func TestPurposesAndTheConsentLog(t *testing.T) {
 		require.ErrorIs(t, err, core.ErrInvalid)
 
 		// Network details are dropped unless the host opts in.
-		quiet := consent.New(b.sc, consent.Options{Keys: [][]byte{key1}})
+		quiet := consent.Module.Service(b.sc, consent.Options{Keys: [][]byte{key1}})
 		r, err := quiet.Grant(ctx, ada.ID, "newsletter", consent.SMS, consent.Proof{Source: "form", IP: "192.0.2.8"})
 		require.NoError(t, err)
 		require.Empty(t, r.IP)
@@ -169,7 +169,7 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		raw[len(raw)/3] ^= 1
 		_, err = b.consent.Confirm(ctx, string(raw), consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenInvalid)
-		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		other := consent.Module.Service(b.sc.WithTenant("other"), b.opts)
 		_, err = other.Confirm(ctx, req.Token, consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenTenant)
 		require.ErrorIs(t, err, core.ErrForbidden)
@@ -177,7 +177,7 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		require.ErrorIs(t, err, consent.ErrTokenInvalid)
 
 		// Key rotation: a token of the old key still verifies.
-		rotated := consent.New(b.sc, consent.Options{Keys: [][]byte{key2, key1}, RecordNetwork: true})
+		rotated := consent.Module.Service(b.sc, consent.Options{Keys: [][]byte{key2, key1}, RecordNetwork: true})
 		rec, err := rotated.Confirm(ctx, req.Token, consent.Proof{Source: "link", IP: "192.0.2.2"})
 		require.NoError(t, err)
 		require.Equal(t, consent.Granted, rec.State)
@@ -186,7 +186,7 @@ func TestDoubleOptInAndUnsubscribe(t *testing.T) {
 		require.NoError(t, b.consent.Allowed(ctx, ada.ID, "newsletter", consent.Email))
 		_, err = b.consent.Confirm(ctx, req.Token, consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenUsed)
-		onlyNew := consent.New(b.sc, consent.Options{Keys: [][]byte{key2}})
+		onlyNew := consent.Module.Service(b.sc, consent.Options{Keys: [][]byte{key2}})
 		_, err = onlyNew.Confirm(ctx, req.Token, consent.Proof{})
 		require.ErrorIs(t, err, consent.ErrTokenInvalid, "the old key was dropped")
 
@@ -257,7 +257,7 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.contacts.Track(ctx, contacts.ByID(ada.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
 		require.NoError(t, err)
-		_, err = contacts.NewNotes(b.sc).Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "Prefers calls in the morning", AuthorID: "rep-1"})
+		_, err = contacts.Module.Notes(b.sc).Create(ctx, contacts.NewNote{ContactID: ada.ID, Body: "Prefers calls in the morning", AuthorID: "rep-1"})
 		require.NoError(t, err)
 		_, err = b.consent.Grant(ctx, ada.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
 		require.NoError(t, err)
@@ -281,7 +281,7 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 		require.Contains(t, string(raw), "Prefers calls in the morning")
 
 		// Another tenant's contact is not found, and nothing is audited there.
-		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		other := consent.Module.Service(b.sc.WithTenant("other"), b.opts)
 		_, err = other.Export(ctx, ada.ID)
 		require.ErrorIs(t, err, core.ErrNotFound)
 
@@ -329,7 +329,7 @@ func TestSuppressionList(t *testing.T) {
 		require.ErrorIs(t, err, core.ErrNoConsent)
 		require.ErrorIs(t, b.consent.Allowed(ctx, c.ID, "newsletter", consent.Email), consent.ErrSuppressed)
 		// Only hashes are stored; tenants have their own list.
-		other := consent.New(b.sc.WithTenant("other"), b.opts)
+		other := consent.Module.Service(b.sc.WithTenant("other"), b.opts)
 		ok, err = other.Suppressed(ctx, "gone@example.com", "")
 		require.NoError(t, err)
 		require.False(t, ok)
@@ -340,7 +340,7 @@ func TestRestriction(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)
-		scoring := contacts.NewScoring(b.sc)
+		scoring := contacts.Module.Scoring(b.sc)
 		e := filter.Ne("email", "")
 		_, err := scoring.SetModel(ctx, 0, contacts.ScoringModel{Rules: []contacts.ScoringRule{{Name: "Anyone", Points: 10, When: &e}}})
 		require.NoError(t, err)

@@ -128,7 +128,7 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 			r.HoldUntil, holdUntil = &until, until
 			// Kept, but no longer processed: restricted through the
 			// contacts module, so that "contact.restricted" is emitted.
-			if err := contacts.New(sc).Restrict(ctx, contactID, "legal_hold"); err != nil {
+			if err := contacts.Module.Contacts(sc).Restrict(ctx, contactID, "legal_hold"); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // Module declares the consent module to package crm, which wires it (see
@@ -22,3 +23,6 @@ func (declaration) Declare() module.Module {
 		OnContactDelete: onContactDelete,
 	}
 }
+
+// Service returns the consent service for sc.
+func (declaration) Service(sc store.Scope, opts Options) *Service { return newService(sc, opts) }

@@ -149,15 +149,13 @@ var ErrSuppressed = fmt.Errorf("%w: the address is on the suppression list", cor
 // SuppressedAddresses returns which of the emails and phones are on the
 // suppression list, keyed as given.
 func (s *Service) SuppressedAddresses(ctx context.Context, emails, phones []string) (map[string]bool, error) {
-	return ImportSuppression{}.SuppressedAddresses(ctx, s.sc, emails, phones)
+	return importSuppression(ctx, s.sc, emails, phones)
 }
 
-// ImportSuppression is the suppression check of the contact import
-// (contacts.Suppression); the crm facade wires it in.
-type ImportSuppression struct{}
-
-// SuppressedAddresses answers for sc's tenant, in sc's transaction.
-func (ImportSuppression) SuppressedAddresses(ctx context.Context, sc store.Scope, emails, phones []string) (map[string]bool, error) {
+// importSuppression is the suppression check of the contact import
+// (store.Runtime.ImportSuppression, set by the module's hooks): it answers
+// for sc's tenant, in sc's transaction.
+func importSuppression(ctx context.Context, sc store.Scope, emails, phones []string) (map[string]bool, error) {
 	tenant, err := sc.Tenant()
 	if err != nil {
 		return nil, err

@@ -332,7 +332,7 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 		return nil, err
 	}
 	sc := s.sc.WithTx(tx)
-	if _, _, err := NewScoring(sc).score(ctx, sc, m, "c.id = ?", c.ID); err != nil {
+	if _, _, err := newScoring(sc).score(ctx, sc, m, "c.id = ?", c.ID); err != nil {
 		return nil, err
 	}
 	return act, nil

@@ -73,7 +73,7 @@ var benchCache = map[string]*benchEnv{}
 func newService(b *testing.B, db *bun.DB, now time.Time) *contacts.Service {
 	rt, err := store.NewRuntime(db, core.ClockFunc(func() time.Time { return now }), []byte("bench-secret-bench-secret-bench-secret"), slog.Default())
 	require.NoError(b, err)
-	return contacts.New(store.NewScope(rt))
+	return contacts.Module.Contacts(store.NewScope(rt))
 }
 
 func sqliteBench(b *testing.B) *benchEnv {
@@ -469,7 +469,7 @@ func BenchmarkTimeline(b *testing.B) {
 		}
 		_, err = db.DB.ExecContext(ctx, gen, args...)
 		require.NoError(b, err)
-		notes := contacts.NewNotes(store.NewScope(mustRuntime(b, db)))
+		notes := contacts.Module.Notes(store.NewScope(mustRuntime(b, db)))
 		for i := 0; i < 20; i++ {
 			_, err := notes.Create(ctx, contacts.NewNote{ContactID: c.ID, Body: fmt.Sprint("note ", i), AuthorID: "u"})
 			require.NoError(b, err)
@@ -643,7 +643,7 @@ func BenchmarkImport(b *testing.B) {
 		_, err := migrate.Up(context.Background(), db)
 		require.NoError(b, err)
 		rt := mustRuntime(b, db)
-		fields := contacts.NewFields(store.NewScope(rt))
+		fields := contacts.Module.Fields(store.NewScope(rt))
 		for _, d := range []contacts.FieldDefinition{
 			{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro", "team"}},
 			{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
@@ -652,7 +652,7 @@ func BenchmarkImport(b *testing.B) {
 			_, err := fields.Define(context.Background(), d)
 			require.NoError(b, err)
 		}
-		return db, contacts.New(store.NewScope(rt))
+		return db, contacts.Module.Contacts(store.NewScope(rt))
 	}
 	for _, kind := range []struct {
 		name string
@@ -919,7 +919,7 @@ func BenchmarkScoreBatch(b *testing.B) {
 			require.NoError(b, err)
 			rt, err := store.NewRuntime(db, core.ClockFunc(func() time.Time { return now }), []byte("bench-secret-bench-secret-bench-secret"), slog.Default())
 			require.NoError(b, err)
-			scoring := contacts.NewScoring(store.NewScope(rt))
+			scoring := contacts.Module.Scoring(store.NewScope(rt))
 			_, err = scoring.SetModel(ctx, 0, model)
 			require.NoError(b, err)
 			return db, scoring

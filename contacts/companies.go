@@ -27,8 +27,8 @@ type Companies struct {
 	repo repository
 }
 
-// NewCompanies returns the service for scope sc. Hosts use crm.CRM.Companies.
-func NewCompanies(sc store.Scope) *Companies {
+// newCompanies returns the service for scope sc. Hosts use crm.CRM.Companies.
+func newCompanies(sc store.Scope) *Companies {
 	return &Companies{sc: sc, repo: sqlRepository{}}
 }
 

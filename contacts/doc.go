@@ -26,7 +26,7 @@
 //     ("score").
 //   - Dedupe and merge: FindDuplicates proposes groups with a score and the
 //     reasons; Merge folds contacts into one in a transaction, and later
-//     modules re-point their rows with OnMerge.
+//     modules re-point their rows in their OnContactMerge hook.
 //   - Import and export: ImportCSV and Import (upsert by external id or
 //     email, per-row errors, dry run, all-or-nothing, progress), ExportCSV
 //     and ExportJSONL, in constant memory. New contacts are written in bulk:

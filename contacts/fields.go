@@ -66,8 +66,8 @@ type Fields struct {
 	sc store.Scope
 }
 
-// NewFields returns the service for scope sc. Hosts use crm.CRM.Fields.
-func NewFields(sc store.Scope) *Fields { return &Fields{sc: sc} }
+// newFields returns the service for scope sc. Hosts use crm.CRM.Fields.
+func newFields(sc store.Scope) *Fields { return &Fields{sc: sc} }
 
 var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 

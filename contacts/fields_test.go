@@ -181,7 +181,7 @@ func TestCompanyCustomFields(t *testing.T) {
 		require.Equal(t, "Co1", page.Items[0].Name)
 
 		// Definitions belong to one tenant.
-		other := contacts.NewFields(b.sc.WithTenant("other"))
+		other := contacts.Module.Fields(b.sc.WithTenant("other"))
 		defs, err := other.List(ctx, "company")
 		require.NoError(t, err)
 		require.Empty(t, defs)

@@ -221,8 +221,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 			{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
 			{Entity: "contact", Key: "channels", Label: "Channels", Type: contacts.FieldMultiEnum, Options: []string{"email", "sms"}},
 		}
-		dst := contacts.New(b.sc.WithTenant("copy"))
-		dstFields := contacts.NewFields(b.sc.WithTenant("copy"))
+		dst := contacts.Module.Contacts(b.sc.WithTenant("copy"))
+		dstFields := contacts.Module.Fields(b.sc.WithTenant("copy"))
 		for _, d := range defs {
 			_, err := b.fields.Define(ctx, d)
 			require.NoError(t, err)

@@ -115,14 +115,14 @@ func (s *Service) importBatch(ctx context.Context, bsc store.Scope, importID cor
 	}
 	// Suppressed addresses (erased or objected people) are not imported.
 	var suppressed map[string]bool
-	if s.suppression != nil {
+	if sup := s.sc.Runtime().ImportSuppression; sup != nil {
 		var phones []string
 		for _, f := range checked {
 			if f.c.Phone != "" {
 				phones = append(phones, f.c.Phone)
 			}
 		}
-		if suppressed, err = s.suppression.SuppressedAddresses(ctx, bsc, emails, phones); err != nil {
+		if suppressed, err = sup(ctx, bsc, emails, phones); err != nil {
 			return n, err
 		}
 	}

@@ -128,7 +128,7 @@ func TestImportInHostTransaction(t *testing.T) {
 		for _, commit := range []bool{false, true} {
 			tx, err := b.db.BeginTx(ctx, nil)
 			require.NoError(t, err)
-			res, err := contacts.New(b.sc.Join(tx)).Import(ctx, rowsOf(list), contacts.ImportOptions{BatchSize: 16})
+			res, err := contacts.Module.Contacts(b.sc.Join(tx)).Import(ctx, rowsOf(list), contacts.ImportOptions{BatchSize: 16})
 			require.NoError(t, err)
 			require.Equal(t, int64(40), res.Created)
 			if commit {

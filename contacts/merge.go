@@ -3,9 +3,7 @@ package contacts
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -24,22 +22,6 @@ type Merged struct {
 	Losers []*Contact `json:"losers"`
 }
 
-// OnMerge registers fn to run inside the transaction of every merge, after
-// crmkit moved its own rows to the winner and before the losers are
-// deleted: later modules (deals, tickets, consent, campaigns) re-point
-// their rows here. An
-// error from fn undoes the whole merge. It is a before hook on
-// "contact.merged" (crm.CRM.Before works too).
-func OnMerge(rt *store.Runtime, fn func(ctx context.Context, tx *store.Tx, tenant string, m Merged) error) (remove func()) {
-	return rt.Hooks.Before([]string{EventContactMerged}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-		var m Merged
-		if err := json.Unmarshal(ev.Data, &m); err != nil {
-			return fmt.Errorf("crm: decode contact.merged: %w", err)
-		}
-		return fn(ctx, tx, ev.TenantID, m)
-	})
-}
-
 // Merge folds losers into winner in one transaction:
 //
 //   - fields: the winner's non-empty values stay; an empty one takes the
@@ -51,7 +33,7 @@ func OnMerge(rt *store.Runtime, fn func(ctx context.Context, tx *store.Tx, tenan
 //   - the losers are deleted; each is recorded with a snapshot (MergedInto
 //     finds the winner from a loser's id) and gets "contact.deleted" with
 //     "merged_into";
-//   - "contact.merged" is emitted about the winner; OnMerge hooks run in the
+//   - "contact.merged" is emitted about the winner; the modules' OnContactMerge hooks run in the
 //     transaction.
 //
 // Merging a contact with itself, the same loser twice, or a contact that does
@@ -161,7 +143,7 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 			return nil, err
 		}
 	}
-	// Hooks (OnMerge) re-point other modules' rows now, while the losers
+	// Hooks (the modules' OnContactMerge) re-point other modules' rows now, while the losers
 	// still exist: their foreign keys would refuse the deletion.
 	if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactMerged, SubjectType: "contact", SubjectID: winnerID,
 		Data: store.JSON(Merged{WinnerID: winnerID, LoserIDs: loserIDs, Losers: losers})}); err != nil {

@@ -2,6 +2,7 @@ package contacts_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestMerge(t *testing.T) {
 		require.NoError(t, err)
 
 		var hooked contacts.Merged
-		remove := contacts.OnMerge(b.rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
+		remove := onMerge(b.rt, func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error {
 			hooked = m
 			return nil
 		})
@@ -152,7 +153,7 @@ func TestMergeRefusals(t *testing.T) {
 
 		// A merge hook vetoes: nothing of the merge remains.
 		blocked := errors.New("open deals must be moved first")
-		remove := contacts.OnMerge(b.rt, func(context.Context, *store.Tx, string, contacts.Merged) error { return blocked })
+		remove := onMerge(b.rt, func(context.Context, *store.Tx, string, contacts.Merged) error { return blocked })
 		d, err := b.svc.Create(ctx, contacts.NewContact{Email: "d@example.com"})
 		require.NoError(t, err)
 		_, err = b.svc.Merge(ctx, a.ID, d.ID)
@@ -162,5 +163,17 @@ func TestMergeRefusals(t *testing.T) {
 		require.NoError(t, err, "the loser survives a vetoed merge")
 		_, err = b.svc.MergedInto(ctx, d.ID)
 		require.ErrorIs(t, err, core.ErrNotFound)
+	})
+}
+
+// onMerge runs fn in the transaction of every merge, as a module's
+// OnContactMerge does (a before hook on "contact.merged").
+func onMerge(rt *store.Runtime, fn func(ctx context.Context, tx *store.Tx, tenant string, m contacts.Merged) error) (remove func()) {
+	return rt.Hooks.Before([]string{contacts.EventContactMerged}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+		var m contacts.Merged
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			return err
+		}
+		return fn(ctx, tx, ev.TenantID, m)
 	})
 }

@@ -23,14 +23,35 @@ func (declaration) Declare() module.Module {
 			"crm_notes", "crm_tasks", "crm_field_definitions", "crm_scoring_models", "crm_search", "crm_search_fts"},
 		Events: EventTypes(),
 		Hooks: func(rt *store.Runtime) func() {
-			RegisterPersonalData(rt)
+			registerPersonalData(rt)
 			return func() {}
 		},
 		Periodic: []module.Periodic{{Name: "rescore", Every: 24 * time.Hour, Table: "crm_scoring_models",
 			Run: func(ctx context.Context, sc store.Scope) error {
-				_, err := NewScoring(sc).Rescore(ctx)
+				_, err := newScoring(sc).Rescore(ctx)
 				return err
 			}}},
 		FieldEntities: []string{EntityContact, EntityCompany},
 	}
 }
+
+// The services of the module, bound to scope sc (crm binds them; tests of
+// this and other modules bind them to a scope of their own).
+
+// Contacts returns the contact service for sc.
+func (declaration) Contacts(sc store.Scope) *Service { return newService(sc) }
+
+// Companies returns the company service for sc.
+func (declaration) Companies(sc store.Scope) *Companies { return newCompanies(sc) }
+
+// Fields returns the custom-field definitions for sc.
+func (declaration) Fields(sc store.Scope) *Fields { return newFields(sc) }
+
+// Notes returns the notes for sc.
+func (declaration) Notes(sc store.Scope) *Notes { return newNotes(sc) }
+
+// Scoring returns lead scoring for sc.
+func (declaration) Scoring(sc store.Scope) *Scoring { return newScoring(sc) }
+
+// Tasks returns the tasks for sc.
+func (declaration) Tasks(sc store.Scope) *Tasks { return newTasks(sc) }

@@ -51,8 +51,8 @@ type Notes struct {
 	repo repository
 }
 
-// NewNotes returns the service for scope sc. Hosts use crm.CRM.Notes.
-func NewNotes(sc store.Scope) *Notes { return &Notes{sc: sc, repo: sqlRepository{}} }
+// newNotes returns the service for scope sc. Hosts use crm.CRM.Notes.
+func newNotes(sc store.Scope) *Notes { return &Notes{sc: sc, repo: sqlRepository{}} }
 
 const noteColumns = `n.id, n.contact_id, n.author_id, n.body, n.pinned, n.created_at, n.updated_at, n.version`
 

@@ -18,7 +18,7 @@ import (
 // tasks, and the contacts merged into it — each section exported and
 // erased on its own, so that a legal hold can keep one. The crm facade
 // calls it once per CRM.
-func RegisterPersonalData(rt *store.Runtime) {
+func registerPersonalData(rt *store.Runtime) {
 	// exec runs statements that take (tenant, contact id).
 	exec := func(ctx context.Context, sc store.Scope, id core.ID, stmts ...string) error {
 		tenant, _ := sc.Tenant()

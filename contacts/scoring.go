@@ -77,8 +77,8 @@ type Scoring struct {
 	sc store.Scope
 }
 
-// NewScoring returns the service for scope sc. Hosts use crm.CRM.Scoring.
-func NewScoring(sc store.Scope) *Scoring { return &Scoring{sc: sc} }
+// newScoring returns the service for scope sc. Hosts use crm.CRM.Scoring.
+func newScoring(sc store.Scope) *Scoring { return &Scoring{sc: sc} }
 
 // Model returns the tenant's scoring model; Version 0 when none is set.
 func (s *Scoring) Model(ctx context.Context) (*ScoringModel, error) {
@@ -164,7 +164,7 @@ func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
 	if m.HalfLifeDays < 0.01 || m.HalfLifeDays > 3650 {
 		v.Add("half_life_days", "must be between 0.01 and 3650")
 	}
-	schema, err := NewFields(s.sc).Schema(ctx, EntityContact)
+	schema, err := newFields(s.sc).Schema(ctx, EntityContact)
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 		if r.When != nil {
 			if schema == nil {
 				var err error
-				if schema, err = NewFields(sc).Schema(ctx, EntityContact); err != nil {
+				if schema, err = newFields(sc).Schema(ctx, EntityContact); err != nil {
 					return "", nil, err
 				}
 			}

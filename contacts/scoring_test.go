@@ -18,7 +18,7 @@ func ptrExpr(e filter.Expr) *filter.Expr { return &e }
 func TestLeadScoringByRules(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		scoring := contacts.NewScoring(b.sc)
+		scoring := contacts.Module.Scoring(b.sc)
 		start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 		b.clock.Set(start, time.Millisecond)
 
@@ -113,7 +113,7 @@ func TestLeadScoringByRules(t *testing.T) {
 		require.Equal(t, int64(0), res.Changed)
 
 		// Another tenant has no model and no scores.
-		other := contacts.NewScoring(b.sc.WithTenant("other"))
+		other := contacts.Module.Scoring(b.sc.WithTenant("other"))
 		om, err := other.Model(ctx)
 		require.NoError(t, err)
 		require.Zero(t, om.Version)

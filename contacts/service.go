@@ -17,30 +17,12 @@ import (
 // Service manages contacts of one tenant. Get one from the crm facade
 // (c.Contacts); its zero value is not usable.
 type Service struct {
-	sc          store.Scope
-	repo        repository
-	suppression Suppression
+	sc   store.Scope
+	repo repository
 }
 
-// Suppression tells which addresses are on the suppression list (erased or
-// objected people, who must not come back for marketing). The consent
-// package implements it; the crm facade wires it into Import.
-type Suppression interface {
-	// SuppressedAddresses returns the given emails and phones that are
-	// suppressed, as given, reading in sc (the import's transaction).
-	SuppressedAddresses(ctx context.Context, sc store.Scope, emails, phones []string) (map[string]bool, error)
-}
-
-// WithSuppression returns a copy of s whose imports refuse suppressed
-// addresses.
-func (s *Service) WithSuppression(sup Suppression) *Service {
-	c := *s
-	c.suppression = sup
-	return &c
-}
-
-// New returns the service for scope sc. Hosts use crm.CRM.Contacts.
-func New(sc store.Scope) *Service {
+// newService returns the service for scope sc. Hosts use crm.CRM.Contacts.
+func newService(sc store.Scope) *Service {
 	return &Service{sc: sc, repo: sqlRepository{}}
 }
 

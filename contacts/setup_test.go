@@ -32,7 +32,7 @@ type bundle struct {
 // forTenant returns services of another tenant on the same database.
 func (b *bundle) forTenant(t string) (*contacts.Service, *contacts.Companies) {
 	sc := b.sc.WithTenant(t)
-	return contacts.New(sc), contacts.NewCompanies(sc)
+	return contacts.Module.Contacts(sc), contacts.Module.Companies(sc)
 }
 
 // events returns the stored events of the default tenant.
@@ -50,7 +50,7 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
 	sc := store.NewScope(rt)
-	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.New(sc), companies: contacts.NewCompanies(sc), notes: contacts.NewNotes(sc), tasks: contacts.NewTasks(sc), fields: contacts.NewFields(sc), clock: clock}
+	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.Module.Contacts(sc), companies: contacts.Module.Companies(sc), notes: contacts.Module.Notes(sc), tasks: contacts.Module.Tasks(sc), fields: contacts.Module.Fields(sc), clock: clock}
 }
 
 // each runs fn on SQLite and PostgreSQL with a fresh bundle.

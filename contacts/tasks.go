@@ -159,8 +159,8 @@ type Tasks struct {
 	repo repository
 }
 
-// NewTasks returns the service for scope sc. Hosts use crm.CRM.Tasks.
-func NewTasks(sc store.Scope) *Tasks { return &Tasks{sc: sc, repo: sqlRepository{}} }
+// newTasks returns the service for scope sc. Hosts use crm.CRM.Tasks.
+func newTasks(sc store.Scope) *Tasks { return &Tasks{sc: sc, repo: sqlRepository{}} }
 
 const taskColumns = `t.id, t.title, t.description, t.due_at, t.assignee_id, t.contact_id, t.company_id, t.deal_id,
 	t.priority, t.status, t.completed_at, t.created_by, t.created_at, t.updated_at, t.version`

@@ -18,8 +18,8 @@ func TestTenantIsolation(t *testing.T) {
 		ctx := context.Background()
 		aContacts, aCompanies := b.forTenant("tenant-a")
 		bContacts, bCompanies := b.forTenant("tenant-b")
-		aNotes, bNotes := contacts.NewNotes(b.sc.WithTenant("tenant-a")), contacts.NewNotes(b.sc.WithTenant("tenant-b"))
-		aTasks, bTasks := contacts.NewTasks(b.sc.WithTenant("tenant-a")), contacts.NewTasks(b.sc.WithTenant("tenant-b"))
+		aNotes, bNotes := contacts.Module.Notes(b.sc.WithTenant("tenant-a")), contacts.Module.Notes(b.sc.WithTenant("tenant-b"))
+		aTasks, bTasks := contacts.Module.Tasks(b.sc.WithTenant("tenant-a")), contacts.Module.Tasks(b.sc.WithTenant("tenant-b"))
 
 		co, err := aCompanies.Create(ctx, contacts.NewCompany{Name: "A Corp", Domain: "a.example"})
 		require.NoError(t, err)

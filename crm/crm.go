@@ -155,7 +155,7 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if opts.Logger == nil {
 		opts.Logger = cfg.Logger
 	}
-	engine, err := automation.NewEngine(rt, opts)
+	engine, err := automation.Module.Engine(rt, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -167,17 +167,17 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 // bind builds the CRM value for scope sc.
 func bind(sh *shared, sc store.Scope) *CRM {
 	return &CRM{
-		Contacts:   contacts.New(sc).WithSuppression(consent.ImportSuppression{}),
-		Companies:  contacts.NewCompanies(sc),
-		Notes:      contacts.NewNotes(sc),
-		Tasks:      contacts.NewTasks(sc),
-		Fields:     contacts.NewFields(sc),
-		Scoring:    contacts.NewScoring(sc),
-		Consent:    consent.New(sc, sh.consent),
-		Pipelines:  pipeline.NewPipelines(sc),
-		Deals:      pipeline.NewDeals(sc),
-		Products:   pipeline.NewProducts(sc),
-		Automation: automation.New(sc, sh.engine),
+		Contacts:   contacts.Module.Contacts(sc),
+		Companies:  contacts.Module.Companies(sc),
+		Notes:      contacts.Module.Notes(sc),
+		Tasks:      contacts.Module.Tasks(sc),
+		Fields:     contacts.Module.Fields(sc),
+		Scoring:    contacts.Module.Scoring(sc),
+		Consent:    consent.Module.Service(sc, sh.consent),
+		Pipelines:  pipeline.Module.Pipelines(sc),
+		Deals:      pipeline.Module.Deals(sc),
+		Products:   pipeline.Module.Products(sc),
+		Automation: automation.Module.Service(sc, sh.engine),
 		shared:     sh,
 		sc:         sc,
 	}
@@ -232,7 +232,7 @@ func (c *CRM) Start(ctx context.Context) error {
 // forEachTenant is periodic work over the tenants with rows in table.
 func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CRM) error) automation.PeriodicFunc {
 	return func(ctx context.Context) error {
-		tenants, err := automation.Tenants(ctx, sh.rt, table)
+		tenants, err := sh.rt.TenantsWithRows(ctx, table)
 		if err != nil {
 			return err
 		}
@@ -280,10 +280,9 @@ func (c *CRM) Stop(ctx context.Context) error { return c.shared.engine.Stop(ctx)
 func (c *CRM) RegisterAction(name string, fn func(ctx context.Context, tx *CRM, call automation.Call) (result any, err error),
 	validate func(params json.RawMessage) error) error {
 	sh := c.shared
-	return sh.engine.RegisterAction(name, automation.ActionFunc{Validate: validate,
-		Run: func(ctx context.Context, sc store.Scope, call automation.Call) (any, error) {
-			return fn(ctx, bind(sh, sc), call)
-		}})
+	return automation.Module.RegisterAction(sh.engine, name, func(ctx context.Context, sc store.Scope, call automation.Call) (any, error) {
+		return fn(ctx, bind(sh, sc), call)
+	}, validate)
 }
 
 // Close stops the workers (waiting up to 10 seconds for running jobs)

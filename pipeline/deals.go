@@ -24,8 +24,8 @@ type Deals struct {
 	sc store.Scope
 }
 
-// NewDeals returns the service for scope sc. Hosts use crm.CRM.Deals.
-func NewDeals(sc store.Scope) *Deals { return &Deals{sc: sc} }
+// newDeals returns the service for scope sc. Hosts use crm.CRM.Deals.
+func newDeals(sc store.Scope) *Deals { return &Deals{sc: sc} }
 
 const dealColumns = `d.id, d.title, d.amount, d.currency, d.contact_id, d.company_id, d.owner_id, d.pipeline_id, d.stage_id,
 	d.status, d.expected_close, d.closed_on, d.closed_at, d.lost_reason, d.source, d.forecast_commit, d.line_items,
@@ -120,7 +120,7 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 			v.Add(name, "%s", f.Message)
 		}
 	}
-	fields := contacts.NewFields(s.sc.WithTx(tx))
+	fields := contacts.Module.Fields(s.sc.WithTx(tx))
 	attrs, err := fields.CheckAttributes(ctx, v, contacts.EntityDeal, d.Attributes)
 	if err != nil {
 		return 0, nil, err
@@ -156,7 +156,7 @@ func (s *Deals) Create(ctx context.Context, in NewDeal) (*Deal, error) {
 		var p *Pipeline
 		var err error
 		if in.PipelineID == core.NilID {
-			p, err = NewPipelines(s.sc.WithTx(tx)).defaultPipeline(ctx, tx)
+			p, err = newPipelines(s.sc.WithTx(tx)).defaultPipeline(ctx, tx)
 		} else {
 			p, err = getPipeline(ctx, q, tenant, in.PipelineID, false)
 			if errors.Is(err, core.ErrNotFound) {
@@ -420,7 +420,7 @@ type DealListOptions struct {
 func (s *Deals) List(ctx context.Context, opts DealListOptions) (core.Page[*Deal], error) {
 	schema := DealSchema
 	if strings.Contains(opts.Sort, filter.AttributePrefix) || strings.Contains(opts.Filter.String(), `"field":"`+filter.AttributePrefix) {
-		fields, err := contacts.NewFields(s.sc).FilterFields(ctx, contacts.EntityDeal, "d.attributes")
+		fields, err := contacts.Module.Fields(s.sc).FilterFields(ctx, contacts.EntityDeal, "d.attributes")
 		if err != nil {
 			return core.Page[*Deal]{}, err
 		}

@@ -39,7 +39,7 @@ func registerHooks(rt *store.Runtime) (remove func()) {
 		if ev.ContactID == nil {
 			return nil
 		}
-		return NewDeals(store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)).predictAgain(ctx, *ev.ContactID)
+		return newDeals(store.NewScope(rt).WithTenant(ev.TenantID).WithTx(tx)).predictAgain(ctx, *ev.ContactID)
 	})
 	removeCompany := rt.Hooks.Before([]string{contacts.EventCompanyDeleted}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		return relink(ctx, tx, ev.TenantID, "company_id", ev.SubjectID, nil)
@@ -74,7 +74,7 @@ func registerPersonalData(rt *store.Runtime) {
 				History   []StageVisit `json:"history"`
 			}
 			out := []exported{}
-			svc := NewDeals(sc)
+			svc := newDeals(sc)
 			for _, d := range deals {
 				lines, _, err := svc.LineItems(ctx, d.ID)
 				if err != nil {

@@ -122,7 +122,7 @@ func holdout(id core.ID, percent int) bool {
 // features returns the model's feature set for the tenant now; a custom
 // field removed since training counts as 0.
 func (s *Deals) features(ctx context.Context, m *LeadModel) (featureSet, error) {
-	defs, err := contacts.NewFields(s.sc).List(ctx, contacts.EntityContact)
+	defs, err := contacts.Module.Fields(s.sc).List(ctx, contacts.EntityContact)
 	if err != nil {
 		return featureSet{}, err
 	}

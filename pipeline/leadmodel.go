@@ -134,7 +134,7 @@ func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (*LeadMod
 	if err != nil {
 		return nil, err
 	}
-	defs, err := contacts.NewFields(s.sc).List(ctx, contacts.EntityContact)
+	defs, err := contacts.Module.Fields(s.sc).List(ctx, contacts.EntityContact)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +450,7 @@ func (s *Deals) ScoreLeads(ctx context.Context) (int64, error) {
 		if err != nil {
 			return n, store.Wrap(err, "score leads")
 		}
-		if err := contacts.NewScoring(s.sc).SetPredictedScores(ctx, batch); err != nil {
+		if err := contacts.Module.Scoring(s.sc).SetPredictedScores(ctx, batch); err != nil {
 			return n, err
 		}
 		n += int64(len(batch))
@@ -484,5 +484,5 @@ func (s *Deals) predictAgain(ctx context.Context, contactID core.ID) error {
 	if err != nil {
 		return err
 	}
-	return contacts.NewScoring(s.sc).SetPredictedScores(ctx, batch)
+	return contacts.Module.Scoring(s.sc).SetPredictedScores(ctx, batch)
 }

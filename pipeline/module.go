@@ -3,6 +3,7 @@ package pipeline
 import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // Module declares the pipeline module to package crm, which wires it (see
@@ -25,3 +26,12 @@ func (declaration) Declare() module.Module {
 		FieldEntities:   []string{contacts.EntityDeal},
 	}
 }
+
+// Deals returns the deal service for sc.
+func (declaration) Deals(sc store.Scope) *Deals { return newDeals(sc) }
+
+// Pipelines returns the pipelines for sc.
+func (declaration) Pipelines(sc store.Scope) *Pipelines { return newPipelines(sc) }
+
+// Products returns the product catalogue for sc.
+func (declaration) Products(sc store.Scope) *Products { return newProducts(sc) }

@@ -170,7 +170,7 @@ func (s *Deals) LeadActions(ctx context.Context, contactID core.ID, opts NextAct
 	if err != nil {
 		return nil, err
 	}
-	c, err := contacts.New(s.sc).Get(ctx, contactID)
+	c, err := contacts.Module.Contacts(s.sc).Get(ctx, contactID)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func TestNextActions(t *testing.T) {
 		require.NotContains(t, actions(got), pipeline.ActionFollowUp)
 
 		// A hot, qualified lead without an owner or an open deal.
-		scoring := contacts.NewScoring(b.sc)
+		scoring := contacts.Module.Scoring(b.sc)
 		e := filter.Ne("email", "")
 		_, err = scoring.SetModel(ctx, 0, contacts.ScoringModel{Rules: []contacts.ScoringRule{{Name: "Anyone", Points: 70, When: &e}},
 			Thresholds: []contacts.ScoreThreshold{{Score: 60, Stage: contacts.StageMQL}}})

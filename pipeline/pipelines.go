@@ -35,8 +35,8 @@ type Pipelines struct {
 	sc store.Scope
 }
 
-// NewPipelines returns the service for scope sc. Hosts use crm.CRM.Pipelines.
-func NewPipelines(sc store.Scope) *Pipelines { return &Pipelines{sc: sc} }
+// newPipelines returns the service for scope sc. Hosts use crm.CRM.Pipelines.
+func newPipelines(sc store.Scope) *Pipelines { return &Pipelines{sc: sc} }
 
 func checkStages(v *core.ValidationError, stages []Stage) {
 	if len(stages) > MaxStages {

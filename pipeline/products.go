@@ -21,8 +21,8 @@ type Products struct {
 	sc store.Scope
 }
 
-// NewProducts returns the service for scope sc. Hosts use crm.CRM.Products.
-func NewProducts(sc store.Scope) *Products { return &Products{sc: sc} }
+// newProducts returns the service for scope sc. Hosts use crm.CRM.Products.
+func newProducts(sc store.Scope) *Products { return &Products{sc: sc} }
 
 // ProductSchema is the filter allowlist of products.
 var ProductSchema = filter.NewSchema("product", "",

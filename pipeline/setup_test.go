@@ -43,9 +43,9 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 }
 
 func forScope(db *bun.DB, rt *store.Runtime, sc store.Scope, clock *dbtest.Clock) *bundle {
-	return &bundle{db: db, rt: rt, sc: sc, pipelines: pipeline.NewPipelines(sc), deals: pipeline.NewDeals(sc),
-		products: pipeline.NewProducts(sc), contacts: contacts.New(sc), companies: contacts.NewCompanies(sc),
-		fields: contacts.NewFields(sc), clock: clock}
+	return &bundle{db: db, rt: rt, sc: sc, pipelines: pipeline.Module.Pipelines(sc), deals: pipeline.Module.Deals(sc),
+		products: pipeline.Module.Products(sc), contacts: contacts.Module.Contacts(sc), companies: contacts.Module.Companies(sc),
+		fields: contacts.Module.Fields(sc), clock: clock}
 }
 
 func (b *bundle) tenant(name string) *bundle {

@@ -31,6 +31,11 @@ type Runtime struct {
 	// defaults apply).
 	Events        *core.EventCatalogue
 	FieldEntities []string
+	// ImportSuppression tells a contact import which of its emails and
+	// phones are on the suppression list (erased or objecting people, who
+	// must not come back for marketing), reading in sc. The consent
+	// module sets it when it is wired; nil imports everything.
+	ImportSuppression func(ctx context.Context, sc Scope, emails, phones []string) (map[string]bool, error)
 
 	raw     conn
 	stmts   *stmtCache // nil when the driver caches statements itself
@@ -177,4 +182,21 @@ func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
 func (s Scope) WithTx(tx *Tx) Scope {
 	s.tx = tx
 	return s
+}
+
+// TenantsWithRows returns the tenants that have rows in table (for
+// periodic work that goes tenant by tenant).
+func (rt *Runtime) TenantsWithRows(ctx context.Context, table string) ([]string, error) {
+	rows, err := NewScope(rt).Q().Query(ctx, `SELECT DISTINCT tenant_id FROM `+table+` ORDER BY tenant_id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = EachRow(rows, func(s Scanner) error {
+		var t string
+		err := s.Scan(&t)
+		out = append(out, t)
+		return err
+	})
+	return out, err
 }
