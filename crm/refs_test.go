@@ -1,0 +1,116 @@
+package crm_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/contacts"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/pipeline"
+)
+
+// requireField asserts err is ErrInvalid naming field.
+func requireField(t *testing.T, err error, field string) {
+	t.Helper()
+	require.ErrorIs(t, err, core.ErrInvalid)
+	var v *core.ValidationError
+	require.ErrorAs(t, err, &v)
+	require.True(t, v.Has(field), "%v names %s", err, field)
+}
+
+// A task or an activity of one tenant cannot point at another tenant's
+// deal or company, nor at ids that exist nowhere; a deleted deal or
+// company leaves its tasks and activities, unlinked.
+func TestReferencesStayInTheirTenant(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		a, b := c.Tenant("a"), c.Tenant("b")
+
+		aCompany, err := a.Companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
+		require.NoError(t, err)
+		aContact, err := a.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+		aDeal, err := a.Deals.Create(ctx, pipeline.NewDeal{Title: "Engine", Amount: core.MustMoney("10", "EUR"), ContactID: &aContact.ID})
+		require.NoError(t, err)
+		bContact, err := b.Contacts.Create(ctx, contacts.NewContact{Email: "bob@example.com"})
+		require.NoError(t, err)
+		nowhere := core.NewID()
+
+		_, err = b.Tasks.Create(ctx, contacts.NewTask{Title: "steal", DealID: &aDeal.ID})
+		requireField(t, err, "deal_id")
+		_, err = b.Tasks.Create(ctx, contacts.NewTask{Title: "ghost", DealID: &nowhere})
+		requireField(t, err, "deal_id")
+		_, err = b.Tasks.Create(ctx, contacts.NewTask{Title: "steal", CompanyID: &aCompany.ID, ContactID: &aContact.ID})
+		requireField(t, err, "company_id")
+		requireField(t, err, "contact_id")
+
+		_, err = b.Contacts.Track(ctx, contacts.ContactRef{ID: bContact.ID}, contacts.NewActivity{Kind: contacts.KindCall, CompanyID: &aCompany.ID})
+		requireField(t, err, "company_id")
+		_, err = b.Contacts.Track(ctx, contacts.ContactRef{ID: bContact.ID}, contacts.NewActivity{Kind: contacts.KindCall, DealID: &aDeal.ID})
+		requireField(t, err, "deal_id")
+		_, err = b.Contacts.Track(ctx, contacts.ContactRef{ID: bContact.ID}, contacts.NewActivity{Kind: contacts.KindCall, DealID: &nowhere, CompanyID: &nowhere})
+		requireField(t, err, "deal_id")
+		requireField(t, err, "company_id")
+		// A refused Track that would have created its contact creates none.
+		_, err = b.Contacts.Track(ctx, contacts.ContactRef{Email: "new@example.com"}, contacts.NewActivity{Kind: contacts.KindCall, DealID: &aDeal.ID,
+			CreateContact: &contacts.NewContact{}})
+		requireField(t, err, "deal_id")
+		_, err = b.Contacts.GetByEmail(ctx, "new@example.com")
+		require.ErrorIs(t, err, core.ErrNotFound)
+
+		// Within the tenant the links work, and deleting the deal and the
+		// company unlinks them.
+		task, err := a.Tasks.Create(ctx, contacts.NewTask{Title: "call", DealID: &aDeal.ID, CompanyID: &aCompany.ID})
+		require.NoError(t, err)
+		act, err := a.Contacts.Track(ctx, contacts.ContactRef{ID: aContact.ID}, contacts.NewActivity{Kind: contacts.KindCall, DealID: &aDeal.ID, CompanyID: &aCompany.ID})
+		require.NoError(t, err)
+		require.NoError(t, a.Deals.Delete(ctx, aDeal.ID))
+		require.NoError(t, a.Companies.Delete(ctx, aCompany.ID))
+		task, err = a.Tasks.Get(ctx, task.ID)
+		require.NoError(t, err)
+		require.Nil(t, task.DealID)
+		require.Nil(t, task.CompanyID)
+		act, err = a.Contacts.GetActivity(ctx, act.ID)
+		require.NoError(t, err)
+		require.Nil(t, act.DealID)
+		require.Nil(t, act.CompanyID)
+		require.Equal(t, aContact.ID, act.ContactID)
+
+		// The database refuses it too, whatever the code in front of it.
+		_, err = db.ExecContext(ctx, `UPDATE crm_tasks SET deal_id = ? WHERE tenant_id = 'a' AND id = ?`, nowhere, task.ID)
+		require.Error(t, err)
+	})
+}
+
+// A contact merged into one that is later merged again points at the
+// final winner; deleting the winner removes the records of the merges.
+func TestMergeChainAndWinnerDeletion(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		x, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "x@example.com"})
+		require.NoError(t, err)
+		y, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "y@example.com"})
+		require.NoError(t, err)
+		z, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "z@example.com"})
+		require.NoError(t, err)
+		_, err = c.Contacts.Merge(ctx, y.ID, x.ID)
+		require.NoError(t, err)
+		_, err = c.Contacts.Merge(ctx, z.ID, y.ID)
+		require.NoError(t, err)
+		for _, id := range []core.ID{x.ID, y.ID} {
+			w, err := c.Contacts.MergedInto(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, z.ID, w)
+		}
+		require.NoError(t, c.Contacts.Delete(ctx, z.ID))
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM crm_contact_merges`).Scan(&n))
+		require.Zero(t, n)
+	})
+}

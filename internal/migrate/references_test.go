@@ -1,0 +1,153 @@
+package migrate_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/migrate"
+)
+
+// fk is one foreign key: its columns, and the referenced column of each.
+type fk struct {
+	table string
+	from  []string
+	to    []string
+}
+
+// TestEveryReferenceHasATenantForeignKey reads the migrated schema: every
+// column named *_id of every crm_ table (other than tenant_id and the
+// documented exceptions of migrate.Unreferenced) is part of a foreign key
+// that also maps tenant_id to tenant_id.
+func TestEveryReferenceHasATenantForeignKey(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		_, err := migrate.Up(ctx, db)
+		require.NoError(t, err)
+		d, err := dialect.For(db)
+		require.NoError(t, err)
+
+		columns := map[string][]string{} // table → columns
+		var fks []fk
+		if d.Kind == dialect.SQLite {
+			rows, err := db.DB.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+				WHERE m.type = 'table' AND m.name LIKE 'crm\_%' ESCAPE '\' AND m.name NOT LIKE 'crm\_search\_fts%' ESCAPE '\'`)
+			require.NoError(t, err)
+			for rows.Next() {
+				var table, col string
+				require.NoError(t, rows.Scan(&table, &col))
+				columns[table] = append(columns[table], col)
+			}
+			require.NoError(t, rows.Err())
+			rows, err = db.DB.QueryContext(ctx, `SELECT m.name, f.id, f."from", COALESCE(f."to", '') FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+				WHERE m.type = 'table' AND m.name LIKE 'crm\_%' ESCAPE '\' ORDER BY m.name, f.id, f.seq`)
+			require.NoError(t, err)
+			byID := map[string]*fk{}
+			var order []string
+			for rows.Next() {
+				var table, from, to string
+				var id int
+				require.NoError(t, rows.Scan(&table, &id, &from, &to))
+				key := table + "#" + string(rune('0'+id))
+				if byID[key] == nil {
+					byID[key] = &fk{table: table}
+					order = append(order, key)
+				}
+				byID[key].from = append(byID[key].from, from)
+				byID[key].to = append(byID[key].to, to)
+			}
+			require.NoError(t, rows.Err())
+			for _, k := range order {
+				fks = append(fks, *byID[k])
+			}
+		} else {
+			rows, err := db.DB.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
+				WHERE table_schema = current_schema() AND table_name LIKE 'crm\_%'`)
+			require.NoError(t, err)
+			for rows.Next() {
+				var table, col string
+				require.NoError(t, rows.Scan(&table, &col))
+				columns[table] = append(columns[table], col)
+			}
+			require.NoError(t, rows.Err())
+			rows, err = db.DB.QueryContext(ctx, `SELECT cl.relname, c.conname, fa.attname, ta.attname
+				FROM pg_constraint c
+				JOIN pg_class cl ON cl.oid = c.conrelid
+				JOIN pg_namespace n ON n.oid = cl.relnamespace
+				CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(fnum, tnum, ord)
+				JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.fnum
+				JOIN pg_attribute ta ON ta.attrelid = c.confrelid AND ta.attnum = k.tnum
+				WHERE c.contype = 'f' AND n.nspname = current_schema() AND cl.relname LIKE 'crm\_%'
+				ORDER BY cl.relname, c.conname, k.ord`)
+			require.NoError(t, err)
+			byName := map[string]*fk{}
+			var order []string
+			for rows.Next() {
+				var table, name, from, to string
+				require.NoError(t, rows.Scan(&table, &name, &from, &to))
+				if byName[name] == nil {
+					byName[name] = &fk{table: table}
+					order = append(order, name)
+				}
+				byName[name].from = append(byName[name].from, from)
+				byName[name].to = append(byName[name].to, to)
+			}
+			require.NoError(t, rows.Err())
+			for _, k := range order {
+				fks = append(fks, *byName[k])
+			}
+		}
+		require.NotEmpty(t, columns["crm_tasks"], "the schema was read")
+
+		covered := func(table, col string) bool {
+			for _, f := range fks {
+				if f.table != table {
+					continue
+				}
+				tenant, has := false, false
+				for i, c := range f.from {
+					tenant = tenant || (c == "tenant_id" && f.to[i] == "tenant_id")
+					has = has || c == col
+				}
+				if tenant && has {
+					return true
+				}
+			}
+			return false
+		}
+		var missing []string
+		for table, cols := range columns {
+			for _, col := range cols {
+				if !strings.HasSuffix(col, "_id") || col == "tenant_id" {
+					continue
+				}
+				if _, ok := migrate.Unreferenced[table+"."+col]; ok {
+					continue
+				}
+				if _, ok := migrate.Unreferenced["*."+col]; ok {
+					continue
+				}
+				if !covered(table, col) {
+					missing = append(missing, table+"."+col)
+				}
+			}
+		}
+		sort.Strings(missing)
+		require.Empty(t, missing, "id columns without a foreign key including tenant_id (add one, or document the exception in migrate.Unreferenced)")
+
+		// The exceptions name columns that exist.
+		for key := range migrate.Unreferenced {
+			table, col, _ := strings.Cut(key, ".")
+			if table == "*" {
+				continue
+			}
+			require.Contains(t, columns[table], col, "migrate.Unreferenced names %s, which does not exist", key)
+		}
+	})
+}
