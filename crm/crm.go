@@ -326,6 +326,8 @@ func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx *CRM) er
 // rolls back tx; each of its writes runs in a savepoint of tx, so a failed
 // write leaves nothing behind in it. Events are written to crm_events in tx;
 // after committing tx, call Committed on the copy to run the subscribers.
+// A tx of another database is not joined: every method of the copy returns
+// ErrInvalid.
 func (c *CRM) WithTx(tx bun.Tx) *CRM {
 	return bind(c.shared, c.sc.Join(tx))
 }

@@ -6,9 +6,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	bundialect "github.com/uptrace/bun/dialect"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/pipeline"
 )
@@ -112,5 +114,59 @@ func TestMergeChainAndWinnerDeletion(t *testing.T) {
 		var n int
 		require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM crm_contact_merges`).Scan(&n))
 		require.Zero(t, n)
+	})
+}
+
+// other opens a second database of db's kind (another SQLite file, another
+// PostgreSQL schema), migrated for crmkit.
+func other(t *testing.T, db *bun.DB) *bun.DB {
+	t.Helper()
+	var o *bun.DB
+	if db.Dialect().Name() == bundialect.SQLite {
+		o = dbtest.SQLite(t)
+	} else {
+		o = dbtest.Postgres(t)
+	}
+	newCRM(t, o)
+	return o
+}
+
+// WithTx with a transaction of another database is refused on every
+// method of the copy, and writes nothing anywhere.
+func TestWithTxOfAnotherDatabase(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+		o := other(t, db)
+
+		tx, err := o.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		for name, bound := range map[string]*crm.CRM{"copy": c.WithTx(tx), "tenant of copy": c.WithTx(tx).Tenant("t2"), "zero tx": c.WithTx(bun.Tx{})} {
+			_, err = bound.Contacts.Create(ctx, contacts.NewContact{Email: "bob@example.com"})
+			require.ErrorIs(t, err, core.ErrInvalid, name)
+			_, err = bound.Contacts.Get(ctx, ada.ID)
+			require.ErrorIs(t, err, core.ErrInvalid, name)
+			_, err = bound.Contacts.List(ctx, contacts.ListOptions{})
+			require.ErrorIs(t, err, core.ErrInvalid, name)
+			_, err = bound.Tasks.Create(ctx, contacts.NewTask{Title: "x"})
+			require.ErrorIs(t, err, core.ErrInvalid, name)
+		}
+		require.NoError(t, tx.Commit())
+		var n int
+		require.NoError(t, o.QueryRowContext(ctx, `SELECT count(*) FROM crm_contacts`).Scan(&n))
+		require.Zero(t, n, "nothing written into the other database")
+		require.Equal(t, int64(1), count(t, c))
+
+		// Another *bun.DB over the same pool is the same database.
+		same := bun.NewDB(db.DB, db.Dialect())
+		tx2, err := same.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		_, err = c.WithTx(tx2).Contacts.Create(ctx, contacts.NewContact{Email: "cy@example.com"})
+		require.NoError(t, err)
+		require.NoError(t, tx2.Commit())
+		require.Equal(t, int64(2), count(t, c))
 	})
 }
