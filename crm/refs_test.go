@@ -2,11 +2,14 @@ package crm_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	bundialect "github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -169,4 +172,27 @@ func TestWithTxOfAnotherDatabase(t *testing.T) {
 		require.NoError(t, tx2.Commit())
 		require.Equal(t, int64(2), count(t, c))
 	})
+}
+
+// A host's SQLite handle without foreign keys (modernc's default) is
+// refused, with the pragma and how to set it; with them it is accepted.
+func TestNewRefusesSQLiteWithoutForeignKeys(t *testing.T) {
+	dir := t.TempDir()
+	for _, dsn := range []string{"file:" + dir + "/a.db", "file:" + dir + "/b.db?_pragma=foreign_keys(0)"} {
+		sqldb, err := sql.Open("sqlite", dsn)
+		require.NoError(t, err)
+		db := bun.NewDB(sqldb, sqlitedialect.New())
+		_, err = crm.New(db, crm.Config{})
+		require.Error(t, err, dsn)
+		require.Contains(t, err.Error(), "foreign_keys")
+		require.Contains(t, err.Error(), "_pragma=foreign_keys(1)")
+		require.NoError(t, db.Close())
+	}
+	sqldb, err := sql.Open("sqlite", "file:"+dir+"/c.db?_pragma=foreign_keys(1)")
+	require.NoError(t, err)
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	defer db.Close()
+	c, err := crm.New(db, crm.Config{})
+	require.NoError(t, err)
+	require.NoError(t, c.Migrate(context.Background()))
 }
