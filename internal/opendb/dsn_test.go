@@ -20,14 +20,14 @@ func TestClassifyDSN(t *testing.T) {
 		"postgresql://u@h/db?sslmode=disable":          opendb.KindPostgres,
 		"host=localhost dbname=crm sslmode=disable":    opendb.KindPostgres,
 		"  user=crm password='a b' host=/tmp dbname=x": opendb.KindPostgres,
-		"dbname=crm":                                   opendb.KindPostgres,
-		":memory:":                                     opendb.KindSQLite,
-		"file:crm.db?_pragma=foreign_keys(1)":          opendb.KindSQLite,
-		"file:/tmp/a b=c.db":                           opendb.KindSQLite,
-		"crm.db":                                       opendb.KindSQLite,
-		"/var/lib/crm/crm.db":                          opendb.KindSQLite,
-		"data/a=b.db":                                  opendb.KindSQLite,
-		"":                                             opendb.KindSQLite,
+		"dbname=crm":                          opendb.KindPostgres,
+		":memory:":                            opendb.KindSQLite,
+		"file:crm.db?_pragma=foreign_keys(1)": opendb.KindSQLite,
+		"file:/tmp/a b=c.db":                  opendb.KindSQLite,
+		"crm.db":                              opendb.KindSQLite,
+		"/var/lib/crm/crm.db":                 opendb.KindSQLite,
+		"data/a=b.db":                         opendb.KindSQLite,
+		"":                                    opendb.KindSQLite,
 	} {
 		got, err := opendb.Classify(dsn)
 		require.NoError(t, err, dsn)
