@@ -196,3 +196,23 @@ func TestNewRefusesSQLiteWithoutForeignKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Migrate(context.Background()))
 }
+
+// A database that was never migrated says so, whatever the call.
+func TestNotMigrated(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c, err := crm.New(db, crm.Config{})
+		require.NoError(t, err)
+		_, err = c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.ErrorIs(t, err, core.ErrNotMigrated)
+		_, err = c.Contacts.Get(ctx, core.NewID())
+		require.ErrorIs(t, err, core.ErrNotMigrated)
+		_, err = c.Contacts.List(ctx, contacts.ListOptions{})
+		require.ErrorIs(t, err, core.ErrNotMigrated)
+		_, err = c.Deals.Get(ctx, core.NewID())
+		require.ErrorIs(t, err, core.ErrNotMigrated)
+		_, err = c.Tasks.Create(ctx, contacts.NewTask{Title: "x"})
+		require.ErrorIs(t, err, core.ErrNotMigrated)
+		require.Contains(t, err.Error(), "call Migrate")
+	})
+}
