@@ -382,6 +382,22 @@ func (d *Dialect) InList(expr, sqlType string) string {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?))", expr)
 }
 
+// ValuesArg is the parameter of InList (and ArrayContainsAny) for values
+// of one kind: strings, numbers, booleans or ids, as a JSON array.
+func (d *Dialect) ValuesArg(values []any) string {
+	b, _ := json.Marshal(values)
+	return string(b)
+}
+
+// ArrayContainsAny is the SQL testing that JSON string-array column col
+// holds one of the strings of a list bound as one parameter (ValuesArg).
+func (d *Dialect) ArrayContainsAny(col string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM jsonb_array_elements_text(%s) t(v) WHERE t.v = ANY(ARRAY(SELECT jsonb_array_elements_text(?::jsonb))))", col)
+	}
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) t WHERE t.value IN (SELECT value FROM json_each(?)))", col)
+}
+
 // ListArg is the parameter of InList for values.
 func (d *Dialect) ListArg(values []string) string {
 	b, _ := json.Marshal(values)
