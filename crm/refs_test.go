@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	bundialect "github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite"
 
+	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
@@ -214,5 +216,61 @@ func TestNotMigrated(t *testing.T) {
 		_, err = c.Tasks.Create(ctx, contacts.NewTask{Title: "x"})
 		require.ErrorIs(t, err, core.ErrNotMigrated)
 		require.Contains(t, err.Error(), "call Migrate")
+	})
+}
+
+// Text that no database can hold (a NUL byte, invalid UTF-8) in the
+// arguments of reads is ErrInvalid on both databases, never a driver error
+// (PostgreSQL) nor a silent "nothing" on one database only.
+func TestUnstorableTextInReads(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+		for _, bad := range []string{"a\x00b", "a\xffb"} {
+			calls := map[string]func() error{
+				"Consent.Wording": func() error { _, err := c.Consent.Wording(ctx, bad, 1); return err },
+				"Consent.Status": func() error {
+					_, err := c.Consent.Status(ctx, ada.ID, bad, consent.Email)
+					return err
+				},
+				"Consent.Status channel": func() error {
+					_, err := c.Consent.Status(ctx, ada.ID, "news", consent.Channel(bad))
+					return err
+				},
+				"Consent.Purpose": func() error { _, err := c.Consent.Purpose(ctx, bad); return err },
+				"Fields.List":     func() error { _, err := c.Fields.List(ctx, bad); return err },
+				"Fields.Get":      func() error { _, err := c.Fields.Get(ctx, "contact", bad); return err },
+				"Deals.Forecast": func() error {
+					_, err := c.Deals.Forecast(ctx, pipeline.ForecastOptions{From: "2026-01-01", To: "2027-01-01", OwnerID: bad})
+					return err
+				},
+				"Deals.Stats": func() error {
+					_, err := c.Deals.Stats(ctx, pipeline.StatsOptions{From: "2026-01-01", To: "2027-01-01", OwnerID: bad})
+					return err
+				},
+				"Deals.Board": func() error {
+					p, err := c.Pipelines.Default(ctx)
+					require.NoError(t, err)
+					_, err = c.Deals.Board(ctx, p.ID, pipeline.BoardOptions{OwnerID: bad})
+					return err
+				},
+				"Events": func() error {
+					_, err := c.Events(ctx, crm.EventQuery{Types: []string{"contact.created", bad}})
+					return err
+				},
+				"Contacts.GetByEmail":      func() error { _, err := c.Contacts.GetByEmail(ctx, bad+"@example.com"); return err },
+				"Contacts.GetByExternalID": func() error { _, err := c.Contacts.GetByExternalID(ctx, "shop", bad); return err },
+				"Companies.GetByDomain":    func() error { _, err := c.Companies.GetByDomain(ctx, bad+".example"); return err },
+				"Products.GetBySKU":        func() error { _, err := c.Products.GetBySKU(ctx, bad); return err },
+				"Contacts.Search":          func() error { _, err := c.Contacts.Search(ctx, bad, contacts.SearchOptions{}); return err },
+				"Tasks.Open":               func() error { _, err := c.Tasks.Open(ctx, bad, contacts.TaskListOptions{}); return err },
+			}
+			for name, call := range calls {
+				err := call()
+				assert.ErrorIs(t, err, core.ErrInvalid, "%s(%q): %v", name, bad, err)
+			}
+		}
 	})
 }
