@@ -84,7 +84,6 @@ func (r *Row) Err() error {
 	return r.row.Err()
 }
 
-
 // checkText refuses text arguments that are not valid UTF-8 or contain a
 // NUL byte, on both databases alike: PostgreSQL fails such a parameter with
 // a driver error, SQLite would compare it with nothing. Such text was never
