@@ -5,10 +5,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
@@ -149,5 +151,74 @@ func TestEveryReferenceHasATenantForeignKey(t *testing.T) {
 			}
 			require.Contains(t, columns[table], col, "migrate.Unreferenced names %s, which does not exist", key)
 		}
+	})
+}
+
+// A database migrated before 0014 may hold references the new keys refuse
+// (another tenant's company, a deal that is gone, a merge whose winner was
+// deleted): 0014 unlinks them instead of failing, and keeps sound links.
+func TestTenantReferencesUpgrade(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		d, err := dialect.For(db)
+		require.NoError(t, err)
+		all, err := migrate.All()
+		require.NoError(t, err)
+		// The schema as 0013 left it.
+		_, err = db.DB.ExecContext(ctx, `CREATE TABLE crm_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+		require.NoError(t, err)
+		for _, m := range all {
+			if m.Version >= 14 {
+				break
+			}
+			for _, stmt := range m.Statements(d) {
+				_, err := db.DB.ExecContext(ctx, stmt)
+				require.NoError(t, err, stmt)
+			}
+			_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, "2026-01-01")
+			require.NoError(t, err)
+		}
+		now := d.Time(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		exec := func(q string, args ...any) {
+			t.Helper()
+			_, err := db.DB.ExecContext(ctx, d.Rebind(q), args...)
+			require.NoError(t, err, q)
+		}
+		id := func() string { return core.NewID().String() }
+		contact, company, otherCompany, nowhere := id(), id(), id(), id()
+		exec(`INSERT INTO crm_companies (tenant_id, id, name, attributes, created_at, updated_at, version) VALUES ('a', ?, 'A', '{}', ?, ?, 1)`, company, now, now)
+		exec(`INSERT INTO crm_companies (tenant_id, id, name, attributes, created_at, updated_at, version) VALUES ('b', ?, 'B', '{}', ?, ?, 1)`, otherCompany, now, now)
+		exec(`INSERT INTO crm_contacts (tenant_id, id, lifecycle_stage, tags, attributes, created_at, updated_at, version) VALUES ('a', ?, 'lead', '[]', '{}', ?, ?, 1)`, contact, now, now)
+		sound, crossed, gone := id(), id(), id()
+		for act, co := range map[string]string{sound: company, crossed: otherCompany} {
+			exec(`INSERT INTO crm_activities (tenant_id, id, contact_id, company_id, kind, occurred_at, properties, created_at) VALUES ('a', ?, ?, ?, 'call', ?, '{}', ?)`, act, contact, co, now, now)
+		}
+		exec(`INSERT INTO crm_activities (tenant_id, id, contact_id, deal_id, kind, occurred_at, properties, created_at) VALUES ('a', ?, ?, ?, 'call', ?, '{}', ?)`, gone, contact, nowhere, now, now)
+		task := id()
+		exec(`INSERT INTO crm_tasks (tenant_id, id, title, due_key, deal_id, contact_id, priority, status, created_at, updated_at, version) VALUES ('a', ?, 't', ?, ?, ?, 'normal', 'open', ?, ?, 1)`, task, now, nowhere, contact, now, now)
+		exec(`INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, snapshot) VALUES ('a', ?, ?, ?, '{}')`, id(), nowhere, now)
+		exec(`INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, snapshot) VALUES ('a', ?, ?, ?, '{}')`, id(), contact, now)
+
+		done, err := migrate.Up(ctx, db)
+		require.NoError(t, err)
+		require.Equal(t, []string{"0014_tenant_references"}, done)
+
+		link := func(q string, args ...any) *string {
+			t.Helper()
+			var s *string
+			require.NoError(t, db.DB.QueryRowContext(ctx, d.Rebind(q), args...).Scan(&s))
+			return s
+		}
+		require.NotNil(t, link(`SELECT CAST(company_id AS TEXT) FROM crm_activities WHERE id = ?`, sound), "a sound link stays")
+		require.Nil(t, link(`SELECT CAST(company_id AS TEXT) FROM crm_activities WHERE id = ?`, crossed), "another tenant's company is unlinked")
+		require.Nil(t, link(`SELECT CAST(deal_id AS TEXT) FROM crm_activities WHERE id = ?`, gone))
+		require.Nil(t, link(`SELECT CAST(deal_id AS TEXT) FROM crm_tasks WHERE id = ?`, task))
+		require.NotNil(t, link(`SELECT CAST(contact_id AS TEXT) FROM crm_tasks WHERE id = ?`, task))
+		var merges int
+		require.NoError(t, db.DB.QueryRowContext(ctx, `SELECT count(*) FROM crm_contact_merges`).Scan(&merges))
+		require.Equal(t, 1, merges, "the merge into a deleted contact is gone")
+		var acts int
+		require.NoError(t, db.DB.QueryRowContext(ctx, `SELECT count(*) FROM crm_activities`).Scan(&acts))
+		require.Equal(t, 3, acts, "no activity is lost")
 	})
 }
