@@ -14,6 +14,7 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // fk is one foreign key: its columns, and the referenced column of each.
@@ -220,5 +221,30 @@ func TestTenantReferencesUpgrade(t *testing.T) {
 		var acts int
 		require.NoError(t, db.DB.QueryRowContext(ctx, `SELECT count(*) FROM crm_activities`).Scan(&acts))
 		require.Equal(t, 3, acts, "no activity is lost")
+	})
+}
+
+// A foreign key refusal that reaches store.Wrap is ErrInvalid, naming the
+// column where the database names the constraint (PostgreSQL).
+func TestForeignKeyRefusalIsInvalid(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		_, err := migrate.Up(ctx, db)
+		require.NoError(t, err)
+		d, err := dialect.For(db)
+		require.NoError(t, err)
+		now := d.Time(time.Now())
+		_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_tasks (tenant_id, id, title, due_key, deal_id, priority, status, created_at, updated_at, version)
+			VALUES ('a', ?, 't', ?, ?, 'normal', 'open', ?, ?, 1)`), core.NewID().String(), now, core.NewID().String(), now, now)
+		require.True(t, dialect.IsForeignKeyViolation(err), "%v", err)
+		wrapped := store.Wrap(err, "create task")
+		require.ErrorIs(t, wrapped, core.ErrInvalid)
+		var v *core.ValidationError
+		require.ErrorAs(t, wrapped, &v)
+		if d.Kind == dialect.Postgres {
+			require.True(t, v.Has("deal_id"), "%v", wrapped)
+		}
+		require.NotContains(t, wrapped.Error(), "FOREIGN KEY")
+		require.NotContains(t, wrapped.Error(), "SQLSTATE")
 	})
 }
