@@ -274,3 +274,23 @@ func TestUnstorableTextInReads(t *testing.T) {
 		}
 	})
 }
+
+// A timeline narrowed by a kind repeated many times binds each kind once
+// (PostgreSQL refused more than 65,535 parameters).
+func TestTimelineRepeatedKinds(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
+		require.NoError(t, err)
+		_, err = c.Contacts.Track(ctx, contacts.ContactRef{ID: ada.ID}, contacts.NewActivity{Kind: contacts.KindCall})
+		require.NoError(t, err)
+		kinds := make([]contacts.ActivityKind, 70_000)
+		for i := range kinds {
+			kinds[i] = contacts.KindCall
+		}
+		page, err := c.Contacts.Timeline(ctx, ada.ID, contacts.TimelineOptions{Kinds: kinds})
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Items)
+	})
+}
