@@ -219,6 +219,10 @@ func scanPurpose(r store.Scanner) (*Purpose, error) {
 }
 
 func getPurpose(ctx context.Context, q store.Q, tenant, key string, lock bool) (*Purpose, error) {
+	if !core.StorableText(key) {
+		// As every read of such text (see store.Q).
+		return nil, core.Invalid("purpose", "is not valid UTF-8 or contains a NUL byte")
+	}
 	if !core.ValidCode(key) {
 		return nil, core.NotFound("purpose", key)
 	}

@@ -254,6 +254,16 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 		return nil, err
 	}
 
+	refs := &core.ValidationError{}
+	if err := store.CheckRefs(ctx, q, tenant, refs,
+		store.Ref{Field: "company_id", Table: "crm_companies", What: "company", ID: a.CompanyID},
+		store.Ref{Field: "deal_id", Table: "crm_deals", What: "deal", ID: a.DealID}); err != nil {
+		return nil, err
+	}
+	if err := refs.Err(); err != nil {
+		return nil, err
+	}
+
 	now := tx.Runtime().Now()
 	act := &Activity{
 		ID: core.NewID(), ContactID: c.ID, CompanyID: a.CompanyID, DealID: a.DealID, Kind: a.Kind, Name: a.Name,

@@ -155,6 +155,11 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 		actor = a.ID
 	}
 	for _, l := range losers {
+		// Contacts merged into a loser earlier now point at the winner
+		// (before the loser goes: its merges would go with it).
+		if _, err := q.Exec(ctx, `UPDATE crm_contact_merges SET winner_id = ? WHERE tenant_id = ? AND winner_id = ?`, winnerID, tenant, l.ID); err != nil {
+			return nil, err
+		}
 		if _, err := q.Exec(ctx, `DELETE FROM crm_contacts WHERE tenant_id = ? AND id = ?`, tenant, l.ID); err != nil {
 			return nil, err
 		}
@@ -163,10 +168,6 @@ func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, los
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, actor_id, snapshot)
 			VALUES (?, ?, ?, ?, ?, ?)`, tenant, l.ID, winnerID, now, actor, string(store.JSON(l))); err != nil {
-			return nil, err
-		}
-		// Contacts merged into a loser earlier now point at the winner.
-		if _, err := q.Exec(ctx, `UPDATE crm_contact_merges SET winner_id = ? WHERE tenant_id = ? AND winner_id = ?`, winnerID, tenant, l.ID); err != nil {
 			return nil, err
 		}
 		if err := tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventContactDeleted, SubjectType: "contact", SubjectID: l.ID,

@@ -307,8 +307,8 @@ func (sqlRepository) updateCompany(ctx context.Context, q store.Q, tenant string
 }
 
 func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
-	// Contacts and tasks keep existing without their company.
-	for _, table := range []string{"crm_contacts", "crm_tasks"} {
+	// Contacts, tasks and activities keep existing without their company.
+	for _, table := range []string{"crm_contacts", "crm_tasks", "crm_activities"} {
 		if _, err := q.Exec(ctx, `UPDATE `+table+` SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
 			return false, err
 		}

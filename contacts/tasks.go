@@ -235,19 +235,13 @@ func (s *Tasks) validate(ctx context.Context, q store.Q, tenant string, t *Task)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if t.ContactID != nil {
-		if _, err := s.repo.getContact(ctx, q, tenant, "c.id = ?", *t.ContactID); errors.Is(err, core.ErrNotFound) {
-			v.Add("contact_id", "contact %s does not exist", *t.ContactID)
-		} else if err != nil {
-			return err
-		}
-	}
-	if t.CompanyID != nil {
-		if _, err := s.repo.getCompany(ctx, q, tenant, "co.id = ?", *t.CompanyID); errors.Is(err, core.ErrNotFound) {
-			v.Add("company_id", "company %s does not exist", *t.CompanyID)
-		} else if err != nil {
-			return err
-		}
+	if err := store.CheckRefs(ctx, q, tenant, v,
+		store.Ref{Field: "contact_id", Table: "crm_contacts", What: "contact", ID: t.ContactID},
+		store.Ref{Field: "company_id", Table: "crm_companies", What: "company", ID: t.CompanyID},
+		// Deals are pipeline's; the reference is checked like the database
+		// checks it, by (tenant_id, id).
+		store.Ref{Field: "deal_id", Table: "crm_deals", What: "deal", ID: t.DealID}); err != nil {
+		return err
 	}
 	return v.Err()
 }

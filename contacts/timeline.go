@@ -85,6 +85,9 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	}
 	types := slices.Sorted(maps.Keys(want))
 	slices.Sort(kinds)
+	// Each kind once: a list that repeats one is as long as the kinds
+	// there are, whatever the caller sent.
+	kinds = slices.Compact(kinds)
 	scope := fmt.Sprintf("%s\x00timeline\x00%s\x00%s\x00%s", tenant, contactID, strings.Join(types, ","), strings.Join(kinds, ","))
 	var after []any
 	if opts.Cursor != "" {

@@ -157,3 +157,7 @@ var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 // lower-case letters, digits and _, at most 63 in all. Attribute keys,
 // purpose keys and reason codes are codes.
 func ValidCode(s string) bool { return codePattern.MatchString(s) }
+
+// ErrNotMigrated: crmkit's tables are missing or older than this version
+// of crmkit needs: call CRM.Migrate.
+var ErrNotMigrated = errors.New("crm: the schema is not migrated: call Migrate")

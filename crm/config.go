@@ -17,9 +17,12 @@ import (
 // "crm.db" in the working directory, the system clock in UTC, slog's default
 // logger, and a random per-process secret.
 type Config struct {
-	// DSN names the database for Open: "postgres://…" for PostgreSQL,
-	// anything else an SQLite file name or "file:" URI, ":memory:" for a
-	// private in-memory SQLite database. Defaults to "file:crm.db".
+	// DSN names the database for Open: "postgres://…" or the keyword form
+	// "host=… dbname=… sslmode=…" for PostgreSQL; an SQLite file name or
+	// "file:" URI, ":memory:" for a private in-memory SQLite database.
+	// Other URL schemes, and text with "=" and spaces that is not
+	// PostgreSQL's keyword form, are refused (ErrInvalid). Defaults to
+	// "file:crm.db".
 	// Ignored by New.
 	DSN string
 

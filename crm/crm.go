@@ -135,9 +135,17 @@ func OpenDB(ctx context.Context, cfg Config) (*bun.DB, error) {
 // own behind it). A db opened otherwise works, but under load concurrent
 // writers can fail with SQLITE_BUSY. With a single connection, never read
 // through db while a transaction is open on it.
+//
+// New checks on one connection of db the settings crmkit needs to be
+// correct (SQLite: foreign_keys on, set in the DSN as
+// "_pragma=foreign_keys(1)"; see opendb.CheckHost) and refuses db without
+// them. It waits at most 10 s for that connection.
 func New(db *bun.DB, cfg Config) (*CRM, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
+		return nil, err
+	}
+	if err := opendb.CheckHost(db); err != nil {
 		return nil, err
 	}
 	return newCRM(db, cfg, false)
@@ -332,6 +340,8 @@ func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx *CRM) er
 // rolls back tx; each of its writes runs in a savepoint of tx, so a failed
 // write leaves nothing behind in it. Events are written to crm_events in tx;
 // after committing tx, call Committed on the copy to run the subscribers.
+// A tx of another database is not joined: every method of the copy returns
+// ErrInvalid.
 func (c *CRM) WithTx(tx bun.Tx) *CRM {
 	return bind(c.shared, c.sc.Join(tx))
 }

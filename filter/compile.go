@@ -89,8 +89,15 @@ func (c *compiler) cond(n node) {
 		return
 	}
 	x := c.expr(n)
+	if n.field.Type == Tags && len(n.vals) > fewTags {
+		// in, many tags: one list value (see MaxInValues).
+		c.b.WriteString(c.d.ArrayContainsAny(x))
+		c.args = append(c.args, c.d.ValuesArg(n.vals))
+		return
+	}
 	if n.field.Type == Tags {
-		// contains: holds the tag; in: holds one of them.
+		// contains: holds the tag; in: holds one of them. A few tags are
+		// tested one by one, which PostgreSQL's index on tags serves.
 		c.b.WriteByte('(')
 		for i, v := range n.vals {
 			if i > 0 {
@@ -111,15 +118,9 @@ func (c *compiler) cond(n node) {
 			c.b.WriteString(c.d.False())
 			return
 		}
-		c.b.WriteString("(" + x + " IN (")
-		for i, v := range n.vals {
-			if i > 0 {
-				c.b.WriteString(", ")
-			}
-			c.b.WriteByte('?')
-			c.args = append(c.args, v)
-		}
-		c.b.WriteString("))")
+		// One list value, whatever its length (see MaxInValues).
+		c.b.WriteString("(" + c.d.InList(x, sqlType(n)) + ")")
+		c.args = append(c.args, c.d.ValuesArg(n.vals))
 	case OpContains:
 		c.b.WriteString(c.d.Contains(x))
 		c.args = append(c.args, n.vals[0])
@@ -156,4 +157,20 @@ func (c *compiler) exists(n node) {
 		sql = "(" + sql + " IS NOT TRUE)"
 	}
 	c.b.WriteString(sql)
+}
+
+// fewTags is the most tags an "in" condition tests one by one.
+const fewTags = 32
+
+// sqlType is the PostgreSQL type of the condition's value, for InList.
+func sqlType(n node) string {
+	switch {
+	case n.kind == kNumber:
+		return "double precision"
+	case n.kind == kBool:
+		return "boolean"
+	case n.kind == kID:
+		return "uuid"
+	}
+	return "text"
 }

@@ -81,11 +81,18 @@ func WithinLast(field string, d time.Duration) Expr {
 	return Cond(field, OpWithinLast, FormatDuration(d))
 }
 
-// Limits on parsed filters, against abuse through the JSON form.
+// Limits on filters, against abuse through the JSON form. Parse, Compile
+// and Match all refuse a filter beyond them with ErrInvalid.
 const (
 	MaxDepth      = 32
 	MaxConditions = 500
-	MaxJSONBytes  = 256 << 10
+	// MaxInValues bounds the values of the "in" lists of one filter, all
+	// lists together. Each list is bound to SQL as one JSON array value,
+	// whatever its length, so databases' limits on parameters (65,535 on
+	// PostgreSQL) and on expression size (SQLite) do not apply.
+	MaxInValues = 10_000
+	// MaxJSONBytes bounds the JSON form: room for MaxInValues ids.
+	MaxJSONBytes = 1 << 20
 )
 
 // Parse reads a filter's JSON form. Unknown keys, malformed JSON and nodes
@@ -109,8 +116,8 @@ func Parse(data []byte) (Expr, error) {
 		return Expr{}, core.Invalid("filter", "has data after the filter")
 	}
 	v := &core.ValidationError{}
-	n := 0
-	checkShape(e, "filter", 0, &n, v)
+	n, values := 0, 0
+	checkShape(e, "filter", 0, &n, &values, v)
 	if err := v.Err(); err != nil {
 		return Expr{}, err
 	}
@@ -153,7 +160,7 @@ func (e Expr) String() string {
 	return string(b)
 }
 
-func checkShape(e Expr, path string, depth int, n *int, v *core.ValidationError) {
+func checkShape(e Expr, path string, depth int, n, values *int, v *core.ValidationError) {
 	if depth > MaxDepth {
 		v.Add(path, "is nested deeper than %d levels", MaxDepth)
 		return
@@ -178,19 +185,28 @@ func checkShape(e Expr, path string, depth int, n *int, v *core.ValidationError)
 	isCond := e.Field != "" || e.Op != "" || e.Value != nil
 	if isCond {
 		kinds++
+		if e.Op == OpIn {
+			if list, ok := asList(e.Value); ok {
+				before := *values
+				*values += len(list)
+				if *values > MaxInValues && before <= MaxInValues {
+					v.Add(path+".value", "brings the filter's in lists to more than %d values", MaxInValues)
+				}
+			}
+		}
 	}
 	if kinds > 1 {
 		v.Add(path, "must be exactly one of and, or, not or a condition")
 		return
 	}
 	for i, c := range e.And {
-		checkShape(c, fmt.Sprintf("%s.and[%d]", path, i), depth+1, n, v)
+		checkShape(c, fmt.Sprintf("%s.and[%d]", path, i), depth+1, n, values, v)
 	}
 	for i, c := range e.Or {
-		checkShape(c, fmt.Sprintf("%s.or[%d]", path, i), depth+1, n, v)
+		checkShape(c, fmt.Sprintf("%s.or[%d]", path, i), depth+1, n, values, v)
 	}
 	if e.Not != nil {
-		checkShape(*e.Not, path+".not", depth+1, n, v)
+		checkShape(*e.Not, path+".not", depth+1, n, values, v)
 	}
 }
 

@@ -197,8 +197,8 @@ func (s *Schema) validKey(key string) bool {
 
 func (s *Schema) bind(e Expr, now time.Time) (node, error) {
 	v := &core.ValidationError{}
-	n := 0
-	checkShape(e, "filter", 0, &n, v)
+	n, values := 0, 0
+	checkShape(e, "filter", 0, &n, &values, v)
 	if err := v.Err(); err != nil {
 		return node{}, err
 	}

@@ -382,6 +382,22 @@ func (d *Dialect) InList(expr, sqlType string) string {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?))", expr)
 }
 
+// ValuesArg is the parameter of InList (and ArrayContainsAny) for values
+// of one kind: strings, numbers, booleans or ids, as a JSON array.
+func (d *Dialect) ValuesArg(values []any) string {
+	b, _ := json.Marshal(values)
+	return string(b)
+}
+
+// ArrayContainsAny is the SQL testing that JSON string-array column col
+// holds one of the strings of a list bound as one parameter (ValuesArg).
+func (d *Dialect) ArrayContainsAny(col string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM jsonb_array_elements_text(%s) t(v) WHERE t.v = ANY(ARRAY(SELECT jsonb_array_elements_text(?::jsonb))))", col)
+	}
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) t WHERE t.value IN (SELECT value FROM json_each(?)))", col)
+}
+
 // ListArg is the parameter of InList for values.
 func (d *Dialect) ListArg(values []string) string {
 	b, _ := json.Marshal(values)
@@ -413,4 +429,36 @@ func (d *Dialect) TimeParam() string {
 		return "CAST(? AS TIMESTAMPTZ)"
 	}
 	return "?"
+}
+
+// IsMissingTable reports whether err is the database saying that one of
+// crmkit's tables (crm_…, or River's river_…) does not exist: the schema
+// was never migrated. SQLite: "no such table: crm_…"; PostgreSQL: SQLSTATE
+// 42P01 on such a relation.
+func IsMissingTable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "42P01" && (strings.Contains(pg.Message, `"crm_`) || strings.Contains(pg.Message, `"river_`))
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		msg := se.Error()
+		return strings.Contains(msg, "no such table: crm_") || strings.Contains(msg, "no such table: river_")
+	}
+	return false
+}
+
+// ForeignKeyColumn returns the column of the foreign key err refused, when
+// the database names it: on PostgreSQL, from the constraint's name
+// (<table>_tenant_id_<column>_fkey, PostgreSQL's default and crmkit's
+// naming); "" otherwise (SQLite names none).
+func ForeignKeyColumn(err error) string {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23503" && pg.TableName != "" {
+		name := strings.TrimPrefix(pg.ConstraintName, pg.TableName+"_tenant_id_")
+		if name != pg.ConstraintName && strings.HasSuffix(name, "_fkey") {
+			return strings.TrimSuffix(name, "_fkey")
+		}
+	}
+	return ""
 }

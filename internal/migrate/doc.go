@@ -13,4 +13,14 @@
 // SQLite, recorded in crm_migration_locks), so a second process waits, then
 // finds nothing left to do. bun's migrate package was not used because its
 // lock fails instead of waiting.
+//
+// References: every id column that points at a row of another crm_ table
+// is part of a composite foreign key (tenant_id, x_id) → crm_x (tenant_id,
+// id), so the database refuses a reference across tenants or to nothing.
+// The exceptions, with their reasons, are Unreferenced; a test reads the
+// schema of both databases and holds it to that. Optional links to a row
+// another module owns are cleared by the database when that row is
+// deleted: ON DELETE SET NULL (column) on PostgreSQL, which needs
+// PostgreSQL 15 or newer (Up checks), a BEFORE DELETE trigger on SQLite,
+// whose SET NULL would null tenant_id too.
 package migrate

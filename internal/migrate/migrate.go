@@ -123,6 +123,11 @@ func UpWith(ctx context.Context, db *bun.DB, after func(ctx context.Context, tx 
 	if err != nil {
 		return nil, err
 	}
+	if d.Kind == dialect.Postgres {
+		if err := checkPostgresVersion(ctx, db); err != nil {
+			return nil, err
+		}
+	}
 	if d.Kind == dialect.SQLite {
 		// SQLite's lock is the database write lock, taken by the first write
 		// in the transaction; the table written must exist before it begins.
@@ -237,6 +242,21 @@ func lock(ctx context.Context, tx *sql.Tx, d *dialect.Dialect) error {
 		time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf("%s:%d", host, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("crm: migrate: lock: %w", err)
+	}
+	return nil
+}
+
+// MinPostgres is the oldest PostgreSQL crmkit's migrations run on: 15, for
+// ON DELETE SET NULL of one column of a composite foreign key (0014).
+const MinPostgres = 150000
+
+func checkPostgresVersion(ctx context.Context, db *bun.DB) error {
+	var v int
+	if err := db.DB.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+		return fmt.Errorf("crm: migrate: read the PostgreSQL version: %w", err)
+	}
+	if v < MinPostgres {
+		return fmt.Errorf("crm: migrate: PostgreSQL %d.%d is too old: crmkit needs PostgreSQL 15 or newer", v/10000, v%10000)
 	}
 	return nil
 }

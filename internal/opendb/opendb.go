@@ -29,18 +29,18 @@ type Options struct {
 	CacheKiB int
 }
 
-// IsPostgres reports whether dsn names a PostgreSQL database.
-func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
-// Open opens dsn: a postgres:// URL, or an SQLite file name, "file:" URI or
-// ":memory:". An empty dsn is "file:crm.db".
+// Open opens dsn: a PostgreSQL URL or keyword/value string, or an SQLite
+// file name, "file:" URI or ":memory:" (see Classify; anything else is
+// ErrInvalid). An empty dsn is "file:crm.db".
 func Open(ctx context.Context, dsn string, o Options) (*bun.DB, error) {
 	if dsn == "" {
 		dsn = "file:crm.db"
 	}
-	if IsPostgres(dsn) {
+	kind, err := Classify(dsn)
+	if err != nil {
+		return nil, dsnError(err)
+	}
+	if kind == KindPostgres {
 		return OpenPostgres(ctx, dsn, o)
 	}
 	return OpenSQLite(ctx, dsn, o)

@@ -12,4 +12,20 @@
 // Every event a write emits is inserted into crm_events in the write's
 // transaction (a transactional outbox); "before" hooks run there and can veto
 // the change by returning an error.
+//
+// Errors reach the host as core's sentinels, never as raw driver errors:
+//
+//   - Wrap, which every module method ends with, turns a missing crm_ or
+//     river_ table into core.ErrNotMigrated and a foreign key refusal into
+//     ErrInvalid (naming the column where PostgreSQL names the constraint).
+//     Writes check the references they store first (CheckRefs), so that the
+//     field is named on both databases.
+//   - Q refuses, for every query, a string argument that no database can
+//     hold (a NUL byte, invalid UTF-8) with ErrInvalid: such text was never
+//     stored, so a read could only find nothing, and PostgreSQL would fail
+//     the parameter with a driver error.
+//   - Join refuses a transaction of another database (see Scope.Join).
+//
+// Lists of values ("in" filters, event types) are bound as one JSON array
+// parameter (dialect.InList), never one parameter per value.
 package store

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -54,23 +53,27 @@ func (s Scope) Events(ctx context.Context, eq EventQuery) ([]core.Event, error) 
 		args = append(args, eq.After)
 	}
 	if len(eq.Types) > 0 {
-		where.WriteString(" AND type IN (?" + strings.Repeat(", ?", len(eq.Types)-1) + ")")
+		// One list value, however many types (see dialect.InList).
+		where.WriteString(" AND " + s.rt.Dialect.InList("type", "text"))
 		for _, t := range eq.Types {
-			args = append(args, t)
+			if !core.StorableText(t) {
+				return nil, core.Invalid("types", "%q is not valid UTF-8 or contains a NUL byte", t)
+			}
 		}
+		args = append(args, s.rt.Dialect.ListArg(eq.Types))
 	}
 	args = append(args, limit)
 	rows, err := s.Q().Query(ctx, `SELECT `+EventColumns("crm_events")+`
 		FROM crm_events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("crm: read events: %w", err)
+		return nil, Wrap(err, "read events")
 	}
 	defer rows.Close()
 	var out []core.Event
 	for rows.Next() {
 		ev, err := ScanEvent(rows)
 		if err != nil {
-			return nil, fmt.Errorf("crm: read events: %w", err)
+			return nil, Wrap(err, "read events")
 		}
 		out = append(out, ev)
 	}

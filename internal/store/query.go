@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 )
 
@@ -38,15 +39,74 @@ func (q Q) PlanPerCall() Q {
 
 // Exec runs a statement.
 func (q Q) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return q.c.ExecContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
 }
 
 // Query runs a query returning rows.
 func (q Q) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return q.c.QueryContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
 }
 
 // QueryRow runs a query returning at most one row.
-func (q Q) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.c.QueryRowContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)
+func (q Q) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	if err := checkText(args); err != nil {
+		return &Row{err: err}
+	}
+	return &Row{row: q.c.QueryRowContext(ctx, q.D.Rebind(query), q.D.Args(args, q.planPerCall)...)}
+}
+
+// Row is the result of QueryRow: *sql.Row, or the error that kept the
+// query from running.
+type Row struct {
+	row *sql.Row
+	err error
+}
+
+// Scan copies the row's columns into dest (see sql.Row.Scan).
+func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Scan(dest...)
+}
+
+// Err reports the error of the query, if any (see sql.Row.Err).
+func (r *Row) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Err()
+}
+
+// checkText refuses text arguments that are not valid UTF-8 or contain a
+// NUL byte, on both databases alike: PostgreSQL fails such a parameter with
+// a driver error, SQLite would compare it with nothing. Such text was never
+// stored (writes refuse it), so a read could only find nothing; crmkit says
+// the input is invalid instead (ErrInvalid), for reads and writes, whatever
+// the method, rather than check each argument at each call site.
+func checkText(args []any) error {
+	for _, a := range args {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case *string:
+			if v == nil {
+				continue
+			}
+			s = *v
+		default:
+			continue
+		}
+		if !core.StorableText(s) {
+			return core.Invalid("text", "an argument is not valid UTF-8 or contains a NUL byte")
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 )
 
 // Scanner is one row to scan: *sql.Row or *sql.Rows.
@@ -68,6 +69,18 @@ func Wrap(err error, doing string) error {
 	if Known(err) {
 		return err
 	}
+	switch {
+	case dialect.IsMissingTable(err):
+		return fmt.Errorf("%w (%s)", core.ErrNotMigrated, doing)
+	case dialect.IsForeignKeyViolation(err):
+		// Writes check their references first (CheckRefs); this is one that
+		// went away meanwhile, or one a write did not check.
+		field := dialect.ForeignKeyColumn(err)
+		if field == "" {
+			field = "reference"
+		}
+		return core.Invalid(field, "no such record in this tenant (%s)", doing)
+	}
 	return fmt.Errorf("crm: %s: %w", doing, err)
 }
 
@@ -75,7 +88,7 @@ func Wrap(err error, doing string) error {
 // ErrConflict, ErrInvalid, ErrForbidden, ErrNoConsent): an expected
 // outcome that says what is wrong, not a failure of the machinery.
 func Known(err error) bool {
-	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent} {
+	for _, known := range []error{core.ErrNotFound, core.ErrConflict, core.ErrInvalid, core.ErrForbidden, core.ErrNoConsent, core.ErrNotMigrated} {
 		if errors.Is(err, known) {
 			return true
 		}

@@ -80,6 +80,9 @@ type Scope struct {
 	tenant string
 	err    error
 	tx     *Tx
+	// joinErr: Join was given a transaction of another database. It stays
+	// through WithTenant, so every operation of the copy fails with it.
+	joinErr error
 }
 
 // NewScope returns a scope of rt for the default tenant.
@@ -90,8 +93,8 @@ func NewScope(rt *Runtime) Scope {
 // WithTenant returns a copy bound to tenant. An invalid tenant id does not
 // fail here: every operation of the copy returns the error instead.
 func (s Scope) WithTenant(tenant string) Scope {
-	s.tenant, s.err = tenant, nil
-	if !tenantPattern.MatchString(tenant) {
+	s.tenant, s.err = tenant, s.joinErr
+	if s.err == nil && !tenantPattern.MatchString(tenant) {
 		s.err = core.Invalid("tenant", "must be 1-64 characters of letters, digits and . _ : - (got %q)", tenant)
 	}
 	return s
@@ -156,9 +159,33 @@ func (s Scope) InTx(ctx context.Context, fn func(ctx context.Context, s Scope) e
 // Join returns a copy of s bound to the host's transaction. crmkit's writes
 // then become part of it; crmkit never commits or rolls it back. Events are
 // held until the host reports the commit with Tx.Committed.
+//
+// tx must be a transaction of the runtime's database: begun on its *bun.DB,
+// or on another *bun.DB over the same *sql.DB pool. Any other (a zero
+// bun.Tx, a transaction of another database file or server) is not bound;
+// every operation of the copy returns ErrInvalid instead, as for an invalid
+// tenant.
 func (s Scope) Join(tx bun.Tx) Scope {
+	s.joinErr = nil
+	if !s.rt.owns(tx) {
+		s.joinErr = core.Invalid("tx", "is not a transaction of the CRM's database: begin it on the *bun.DB given to crm.New (or one over the same *sql.DB)")
+		s.tx = nil
+		return s.WithTenant(s.tenant)
+	}
+	s = s.WithTenant(s.tenant)
 	s.tx = &Tx{rt: s.rt, bun: tx, q: Q{c: s.rt.txConn(tx.Tx), D: s.rt.Dialect}}
 	return s
+}
+
+// owns reports whether tx was begun on the runtime's database handle: bun
+// keeps the *bun.DB a Tx was begun on, and queries built on the Tx carry it.
+// Handles are compared, not data.
+func (rt *Runtime) owns(tx bun.Tx) bool {
+	if tx.Tx == nil {
+		return false
+	}
+	db := tx.NewSelect().DB()
+	return db != nil && (db == rt.DB || db.DB == rt.DB.DB)
 }
 
 // begin starts a transaction of crmkit's own, on a connection it holds
