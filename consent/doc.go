@@ -22,9 +22,9 @@
 //     and RFC 8058 one-click unsubscribe.
 //   - Subject access export (Export, Art. 15/20): one JSON-ready document
 //     with everything every registered module holds about the person, read
-//     in one transaction. Modules register their share with one call,
-//     store.Runtime.RegisterPersonalData (contacts, activities, notes,
-//     tasks, merges, deals, consents and events are registered); a test
+//     in one transaction. Each module declares its share (contacts,
+//     activities, notes, tasks, merges, deals, consents, rule runs and
+//     events are covered); a test
 //     fails when a crm_ table that refers to contacts is not covered. The
 //     export of an erased contact shows what was kept on purpose (below):
 //     under a legal hold, the held sections with the name and addresses in

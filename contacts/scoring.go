@@ -384,7 +384,7 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 					return "", nil, err
 				}
 			}
-			w, err := schema.Compile(*r.When, d, now)
+			w, err := schema.Compile(*r.When, filter.Dialect(d.Kind), now)
 			if err != nil {
 				return "", nil, fmt.Errorf("scoring rule %q: %w", r.Name, err)
 			}

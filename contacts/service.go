@@ -402,7 +402,7 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	where, err := schema.Compile(f, s.sc.Runtime().Dialect, s.sc.Runtime().Now())
+	where, err := schema.Compile(f, filter.Dialect(s.sc.Runtime().Dialect.Kind), s.sc.Runtime().Now())
 	if err != nil {
 		return 0, err
 	}

@@ -169,7 +169,7 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "predicted_score", Column: "c.predicted_score", Type: filter.Number, Sortable: true,
 		SortColumn: "COALESCE(c.predicted_score, -1)", SortDefault: float64(-1)},
 	// In currency units: 19.99, not minor units.
-	filter.Field{Name: "purchase_total", Column: store.MoneyStorageSQL("c.purchase_total"), Type: filter.Number},
+	filter.Field{Name: "purchase_total", Column: purchaseTotalColumn, Type: filter.Number},
 	filter.Field{Name: "first_purchase_at", Column: "c.first_purchase_at", Type: filter.Time},
 	filter.Field{Name: "last_purchase_at", Column: "c.last_purchase_at", Type: filter.Time},
 )
@@ -308,3 +308,6 @@ type CompanyPatch struct {
 	Domain     *string
 	Attributes map[string]any
 }
+
+// purchaseTotalColumn is the SQL of the purchase total in whole units.
+var purchaseTotalColumn = store.MoneyStorageSQL("c.purchase_total")

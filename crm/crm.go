@@ -138,7 +138,7 @@ func OpenDB(ctx context.Context, cfg Config) (*bun.DB, error) {
 //
 // New checks on one connection of db the settings crmkit needs to be
 // correct (SQLite: foreign_keys on, set in the DSN as
-// "_pragma=foreign_keys(1)"; see opendb.CheckHost) and refuses db without
+// "_pragma=foreign_keys(1)") and refuses db without
 // them. It waits at most 10 s for that connection.
 func New(db *bun.DB, cfg Config) (*CRM, error) {
 	cfg, err := cfg.withDefaults()

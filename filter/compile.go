@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 )
 
@@ -14,14 +15,28 @@ type Compiled struct {
 	Args  []any
 }
 
-// Compile checks e against the schema and translates it for database d.
-// now anchors relative dates. The empty filter compiles to TRUE.
-func (s *Schema) Compile(e Expr, d *dialect.Dialect, now time.Time) (Compiled, error) {
+// Dialect names the SQL Compile writes.
+type Dialect string
+
+// The dialects Compile writes.
+const (
+	SQLite     Dialect = "sqlite"
+	PostgreSQL Dialect = "postgres"
+)
+
+// Compile checks e against the schema and translates it for database d
+// (SQLite or PostgreSQL). now anchors relative dates. The empty filter
+// compiles to TRUE.
+func (s *Schema) Compile(e Expr, d Dialect, now time.Time) (Compiled, error) {
+	dd := dialect.ForKind(dialect.Kind(d))
+	if dd == nil {
+		return Compiled{}, core.Invalid("dialect", "%q is not sqlite or postgres", string(d))
+	}
 	n, err := s.bind(e, now)
 	if err != nil {
 		return Compiled{}, err
 	}
-	c := &compiler{d: d, attrs: s.attrColumn}
+	c := &compiler{d: dd, attrs: s.attrColumn}
 	c.node(n)
 	return Compiled{Where: c.b.String(), Args: c.args}, nil
 }

@@ -277,7 +277,7 @@ type Totals struct {
 // units (12.5), whatever the currency; combine it with currency.
 var DealSchema = filter.NewSchema("deal", "d.attributes",
 	filter.Field{Name: "title", Column: "d.title", Type: filter.String, Sortable: true},
-	filter.Field{Name: "amount", Column: store.MoneyStorageSQL("d.amount"), Type: filter.Number, Sortable: true},
+	filter.Field{Name: "amount", Column: dealAmountColumn, Type: filter.Number, Sortable: true},
 	filter.Field{Name: "currency", Column: "d.currency", Type: filter.String},
 	filter.Field{Name: "owner_id", Column: "d.owner_id", Type: filter.String},
 	filter.Field{Name: "pipeline_id", Column: "d.pipeline_id", Type: filter.ID},
@@ -343,3 +343,6 @@ func idOrNil(id *core.ID) core.ID {
 	}
 	return *id
 }
+
+// dealAmountColumn is the SQL of a deal's amount in whole units.
+var dealAmountColumn = store.MoneyStorageSQL("d.amount")

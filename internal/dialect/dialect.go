@@ -69,6 +69,24 @@ func For(db *bun.DB) (*Dialect, error) {
 	}
 }
 
+// ForKind returns the dialect of kind k for building SQL text and values
+// (what filters compile to), without the driver's details For knows; nil
+// for an unknown kind.
+func ForKind(k Kind) *Dialect {
+	switch k {
+	case SQLite:
+		return sqliteSQL
+	case Postgres:
+		return postgresSQL
+	}
+	return nil
+}
+
+var (
+	sqliteSQL   = &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}
+	postgresSQL = &Dialect{Kind: Postgres, NumberedParams: true}
+)
+
 // Rebind rewrites ? placeholders for the database; a ? inside a string
 // literal stays (crmkit's SQL never uses ? as an operator).
 func (d *Dialect) Rebind(query string) string {

@@ -47,7 +47,7 @@ func (s Scope) PlanList(r ListRequest) (ListPlan, error) {
 	v := &core.ValidationError{}
 	sort, err := r.Schema.ParseSort(r.Sort, r.DefaultSort)
 	addAll(v, err)
-	where, err := r.Schema.Compile(r.Filter, s.rt.Dialect, s.rt.Now())
+	where, err := r.Schema.Compile(r.Filter, filter.Dialect(s.rt.Dialect.Kind), s.rt.Now())
 	addAll(v, err)
 	limit := r.Limit
 	switch {
