@@ -163,22 +163,7 @@ func TestTenantReferencesUpgrade(t *testing.T) {
 		ctx := context.Background()
 		d, err := dialect.For(db)
 		require.NoError(t, err)
-		all, err := migrate.All()
-		require.NoError(t, err)
-		// The schema as 0013 left it.
-		_, err = db.DB.ExecContext(ctx, `CREATE TABLE crm_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
-		require.NoError(t, err)
-		for _, m := range all {
-			if m.Version >= 14 {
-				break
-			}
-			for _, stmt := range m.Statements(d) {
-				_, err := db.DB.ExecContext(ctx, stmt)
-				require.NoError(t, err, stmt)
-			}
-			_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, "2026-01-01")
-			require.NoError(t, err)
-		}
+		migrateBelow(t, db, d, 14) // the schema as 0013 left it
 		now := d.Time(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		exec := func(q string, args ...any) {
 			t.Helper()
@@ -247,4 +232,26 @@ func TestForeignKeyRefusalIsInvalid(t *testing.T) {
 		require.NotContains(t, wrapped.Error(), "FOREIGN KEY")
 		require.NotContains(t, wrapped.Error(), "SQLSTATE")
 	})
+}
+
+// migrateBelow applies the migrations before version below to db, as an
+// older crmkit did, so a test can load data the next migration must carry.
+func migrateBelow(t *testing.T, db *bun.DB, d *dialect.Dialect, below int) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := migrate.All()
+	require.NoError(t, err)
+	_, err = db.DB.ExecContext(ctx, `CREATE TABLE crm_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+	require.NoError(t, err)
+	for _, m := range all {
+		if m.Version >= below {
+			break
+		}
+		for _, stmt := range m.Statements(d) {
+			_, err := db.DB.ExecContext(ctx, stmt)
+			require.NoError(t, err, stmt)
+		}
+		_, err = db.DB.ExecContext(ctx, d.Rebind(`INSERT INTO crm_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, "2026-01-01")
+		require.NoError(t, err)
+	}
 }
