@@ -382,8 +382,13 @@ func (d *Dialect) InList(expr, sqlType string) string {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?))", expr)
 }
 
-// ListArg is the parameter of InList for values.
+// ListArg is the parameter of InList for values. No values (nil too) is
+// the empty list: JSON null made PostgreSQL fail ("cannot extract elements
+// from a scalar") where SQLite matched nothing.
 func (d *Dialect) ListArg(values []string) string {
+	if len(values) == 0 {
+		return "[]"
+	}
 	b, _ := json.Marshal(values)
 	return string(b)
 }
