@@ -20,6 +20,16 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 )
 
+// migrated is the template database of these tests: crmkit's migrations and
+// River's, run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+	c, err := crm.New(db, crm.Config{})
+	if err != nil {
+		return err
+	}
+	return c.Migrate(ctx)
+}}
+
 // started returns a migrated CRM on db with its workers running until the
 // test ends.
 func started(t *testing.T, db *bun.DB, cfg crm.Config) *crm.CRM {
@@ -57,7 +67,7 @@ var calculatorRule = automation.Rule{
 // Acceptance: the host tracks pricing_calculator_used for a lead with an
 // owner; the rule gives the owner a follow-up task, within a second.
 func TestCalculatorUseGivesOwnerATask(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		rule, err := c.Automation.Rules.Create(ctx, calculatorRule)
@@ -98,7 +108,7 @@ func TestCalculatorUseGivesOwnerATask(t *testing.T) {
 
 // A change that rolls back leaves no job behind: the rule never runs.
 func TestRolledBackChangeQueuesNothing(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		_, err := c.Automation.Rules.Create(ctx, calculatorRule)
@@ -184,7 +194,7 @@ func (m *mailbox) templates() []string {
 // welcome mail at once and the second two days later. Time is the test's:
 // River and crmkit read the same clock, and no test sleeps two days.
 func TestWelcomeDripWaitsTwoDays(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		clock := newMovingClock(start)

@@ -33,8 +33,15 @@ type bundle struct {
 	opts     consent.Options
 }
 
+// migrated is the template database of these tests: crmkit's migrations,
+// run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db)
+	return err
+}}
+
 func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		_, err := migrate.Up(context.Background(), db)
 		require.NoError(t, err)
 		c := dbtest.NewClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
