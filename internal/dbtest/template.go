@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,9 +256,10 @@ type schemaPool struct {
 
 	mu     sync.Mutex
 	free   []string
-	n      int
 	states map[string]*schemaState
 }
+
+var schemaSeq atomic.Int64
 
 // schemaState is what a freshly migrated schema holds besides its empty
 // tables: its shape, the tables the migrations wrote rows into (with those
@@ -326,9 +328,10 @@ func (p *schemaPool) get() (string, error) {
 		p.mu.Unlock()
 		return s, nil
 	}
-	p.n++
-	schema := fmt.Sprintf("crmpool_%s_%s_%d", aliveTag, p.tp.Name, p.n)
 	p.mu.Unlock()
+	// Numbered across the process: two Templates of one name (a package's
+	// internal and external tests) must not make the same schema.
+	schema := fmt.Sprintf("crmpool_%s_%s_%d", aliveTag, p.tp.Name, schemaSeq.Add(1))
 
 	ctx := context.Background()
 	if _, err := p.admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {

@@ -88,6 +88,14 @@ func TestTemplateCopies(t *testing.T) {
 				use(t, db)
 			})
 		}
+		t.Run("two templates of one name", func(t *testing.T) {
+			// A package's internal and external tests each declare one.
+			twin := &dbtest.Template{Name: tpl.Name, Migrate: tpl.Migrate}
+			a, b := tpl.Postgres(t), twin.Postgres(t)
+			require.NotEqual(t, schemaOf(t, a), schemaOf(t, b))
+			use(t, a)
+			use(t, b)
+		})
 		changes := map[string]string{
 			"a table added":  "CREATE TABLE host_orders (id INTEGER)",
 			"a column added": "ALTER TABLE parent ADD COLUMN w TEXT",
