@@ -37,6 +37,8 @@ func fieldsOf(t *testing.T, err error) []string {
 // A bad rule is refused at save time with every problem listed, and
 // nothing is stored.
 func TestBadRulesAreRefused(t *testing.T) {
+	// No workers: independent of the others.
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := crm.New(db, crm.Config{})
@@ -81,6 +83,8 @@ func TestBadRulesAreRefused(t *testing.T) {
 
 // Webhook URLs must be http(s) and reach allowed addresses.
 func TestBadWebhookURLsAreRefused(t *testing.T) {
+	// No workers: independent of the others.
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := crm.New(db, crm.Config{})

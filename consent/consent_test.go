@@ -63,6 +63,7 @@ func newsletter(t *testing.T, b *bundle) *consent.Purpose {
 }
 
 func TestPurposesAndTheConsentLog(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.consent.DefinePurpose(ctx, consent.NewPurpose{Key: "Bad Key", LegalBasis: "whim", Channels: []consent.Channel{"pigeon"}})
@@ -159,6 +160,7 @@ func TestPurposesAndTheConsentLog(t *testing.T) {
 }
 
 func TestDoubleOptInAndUnsubscribe(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)
@@ -257,6 +259,7 @@ func FuzzParseToken(f *testing.F) {
 }
 
 func TestSubjectAccessExportAndAudit(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo-1"})
 		newsletter(t, b)
@@ -313,6 +316,7 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 }
 
 func TestSuppressionList(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)
@@ -344,6 +348,7 @@ func TestSuppressionList(t *testing.T) {
 }
 
 func TestRestriction(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestMerge(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "admin"})
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
@@ -115,6 +116,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestMergeRefusals(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		a, err := b.svc.Create(ctx, contacts.NewContact{Email: "a@example.com"})

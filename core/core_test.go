@@ -16,6 +16,7 @@ import (
 )
 
 func TestMoneyMinor(t *testing.T) {
+	t.Parallel()
 	m, err := core.NewMoney("12345.6789", "EUR")
 	require.NoError(t, err)
 	units, err := m.Minor()
@@ -43,6 +44,7 @@ func TestMoneyMinor(t *testing.T) {
 // where SQLite's numeric type would round 12345678901234.5678 through a
 // double.
 func TestMoneySumsExactlyInSQL(t *testing.T) {
+	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		d, err := dialect.For(db)
@@ -68,6 +70,7 @@ func TestMoneySumsExactlyInSQL(t *testing.T) {
 }
 
 func TestCursorSigner(t *testing.T) {
+	t.Parallel()
 	s := core.NewCursorSigner([]byte("0123456789abcdef0123456789abcdef"))
 	c, err := s.Encode("tenant-a|contacts", "2026-01-01T00:00:00Z", "id-1")
 	require.NoError(t, err)
@@ -92,6 +95,7 @@ func TestCursorSigner(t *testing.T) {
 }
 
 func TestValidationError(t *testing.T) {
+	t.Parallel()
 	v := &core.ValidationError{}
 	require.NoError(t, v.Err())
 	v.Add("email", "is not a valid address")
@@ -105,6 +109,7 @@ func TestValidationError(t *testing.T) {
 }
 
 func TestIDsAreTimeOrdered(t *testing.T) {
+	t.Parallel()
 	prev := core.NewID()
 	for i := 0; i < 1000; i++ {
 		id := core.NewID()
@@ -117,6 +122,7 @@ func TestIDsAreTimeOrdered(t *testing.T) {
 }
 
 func TestActorInContext(t *testing.T) {
+	t.Parallel()
 	_, ok := core.ActorFrom(context.Background())
 	require.False(t, ok)
 	ctx := core.WithActor(context.Background(), core.Actor{ID: "u1", Roles: []string{"admin"}})

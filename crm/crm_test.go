@@ -48,6 +48,7 @@ func count(t *testing.T, c *crm.CRM) int64 {
 // The host's order and the CRM update commit together or not at all, and
 // crmkit never ends the host's transaction.
 func TestHostTransaction(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
@@ -99,6 +100,7 @@ func TestHostTransaction(t *testing.T) {
 }
 
 func TestInTx(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
@@ -158,6 +160,7 @@ func TestInTx(t *testing.T) {
 }
 
 func TestBeforeHookVetoes(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
@@ -200,6 +203,7 @@ func TestBeforeHookVetoes(t *testing.T) {
 
 // The events of one subject keep the order of its changes.
 func TestEventsKeepOrder(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)

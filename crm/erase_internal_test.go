@@ -32,6 +32,7 @@ var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, 
 // After an erasure no text or JSON column of any crm_ table holds the
 // person's email, names or phone; what is not personal stays.
 func TestErasureLeavesNothingPersonal(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo"})
 		c, err := New(db, Config{})
@@ -153,6 +154,7 @@ func textColumns(t *testing.T, db *bun.DB) map[string][]string {
 // they need, restricted, until the hold ends; ApplyRetention then erases
 // them too.
 func TestErasureUnderLegalHold(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		clock := dbtest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))

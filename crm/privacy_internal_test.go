@@ -13,6 +13,7 @@ import (
 // source of personal data: a module that adds one without registering it
 // for the subject access export (and erasure) fails here.
 func TestEveryContactTableHasAnExporter(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := New(db, Config{})

@@ -16,6 +16,7 @@ import (
 )
 
 func TestApplyRetention(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		clock := dbtest.NewClock(time.Date(2023, 1, 1, 9, 0, 0, 0, time.UTC))

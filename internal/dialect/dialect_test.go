@@ -87,6 +87,7 @@ func ptr[T any](v T) *T { return &v }
 // Every helper of the dialect, run on both databases against the same
 // rows, gives the same answer.
 func TestDialectConformance(t *testing.T) {
+	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		d, err := dialect.For(db)
 		require.NoError(t, err)
