@@ -2,14 +2,19 @@ package automation_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/consent"
@@ -19,6 +24,16 @@ import (
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
 )
+
+// migrated is the template database of these tests: crmkit's migrations and
+// River's, run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+	c, err := crm.New(db, crm.Config{})
+	if err != nil {
+		return err
+	}
+	return c.Migrate(ctx)
+}}
 
 // started returns a migrated CRM on db with its workers running until the
 // test ends.
@@ -57,7 +72,7 @@ var calculatorRule = automation.Rule{
 // Acceptance: the host tracks pricing_calculator_used for a lead with an
 // owner; the rule gives the owner a follow-up task, within a second.
 func TestCalculatorUseGivesOwnerATask(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		rule, err := c.Automation.Rules.Create(ctx, calculatorRule)
@@ -97,11 +112,15 @@ func TestCalculatorUseGivesOwnerATask(t *testing.T) {
 }
 
 // A change that rolls back leaves no job behind: the rule never runs.
+// Driven without workers: River's rivertest asserts what is queued.
 func TestRolledBackChangeQueuesNothing(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		c := started(t, db, crm.Config{})
-		_, err := c.Automation.Rules.Create(ctx, calculatorRule)
+		c, err := crm.New(db, crm.Config{})
+		require.NoError(t, err)
+		require.NoError(t, c.Migrate(ctx))
+		_, err = c.Automation.Rules.Create(ctx, calculatorRule)
 		require.NoError(t, err)
 		lead, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "lea@example.com", OwnerID: "anna"})
 		require.NoError(t, err)
@@ -125,9 +144,47 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, tx.Rollback())
 		require.Equal(t, before, jobs())
-		time.Sleep(300 * time.Millisecond) // let a wrongly queued job show its effect
+		requireDispatch(t, db, false)
+		// Nor does the sweeper (which queues the events a rule wants that
+		// got no job) find anything: the events rolled back too.
+		require.NoError(t, c.SweepEvents(ctx))
+		requireDispatch(t, db, false)
 		require.Empty(t, openTasks(t, c, "anna"))
+
+		// The same change committed queues the rule's job.
+		_, err = c.Contacts.Track(ctx, contacts.ByID(lead.ID), contacts.NewActivity{Kind: contacts.KindWeb, Name: "pricing_calculator_used"})
+		require.NoError(t, err)
+		job := requireDispatch(t, db, true)
+		require.Equal(t, "default", job.Tenant)
 	})
+}
+
+// dispatchArgs reads the tenant of crmkit's dispatch job (crm.dispatch).
+type dispatchArgs struct {
+	Tenant string `json:"tenant"`
+}
+
+func (dispatchArgs) Kind() string { return "crm.dispatch" }
+
+// requireDispatch asserts with rivertest that a dispatch job is queued
+// (exactly one) or that none is, and returns its arguments.
+func requireDispatch(t *testing.T, db *bun.DB, queued bool) dispatchArgs {
+	t.Helper()
+	ctx := context.Background()
+	if db.Dialect().Name() == dialect.SQLite {
+		drv := riversqlite.New(db.DB)
+		if !queued {
+			rivertest.RequireNotInserted[*riversqlite.Driver, *sql.Tx](ctx, t, drv, dispatchArgs{}, nil)
+			return dispatchArgs{}
+		}
+		return rivertest.RequireInserted[*riversqlite.Driver, *sql.Tx](ctx, t, drv, dispatchArgs{}, nil).Args
+	}
+	drv := riverdatabasesql.New(db.DB)
+	if !queued {
+		rivertest.RequireNotInserted[*riverdatabasesql.Driver, *sql.Tx](ctx, t, drv, dispatchArgs{}, nil)
+		return dispatchArgs{}
+	}
+	return rivertest.RequireInserted[*riverdatabasesql.Driver, *sql.Tx](ctx, t, drv, dispatchArgs{}, nil).Args
 }
 
 // mailbox is the host action standing in for mail: it records what it
@@ -184,7 +241,7 @@ func (m *mailbox) templates() []string {
 // welcome mail at once and the second two days later. Time is the test's:
 // River and crmkit read the same clock, and no test sleeps two days.
 func TestWelcomeDripWaitsTwoDays(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		clock := newMovingClock(start)

@@ -15,14 +15,13 @@ import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
-	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 )
 
 // Retention runs as periodic work: once per interval across the processes
 // that run workers, for every tenant with a policy.
 func TestRetentionRunsPeriodically(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		cfg := crm.Config{RetentionEvery: time.Hour}
 		host, err := crm.New(db, cfg)
@@ -62,7 +61,7 @@ func TestRetentionRunsPeriodically(t *testing.T) {
 // A tenant over its rate limit waits: the runs beyond it are held back,
 // not dropped, and start when the minute has passed.
 func TestRateLimitHoldsRunsBack(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := crm.New(db, crm.Config{Automation: automation.Options{RateLimit: 3, RateWindow: 15 * time.Second}})
 		require.NoError(t, err)
@@ -92,7 +91,7 @@ func TestRateLimitHoldsRunsBack(t *testing.T) {
 // rule a moment ago) inserts no job for an event the rule wants; the
 // sweeper finds the event and the rule acts on it, once.
 func TestSweeperCatchesMissedEvents(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		cfg := crm.Config{Automation: automation.Options{RuleCacheTTL: time.Hour, SweepLag: time.Millisecond}}
 		stale, err := crm.New(db, cfg)
@@ -133,7 +132,7 @@ func TestSweeperCatchesMissedEvents(t *testing.T) {
 // The run log keeps what finished for LogRetention; pruning deletes the
 // older runs with their steps and keeps the rest.
 func TestRunLogIsPruned(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{Automation: automation.Options{LogRetention: time.Hour}})
 		rule, err := c.Automation.Rules.Create(ctx, burstRule)

@@ -19,7 +19,6 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
-	"github.com/crmkit/crmkit/internal/dbtest"
 )
 
 // fieldsOf lists the fields of a validation error.
@@ -38,7 +37,9 @@ func fieldsOf(t *testing.T, err error) []string {
 // A bad rule is refused at save time with every problem listed, and
 // nothing is stored.
 func TestBadRulesAreRefused(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	// No workers: independent of the others.
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := crm.New(db, crm.Config{})
 		require.NoError(t, err)
@@ -82,7 +83,9 @@ func TestBadRulesAreRefused(t *testing.T) {
 
 // Webhook URLs must be http(s) and reach allowed addresses.
 func TestBadWebhookURLsAreRefused(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	// No workers: independent of the others.
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := crm.New(db, crm.Config{})
 		require.NoError(t, err)
@@ -118,7 +121,7 @@ func TestBadWebhookURLsAreRefused(t *testing.T) {
 // A job whose payload no longer parses is cancelled and logged, not
 // retried, and the worker goes on working.
 func TestUnparsableJobIsCancelled(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		for _, args := range []river.JobArgs{brokenDispatch{Events: "not a list"}, brokenDispatch{V: 99, Tenant: "default"}} {
@@ -157,7 +160,7 @@ func (brokenDispatch) Kind() string { return "crm.dispatch" }
 // The actions change the contact as told; a branch picks its way by the
 // contact; the run log shows each step.
 func TestContactActionsAndBranch(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		_, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Qualify", Enabled: true, Triggers: []string{"contact.created"},
@@ -225,7 +228,7 @@ func TestContactActionsAndBranch(t *testing.T) {
 // A failing action fails its run, logged with the error, and undoes
 // nothing else the change did; later steps do not run.
 func TestFailingActionFailsTheRun(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		_, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Owner task", Enabled: true, Triggers: []string{"contact.created"},
@@ -255,7 +258,7 @@ func TestFailingActionFailsTheRun(t *testing.T) {
 
 // Tasks go round the team in turn, or to whoever has the fewest open.
 func TestAssigneeStrategies(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		_, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Round robin", Enabled: true, Triggers: []string{"contact.created"},
@@ -295,7 +298,7 @@ func TestAssigneeStrategies(t *testing.T) {
 
 // A rule that triggers itself stops at the depth limit, logged.
 func TestSelfTriggeringRuleStops(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
 		rule, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Echo", Enabled: true, Triggers: []string{"contact.score_adjusted"},

@@ -19,7 +19,6 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
-	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/pipeline"
 )
 
@@ -72,7 +71,7 @@ func loopbackConfig() crm.Config {
 // Acceptance: a rule on deal.stage_changed to Negotiation notifies a
 // webhook, and the receiver verifies the signature.
 func TestNegotiationNotifiesWebhook(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t}
 		srv := httptest.NewServer(rc)
@@ -128,7 +127,7 @@ func TestNegotiationNotifiesWebhook(t *testing.T) {
 // A receiver that fails, then times out, then recovers gets the event on
 // the third attempt; every attempt is logged.
 func TestWebhookRetriesUntilTheReceiverRecovers(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t, answer: func(n int, w http.ResponseWriter) {
 			switch n {
@@ -180,7 +179,7 @@ func TestWebhookRetriesUntilTheReceiverRecovers(t *testing.T) {
 // A webhook that keeps failing is disabled after DisableAfter attempts in
 // a row, with an event, and its delivery is cancelled.
 func TestFailingWebhookIsDisabled(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t, answer: func(int, http.ResponseWriter) {}}
 		rc.answer = func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }

@@ -34,8 +34,15 @@ type bundle struct {
 	opts     consent.Options
 }
 
+// migrated is the template database of these tests: crmkit's migrations,
+// run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db)
+	return err
+}}
+
 func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		_, err := migrate.Up(context.Background(), db)
 		require.NoError(t, err)
 		c := dbtest.NewClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
@@ -56,6 +63,7 @@ func newsletter(t *testing.T, b *bundle) *consent.Purpose {
 }
 
 func TestPurposesAndTheConsentLog(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.consent.DefinePurpose(ctx, consent.NewPurpose{Key: "Bad Key", LegalBasis: "whim", Channels: []consent.Channel{"pigeon"}})
@@ -152,6 +160,7 @@ func TestPurposesAndTheConsentLog(t *testing.T) {
 }
 
 func TestDoubleOptInAndUnsubscribe(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)
@@ -250,6 +259,7 @@ func FuzzParseToken(f *testing.F) {
 }
 
 func TestSubjectAccessExportAndAudit(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo-1"})
 		newsletter(t, b)
@@ -306,6 +316,7 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 }
 
 func TestSuppressionList(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)
@@ -337,6 +348,7 @@ func TestSuppressionList(t *testing.T) {
 }
 
 func TestRestriction(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		newsletter(t, b)

@@ -21,6 +21,7 @@ func money(t *testing.T, amount string) core.Money {
 }
 
 func TestTrackKeepsFactsCurrent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "shop"})
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "42"}}})
@@ -94,6 +95,7 @@ func TestTrackKeepsFactsCurrent(t *testing.T) {
 }
 
 func TestTrackIsIdempotent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -132,6 +134,7 @@ func TestTrackIsIdempotent(t *testing.T) {
 }
 
 func TestTrackCreatesContactWhenAsked(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.svc.Track(ctx, contacts.ByEmail("new@example.com"), contacts.NewActivity{Kind: contacts.KindWeb, Name: "signup"})
@@ -171,6 +174,7 @@ func TestTrackCreatesContactWhenAsked(t *testing.T) {
 }
 
 func TestTrackRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -199,6 +203,7 @@ func TestTrackRejectsBadInput(t *testing.T) {
 }
 
 func TestTimelineMergesAndPages(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-1"})
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"}) // event 1
@@ -278,6 +283,7 @@ func TestTimelineMergesAndPages(t *testing.T) {
 }
 
 func TestNotes(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-1"})
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})

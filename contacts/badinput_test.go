@@ -15,6 +15,7 @@ import (
 // ErrInvalid by every method that takes text, on both databases alike; no
 // driver error reaches the caller.
 func TestBadTextNeverReachesTheDriver(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ok@example.com"})

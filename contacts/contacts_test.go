@@ -18,6 +18,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestCreateAndGet(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-7"})
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme", Domain: "www.Acme.example"})
@@ -75,6 +76,7 @@ func TestCreateAndGet(t *testing.T) {
 }
 
 func TestCreateRejectsBadInputWithoutWriting(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		cases := []struct {
@@ -114,6 +116,7 @@ func TestCreateRejectsBadInputWithoutWriting(t *testing.T) {
 }
 
 func TestUniqueEmailAndExternalID(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "1"}}})
@@ -138,6 +141,7 @@ func TestUniqueEmailAndExternalID(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", FirstName: "Ada", Tags: []string{"a"},
@@ -197,6 +201,7 @@ func TestUpdate(t *testing.T) {
 // Two writers holding the same version: exactly one wins, the other gets
 // ErrConflict; no update is lost silently.
 func TestConcurrentUpdatesConflict(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -228,6 +233,7 @@ func TestConcurrentUpdatesConflict(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "1"}}})
@@ -248,6 +254,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestUpsert(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		in := contacts.NewContact{Email: "ada@example.com", FirstName: "Ada", Tags: []string{"shop"},
@@ -294,6 +301,7 @@ func TestUpsert(t *testing.T) {
 
 // Many callers upserting the same new person at once end with one contact.
 func TestConcurrentUpsertsMakeOneContact(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		var wg sync.WaitGroup
@@ -319,6 +327,7 @@ func TestConcurrentUpsertsMakeOneContact(t *testing.T) {
 }
 
 func TestLinkExternalID(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		a, err := b.svc.Create(ctx, contacts.NewContact{Email: "a@example.com"})
@@ -340,6 +349,7 @@ func TestLinkExternalID(t *testing.T) {
 }
 
 func TestCompanies(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme", Domain: "acme.example", Attributes: map[string]any{"size": 50}})

@@ -9,6 +9,7 @@ import (
 
 // decodeTags agrees with encoding/json on every shape a tags column holds.
 func TestDecodeTags(t *testing.T) {
+	t.Parallel()
 	for _, tags := range [][]string{
 		{}, {"vip"}, {"vip", "newsletter"}, {"a, b", "c"}, {`quote"d`}, {`back\slash`}, {"ünï", "日本"}, {"", " x "}, {"[x]", "{y}"},
 	} {
@@ -47,6 +48,7 @@ func spaced(s string) string {
 }
 
 func TestSimilarFirstNames(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		a, b string
 		want bool

@@ -11,6 +11,7 @@ import (
 )
 
 func TestFindDuplicates(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme"})

@@ -17,6 +17,7 @@ import (
 )
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		defer contacts.SetExportBatch(4)()

@@ -31,6 +31,7 @@ func defineContactFields(t *testing.T, b *bundle) {
 }
 
 func TestCustomFieldsValidateWrites(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		defineContactFields(t, b)
@@ -89,6 +90,7 @@ func TestCustomFieldsValidateWrites(t *testing.T) {
 }
 
 func TestCustomFieldsFilterAndSort(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		defineContactFields(t, b)
@@ -165,6 +167,7 @@ func sortKey(c *contacts.Contact, key string) string {
 }
 
 func TestCompanyCustomFields(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "company", Key: "employees", Label: "Employees", Type: contacts.FieldNumber, Required: true})
@@ -194,6 +197,7 @@ func TestCompanyCustomFields(t *testing.T) {
 // A money field filters and sorts by its amount and its currency, in SQL
 // and in Match alike.
 func TestMoneyFieldFilterAndSort(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "budget", Label: "Budget", Type: contacts.FieldMoney})

@@ -24,6 +24,7 @@ func count(t *testing.T, svc *contacts.Service) int64 {
 }
 
 func TestImportCSVReportsRowsAndKeepsGoing(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}})
@@ -151,6 +152,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestImportStopsWhenTheSourceFails(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.svc.ImportCSV(ctx, &failingReader{data: []byte("email\nada@example.com\nbob@exa")},
@@ -161,6 +163,7 @@ func TestImportStopsWhenTheSourceFails(t *testing.T) {
 }
 
 func TestImportCSVRefusesBadHeaders(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		for name, csv := range map[string]string{
@@ -185,6 +188,7 @@ func TestImportCSVRefusesBadHeaders(t *testing.T) {
 }
 
 func TestImportDryRunAndAllOrNothing(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		good := "email,first_name\nada@example.com,Ada\nbob@example.com,Bob\n"
@@ -214,6 +218,7 @@ func TestImportDryRunAndAllOrNothing(t *testing.T) {
 
 // What ExportCSV writes, ImportCSV reads back: a tenant copied to another.
 func TestExportImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		defs := []contacts.FieldDefinition{

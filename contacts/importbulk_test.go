@@ -28,6 +28,7 @@ func rowsOf(list []contacts.NewContact) func(func(contacts.ImportRow) bool) {
 // path for contacts that exist; both write contacts, external ids, search
 // documents and one event per contact.
 func TestImportBulkWritesWhatCreateWrites(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}})
@@ -119,6 +120,7 @@ func TestImportBulkWritesWhatCreateWrites(t *testing.T) {
 // An import inside the host's transaction (no COPY on PostgreSQL: crmkit
 // does not hold the connection) is part of it: rolled back, nothing stays.
 func TestImportInHostTransaction(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		list := make([]contacts.NewContact, 40)
@@ -149,6 +151,7 @@ func TestImportInHostTransaction(t *testing.T) {
 // up with one contact, and every row is counted once, created, updated or
 // failed — never lost, never an error of the whole import.
 func TestImportRacesWithWriters(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		const n = 400

@@ -17,6 +17,7 @@ import (
 // Paging through a list in every sort order sees every matching contact
 // exactly once, in order.
 func TestListPagination(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		const total = 137
@@ -83,6 +84,7 @@ func orderOf(spec string) func(a, b *contacts.Contact) int {
 }
 
 func TestListRejectsBadRequests(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		for i := 0; i < 3; i++ {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestMerge(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "admin"})
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
@@ -116,6 +117,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestMergeRefusals(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		a, err := b.svc.Create(ctx, contacts.NewContact{Email: "a@example.com"})

@@ -21,6 +21,7 @@ import (
 // small pools (with non-ASCII text, ties, missing and mistyped attributes)
 // so that filters hit and miss.
 func TestFilterSQLAgreesWithMatch(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		seed := uint64(time.Now().UnixNano())

@@ -16,6 +16,7 @@ import (
 func ptrExpr(e filter.Expr) *filter.Expr { return &e }
 
 func TestLeadScoringByRules(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		scoring := contacts.Module.Scoring(b.sc)

@@ -21,6 +21,7 @@ func titles(t *testing.T, hits []contacts.SearchHit, err error) []string {
 }
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		acme, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme Widgets", Domain: "acme-widgets.example"})
@@ -90,6 +91,7 @@ func TestSearch(t *testing.T) {
 // RebuildSearchIndex writes them; it also drops documents of records that
 // are gone, leaves other tenants alone, and can run again.
 func TestRebuildSearchIndex(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		acme, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme Widgets", Domain: "acme-widgets.example"})

@@ -42,6 +42,13 @@ func (b *bundle) events(t *testing.T) []core.Event {
 	return evs
 }
 
+// migrated is the template database of these tests: crmkit's migrations,
+// run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db)
+	return err
+}}
+
 func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
 	_, err := migrate.Up(context.Background(), db)
@@ -55,7 +62,7 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 
 // each runs fn on SQLite and PostgreSQL with a fresh bundle.
 func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
+	migrated.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
 }
 
 func eventsOf(id core.ID) store.EventQuery {

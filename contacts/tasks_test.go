@@ -14,6 +14,7 @@ import (
 )
 
 func TestTaskLifecycle(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "manager"})
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -73,6 +74,7 @@ func TestTaskLifecycle(t *testing.T) {
 }
 
 func TestTaskRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.tasks.Create(ctx, contacts.NewTask{Title: " ", Priority: "asap", ContactID: ptr(core.NewID()), AssigneeID: "a\x00"})
@@ -91,6 +93,7 @@ func TestTaskRejectsBadInput(t *testing.T) {
 }
 
 func TestTaskLists(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

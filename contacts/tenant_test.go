@@ -14,6 +14,7 @@ import (
 // Tenant B reaches none of tenant A's rows through any public method:
 // reads find nothing, writes refer to nothing, and A's rows stay as they were.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		aContacts, aCompanies := b.forTenant("tenant-a")

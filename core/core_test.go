@@ -17,6 +17,7 @@ import (
 )
 
 func TestMoneyMinorIsTheCurrencysMinorUnit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		minor    int64
 		currency string
@@ -75,6 +76,7 @@ func TestMoneyValidate(t *testing.T) {
 // where SQLite's numeric type would round 12345678901234.5678 through a
 // double.
 func TestMoneySumsExactlyInSQL(t *testing.T) {
+	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		d, err := dialect.For(db)
@@ -100,6 +102,7 @@ func TestMoneySumsExactlyInSQL(t *testing.T) {
 }
 
 func TestCursorSigner(t *testing.T) {
+	t.Parallel()
 	s := core.NewCursorSigner([]byte("0123456789abcdef0123456789abcdef"))
 	c, err := s.Encode("tenant-a|contacts", "2026-01-01T00:00:00Z", "id-1")
 	require.NoError(t, err)
@@ -124,6 +127,7 @@ func TestCursorSigner(t *testing.T) {
 }
 
 func TestValidationError(t *testing.T) {
+	t.Parallel()
 	v := &core.ValidationError{}
 	require.NoError(t, v.Err())
 	v.Add("email", "is not a valid address")
@@ -137,6 +141,7 @@ func TestValidationError(t *testing.T) {
 }
 
 func TestIDsAreTimeOrdered(t *testing.T) {
+	t.Parallel()
 	prev := core.NewID()
 	for i := 0; i < 1000; i++ {
 		id := core.NewID()
@@ -149,6 +154,7 @@ func TestIDsAreTimeOrdered(t *testing.T) {
 }
 
 func TestActorInContext(t *testing.T) {
+	t.Parallel()
 	_, ok := core.ActorFrom(context.Background())
 	require.False(t, ok)
 	ctx := core.WithActor(context.Background(), core.Actor{ID: "u1", Roles: []string{"admin"}})

@@ -20,6 +20,16 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 )
 
+// migrated is the template database of these tests: crmkit's migrations and
+// River's, run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+	c, err := crm.New(db, crm.Config{})
+	if err != nil {
+		return err
+	}
+	return c.Migrate(ctx)
+}}
+
 func newCRM(t *testing.T, db *bun.DB) *crm.CRM {
 	t.Helper()
 	c, err := crm.New(db, crm.Config{})
@@ -38,7 +48,8 @@ func count(t *testing.T, c *crm.CRM) int64 {
 // The host's order and the CRM update commit together or not at all, and
 // crmkit never ends the host's transaction.
 func TestHostTransaction(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		_, err := db.ExecContext(ctx, "CREATE TABLE shop_orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL)")
@@ -89,7 +100,8 @@ func TestHostTransaction(t *testing.T) {
 }
 
 func TestInTx(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		var seen []string
@@ -148,7 +160,8 @@ func TestInTx(t *testing.T) {
 }
 
 func TestBeforeHookVetoes(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		errBlocked := errors.New("blocked domain")
@@ -190,7 +203,8 @@ func TestBeforeHookVetoes(t *testing.T) {
 
 // The events of one subject keep the order of its changes.
 func TestEventsKeepOrder(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		a, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "a@example.com"})

@@ -18,10 +18,21 @@ import (
 	"github.com/crmkit/crmkit/pipeline"
 )
 
+// migrated is the template database of these tests: crmkit's migrations and
+// River's, run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+	c, err := New(db, Config{})
+	if err != nil {
+		return err
+	}
+	return c.Migrate(ctx)
+}}
+
 // After an erasure no text or JSON column of any crm_ table holds the
 // person's email, names or phone; what is not personal stays.
 func TestErasureLeavesNothingPersonal(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo"})
 		c, err := New(db, Config{})
 		require.NoError(t, err)
@@ -103,7 +114,8 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 // they need, restricted, until the hold ends; ApplyRetention then erases
 // them too.
 func TestErasureUnderLegalHold(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		clock := dbtest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 		c, err := New(db, Config{Clock: clock})

@@ -15,6 +15,7 @@ import (
 )
 
 func TestOpenSQLiteFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := t.TempDir() + "/crm.db"
 	c, err := crm.Open(ctx, crm.Config{DSN: "file:" + path})
@@ -59,6 +60,7 @@ func TestOpenSQLiteFile(t *testing.T) {
 }
 
 func TestOpenMemory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, err := crm.Open(ctx, crm.Config{DSN: ":memory:"})
 	require.NoError(t, err)
@@ -77,6 +79,7 @@ func TestOpenMemory(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn, schema := dbtest.PostgresSchema(t)
 	c, err := crm.Open(ctx, crm.Config{DSN: dbtest.WithSearchPath(dsn, schema)})
@@ -91,6 +94,7 @@ func TestOpenPostgres(t *testing.T) {
 }
 
 func TestNewNeverClosesTheHostDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := crm.OpenDB(ctx, crm.Config{DSN: "file:" + t.TempDir() + "/host.db"})
 	require.NoError(t, err)
@@ -108,6 +112,7 @@ func TestNewNeverClosesTheHostDatabase(t *testing.T) {
 }
 
 func TestBadConfigAndDSN(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, err := crm.Open(ctx, crm.Config{DSN: ":memory:", Secret: []byte("short"), MaxOpenConns: -1})
 	require.ErrorIs(t, err, core.ErrInvalid)
@@ -121,6 +126,7 @@ func TestBadConfigAndDSN(t *testing.T) {
 }
 
 func TestInvalidTenant(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, err := crm.Open(ctx, crm.Config{DSN: ":memory:"})
 	require.NoError(t, err)

@@ -7,15 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
-
-	"github.com/crmkit/crmkit/internal/dbtest"
 )
 
 // Every crm_ table that refers to a contact is covered by a registered
 // source of personal data: a module that adds one without registering it
 // for the subject access export (and erasure) fails here.
 func TestEveryContactTableHasAnExporter(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c, err := New(db, Config{})
 		require.NoError(t, err)

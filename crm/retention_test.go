@@ -16,7 +16,8 @@ import (
 )
 
 func TestApplyRetention(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		clock := dbtest.NewClock(time.Date(2023, 1, 1, 9, 0, 0, 0, time.UTC))
 		at := clock.Jump

@@ -78,6 +78,7 @@ func synthetic(t *testing.T, b *bundle, n int, shuffle bool) {
 }
 
 func TestLeadModelLearnsTheSignal(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		// Too little history: a clear error, no model.
@@ -142,6 +143,7 @@ func TestLeadModelLearnsTheSignal(t *testing.T) {
 }
 
 func TestLeadModelOnShuffledLabels(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		synthetic(t, b, 3000, true)
 		m, err := b.deals.TrainLeadModel(context.Background(), pipeline.TrainOptions{})

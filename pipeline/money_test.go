@@ -34,6 +34,7 @@ func roundHalfAway(r *big.Rat, places int) *big.Rat {
 func rat(d decimal.Decimal) *big.Rat { return d.Rat() }
 
 func TestLineItemsAreExact(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		widget, err := b.products.Create(ctx, pipeline.NewProduct{SKU: "W-1", Name: "Widget", UnitPrice: eur("19.99"), TaxRate: dec("19")})
@@ -125,6 +126,7 @@ func (r fixedRates) Rate(_ context.Context, from, _ string) (decimal.Decimal, er
 }
 
 func TestBoardForecastAndStats(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		p, err := b.pipelines.Default(ctx)

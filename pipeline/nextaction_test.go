@@ -22,6 +22,7 @@ func actions(s []pipeline.Suggestion) []pipeline.Action {
 }
 
 func TestNextActions(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestPipelinesAndStages(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		def, err := b.pipelines.Default(ctx)
@@ -135,6 +136,7 @@ func stageNames(p *pipeline.Pipeline) []string {
 }
 
 func TestDealLifecycle(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -260,6 +262,7 @@ func countNil(errs []error) int {
 // Deals filter and sort by amount (currency units), status and custom
 // fields; a keyset walk visits each deal once, in order, as Match agrees.
 func TestDealsList(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: contacts.EntityDeal, Key: "seats", Label: "Seats", Type: contacts.FieldNumber})

@@ -31,6 +31,13 @@ type bundle struct {
 	clock     *dbtest.Clock
 }
 
+// migrated is the template database of these tests: crmkit's migrations,
+// run once per test binary (see dbtest.Template).
+var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db)
+	return err
+}}
+
 func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
 	_, err := migrate.Up(context.Background(), db)
@@ -54,7 +61,7 @@ func (b *bundle) tenant(name string) *bundle {
 
 // each runs fn on SQLite and PostgreSQL with a fresh bundle.
 func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
+	migrated.Run(t, func(t *testing.T, db *bun.DB) { fn(t, setup(t, db)) })
 }
 
 func eur(s string) core.Money { return core.MustMoney(s, "EUR") }

@@ -2,11 +2,11 @@ package dbtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -30,7 +30,7 @@ func Run(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 // SQLite opens a fresh SQLite database file for t.
 func SQLite(t testing.TB) *bun.DB {
 	t.Helper()
-	db, err := opendb.OpenSQLite(context.Background(), "file:"+t.TempDir()+"/crm.db", opendb.Options{})
+	db, err := opendb.OpenSQLite(context.Background(), fileURI(t.TempDir()+"/crm.db"), opendb.Options{})
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -70,9 +70,9 @@ func Postgres(t testing.TB) *bun.DB {
 func PostgresSchema(t testing.TB) (dsn, schema string) {
 	t.Helper()
 	dsn = PostgresDSN(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema = "crmtest_" + hex.EncodeToString(b)
+	// The time in the name lets a later run drop it if this one is killed
+	// before its cleanup (see Template).
+	schema = fmt.Sprintf("crmtest_%d_%s", time.Now().Unix(), randomHex(6))
 	admin, err := opendb.OpenPostgres(context.Background(), dsn, opendb.Options{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
@@ -97,4 +97,12 @@ func WithSearchPath(dsn, schema string) string {
 		sep = "&"
 	}
 	return dsn + sep + "search_path=" + schema
+}
+
+// fileURI is the SQLite URI of the file at path. The test directories of
+// subtests with the same name end in #01, #02 …, and in a URI # starts the
+// fragment: unescaped, every such subtest opened the same file (the path
+// cut at #).
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
 }

@@ -403,6 +403,9 @@ func (d *Dialect) InList(expr, sqlType string) string {
 // ValuesArg is the parameter of InList (and ArrayContainsAny) for values
 // of one kind: strings, numbers, booleans or ids, as a JSON array.
 func (d *Dialect) ValuesArg(values []any) string {
+	if len(values) == 0 {
+		return "[]"
+	}
 	b, _ := json.Marshal(values)
 	return string(b)
 }
@@ -416,8 +419,13 @@ func (d *Dialect) ArrayContainsAny(col string) string {
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) t WHERE t.value IN (SELECT value FROM json_each(?)))", col)
 }
 
-// ListArg is the parameter of InList for values.
+// ListArg is the parameter of InList for values. No values (nil too) is
+// the empty list: JSON null made PostgreSQL fail ("cannot extract elements
+// from a scalar") where SQLite matched nothing.
 func (d *Dialect) ListArg(values []string) string {
+	if len(values) == 0 {
+		return "[]"
+	}
 	b, _ := json.Marshal(values)
 	return string(b)
 }
