@@ -13,7 +13,6 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/pipeline"
 )
 
@@ -110,7 +109,8 @@ func newTestCRM(t *testing.T, db *bun.DB) *CRM {
 // An activity named after the person ("Re: your quote, …", an email's
 // subject) is scrubbed of them; its kind and time stay.
 func TestErasureScrubsActivityNames(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newTestCRM(t, db)
 		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada.quillon@example.com", FirstName: "Ada", LastName: "Quillon"})
@@ -133,7 +133,8 @@ func TestErasureScrubsActivityNames(t *testing.T) {
 // deal, an activity removed by retention — are emptied too: the records
 // are gone, so their ids come from the events that name the person.
 func TestErasureReachesEventsOfDeletedRecords(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newTestCRM(t, db)
 		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "bertram.wexley@example.com", FirstName: "Bertram", LastName: "Wexley"})
@@ -175,7 +176,8 @@ func TestErasureReachesEventsOfDeletedRecords(t *testing.T) {
 // What the person was called before a rename, and the address they had
 // before a change, are scrubbed too (tasks and deals still carry them).
 func TestErasureCoversFormerValues(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newTestCRM(t, db)
 		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ottilie.byrnside@example.org", FirstName: "Ottilie", LastName: "Byrnside"})
@@ -198,7 +200,8 @@ func TestErasureCoversFormerValues(t *testing.T) {
 // SQLite's full-text index forgets the person's words (FTS5 secure-delete):
 // its shadow tables hold none of them after an erasure.
 func TestErasureLeavesNoTermsInSearchIndex(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newTestCRM(t, db)
 		for _, n := range []string{"Anna Lindqvist", "Zeno Abbot", "Marta Kowalski"} {
@@ -231,7 +234,8 @@ func TestErasureLeavesNoTermsInSearchIndex(t *testing.T) {
 // not their name in the deals and tasks that outlive them — and a later
 // Erase of the deleted contact's id succeeds, with a receipt.
 func TestDeleteKeepsNoPersonalData(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newTestCRM(t, db)
 		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "cornelius.fenwright@example.com", FirstName: "Cornelius", LastName: "Fenwright",

@@ -19,7 +19,8 @@ import (
 // Every module's "not found" names the entity and the id looked up, and
 // still matches core.ErrNotFound.
 func TestNotFoundNamesEntityAndID(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		id := core.NewID()

@@ -41,7 +41,8 @@ func TestEventCatalogue(t *testing.T) {
 // and before hooks (a panic at start-up, as http.ServeMux does), rule
 // triggers, webhook subscriptions, and payload paths in rule conditions.
 func TestUnknownEventTypesAreRefused(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		fn := func(context.Context, core.Event) {}
@@ -84,7 +85,8 @@ func problemFields(t *testing.T, err error) []string {
 // and EventQuery.ContactID selects them: the contact's own, its activity's,
 // task's, note's, deal's (deleted deal included) and consent's.
 func TestEventsNameTheirContact(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})

@@ -30,7 +30,8 @@ func requireRefField(t *testing.T, err error, field string) {
 // deal or company, nor at ids that exist nowhere; a deleted deal or
 // company leaves its tasks and activities, unlinked.
 func TestReferencesStayInTheirTenant(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		a, b := c.Tenant("a"), c.Tenant("b")
@@ -94,7 +95,8 @@ func TestReferencesStayInTheirTenant(t *testing.T) {
 // A contact merged into one that is later merged again points at the
 // final winner; deleting the winner removes the records of the merges.
 func TestMergeChainAndWinnerDeletion(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		x, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "x@example.com"})
@@ -136,7 +138,8 @@ func other(t *testing.T, db *bun.DB) *bun.DB {
 // WithTx with a transaction of another database is refused on every
 // method of the copy, and writes nothing anywhere.
 func TestWithTxOfAnotherDatabase(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -220,7 +223,8 @@ func TestNotMigrated(t *testing.T) {
 // arguments of reads is ErrInvalid on both databases, never a driver error
 // (PostgreSQL) nor a silent "nothing" on one database only.
 func TestUnstorableTextInReads(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
@@ -275,7 +279,8 @@ func TestUnstorableTextInReads(t *testing.T) {
 // A timeline narrowed by a kind repeated many times binds each kind once
 // (PostgreSQL refused more than 65,535 parameters).
 func TestTimelineRepeatedKinds(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := newCRM(t, db)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})

@@ -14,7 +14,6 @@ import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
-	"github.com/crmkit/crmkit/internal/dbtest"
 )
 
 // requireField asserts err is ErrInvalid naming field.
@@ -29,7 +28,8 @@ func requireField(t *testing.T, err error, field string, what string) {
 // A time outside years 1-9999 UTC is refused wherever a caller passes one,
 // and nothing of it is stored: the tenant reads as before.
 func TestTimesOutsideTheSupportedRange(t *testing.T) {
-	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := core.WithActor(context.Background(), core.Actor{ID: "anna"})
 		c := newCRM(t, db)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
