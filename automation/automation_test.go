@@ -72,6 +72,7 @@ var calculatorRule = automation.Rule{
 // Acceptance: the host tracks pricing_calculator_used for a lead with an
 // owner; the rule gives the owner a follow-up task, within a second.
 func TestCalculatorUseGivesOwnerATask(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})

@@ -121,6 +121,7 @@ func TestBadWebhookURLsAreRefused(t *testing.T) {
 // A job whose payload no longer parses is cancelled and logged, not
 // retried, and the worker goes on working.
 func TestUnparsableJobIsCancelled(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
@@ -160,6 +161,7 @@ func (brokenDispatch) Kind() string { return "crm.dispatch" }
 // The actions change the contact as told; a branch picks its way by the
 // contact; the run log shows each step.
 func TestContactActionsAndBranch(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
@@ -228,6 +230,7 @@ func TestContactActionsAndBranch(t *testing.T) {
 // A failing action fails its run, logged with the error, and undoes
 // nothing else the change did; later steps do not run.
 func TestFailingActionFailsTheRun(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
@@ -258,6 +261,7 @@ func TestFailingActionFailsTheRun(t *testing.T) {
 
 // Tasks go round the team in turn, or to whoever has the fewest open.
 func TestAssigneeStrategies(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})
@@ -298,6 +302,7 @@ func TestAssigneeStrategies(t *testing.T) {
 
 // A rule that triggers itself stops at the depth limit, logged.
 func TestSelfTriggeringRuleStops(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		c := started(t, db, crm.Config{})

@@ -71,6 +71,7 @@ func loopbackConfig() crm.Config {
 // Acceptance: a rule on deal.stage_changed to Negotiation notifies a
 // webhook, and the receiver verifies the signature.
 func TestNegotiationNotifiesWebhook(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t}
@@ -127,6 +128,7 @@ func TestNegotiationNotifiesWebhook(t *testing.T) {
 // A receiver that fails, then times out, then recovers gets the event on
 // the third attempt; every attempt is logged.
 func TestWebhookRetriesUntilTheReceiverRecovers(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t, answer: func(n int, w http.ResponseWriter) {
@@ -179,6 +181,7 @@ func TestWebhookRetriesUntilTheReceiverRecovers(t *testing.T) {
 // A webhook that keeps failing is disabled after DisableAfter attempts in
 // a row, with an event, and its delivery is cancelled.
 func TestFailingWebhookIsDisabled(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		rc := &receiver{t: t, answer: func(int, http.ResponseWriter) {}}
