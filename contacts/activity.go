@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -122,7 +123,7 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 	if !core.StorableText(a.IdempotencyKey) || len(a.IdempotencyKey) > MaxIdempotencyKey {
 		v.Add("idempotency_key", "must be at most %d characters of valid text", MaxIdempotencyKey)
 	}
-	props = checkJSONMap(v, "properties", a.Properties)
+	props = fields.Module.CheckMap(v, "properties", a.Properties)
 	switch {
 	case a.Kind == KindPurchase && a.Purchase == nil:
 		v.Add("purchase", "is required for a purchase")
@@ -150,25 +151,6 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 		}
 	}
 	return props, items, amount
-}
-
-// checkJSONMap checks a free-form JSON object (properties, attributes).
-func checkJSONMap(v *core.ValidationError, field string, m map[string]any) []byte {
-	if m == nil {
-		m = map[string]any{}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		v.Add(field, "cannot be stored as JSON: %v", err)
-		return nil
-	}
-	if len(b) > MaxAttributesLen {
-		v.Add(field, "are larger than %d bytes as JSON", MaxAttributesLen)
-	}
-	if !storableJSON(m) {
-		v.Add(field, "hold text that is not valid UTF-8 or has a NUL byte")
-	}
-	return b
 }
 
 // Track records an activity of the contact ref finds — or, with

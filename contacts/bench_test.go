@@ -30,6 +30,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
@@ -643,13 +644,13 @@ func BenchmarkImport(b *testing.B) {
 		_, err := migrate.Up(context.Background(), db)
 		require.NoError(b, err)
 		rt := mustRuntime(b, db)
-		fields := contacts.Module.Fields(store.NewScope(rt))
-		for _, d := range []contacts.FieldDefinition{
-			{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro", "team"}},
-			{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
-			{Entity: "contact", Key: "region", Label: "Region", Type: contacts.FieldText},
+		defs := fields.Module.Service(store.NewScope(rt))
+		for _, d := range []fields.Definition{
+			{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro", "team"}},
+			{Entity: "contact", Key: "seats", Label: "Seats", Type: fields.Number},
+			{Entity: "contact", Key: "region", Label: "Region", Type: fields.Text},
 		} {
-			_, err := fields.Define(context.Background(), d)
+			_, err := defs.Define(context.Background(), d)
 			require.NoError(b, err)
 		}
 		return db, contacts.Module.Contacts(store.NewScope(rt))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -70,7 +71,7 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 		if c.Attributes == nil {
 			c.Attributes = map[string]any{}
 		}
-		defs, err := listFields(ctx, tx.Q(), tenant, EntityCompany)
+		defs, err := fields.Module.List(ctx, tx.Q(), tenant, EntityCompany)
 		if err != nil {
 			return err
 		}
@@ -142,7 +143,7 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 			next.Domain = NormalizeDomain(*patch.Domain)
 		}
 		mergeAttributes(next.Attributes, patch.Attributes)
-		defs, err := listFields(ctx, tx.Q(), tenant, EntityCompany)
+		defs, err := fields.Module.List(ctx, tx.Q(), tenant, EntityCompany)
 		if err != nil {
 			return err
 		}
@@ -223,7 +224,7 @@ type CompanyListOptions struct {
 
 // List returns one page of companies.
 func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Page[*Company], error) {
-	schema, err := schemaFor(ctx, s.sc, CompanySchema, EntityCompany, "co.attributes", opts.Filter, opts.Sort)
+	schema, err := fields.Module.SchemaFor(ctx, s.sc, CompanySchema, EntityCompany, "co.attributes", opts.Filter, opts.Sort)
 	if err != nil {
 		return core.Page[*Company]{}, err
 	}

@@ -12,7 +12,7 @@
 //   - The timeline (c.Contacts.Timeline): activities, notes and events about a
 //     contact merged, newest first, keyset-paginated.
 //   - Companies (c.Companies), notes (c.Notes), tasks (c.Tasks: my open,
-//     overdue, due soon), custom field definitions (c.Fields).
+//     overdue, due soon), custom field values checked against the definitions of package fields (c.Fields).
 //   - Search (c.Contacts.Search): full-text over names, email, phone, company,
 //     tags and domains, word prefixes for type-ahead, ranked: SQLite FTS5 or
 //     PostgreSQL tsvector with GIN, kept in sync by every write;

@@ -28,8 +28,6 @@ const (
 	EventTaskReopened             = "task.reopened"                   // TaskChanged
 	EventTaskReassigned           = "task.reassigned"                 // TaskChanged
 	EventTaskDeleted              = "task.deleted"                    // TaskChanged
-	EventFieldDefined             = "field.defined"                   // FieldDefinition
-	EventFieldRemoved             = "field.removed"                   // FieldDefinition
 	EventScoringModelChanged      = "scoring.model_changed"           // ScoringModel
 )
 
@@ -107,8 +105,6 @@ func EventTypes() []core.EventType {
 		{Type: EventTaskReopened, Subject: "task", Payload: TaskChanged{}, Doc: "a done or cancelled task was opened again"},
 		{Type: EventTaskReassigned, Subject: "task", Payload: TaskChanged{}, Doc: "a task was given to another assignee"},
 		{Type: EventTaskDeleted, Subject: "task", Payload: TaskChanged{}, Doc: "a task was deleted"},
-		{Type: EventFieldDefined, Subject: "field", Payload: FieldDefinition{}, Doc: "a custom field was defined or redefined"},
-		{Type: EventFieldRemoved, Subject: "field", Payload: FieldDefinition{}, Doc: "a custom field definition was removed"},
 		{Type: EventScoringModelChanged, Subject: "scoring_model", Payload: ScoringModel{}, Doc: "the tenant's lead scoring rules changed"},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -78,7 +79,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions
 	if err != nil {
 		return 0, err
 	}
-	defs, err := listFields(ctx, s.sc.Q(), tenant, EntityContact)
+	defs, err := fields.Module.List(ctx, s.sc.Q(), tenant, EntityContact)
 	if err != nil {
 		return 0, store.Wrap(err, "export contacts")
 	}

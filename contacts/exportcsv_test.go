@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 )
 
@@ -21,9 +22,9 @@ func TestExport(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		defer contacts.SetExportBatch(4)()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro"}})
 		require.NoError(t, err)
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "budget", Label: "Budget", Type: contacts.FieldMoney})
+		_, err = b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "budget", Label: "Budget", Type: fields.Money})
 		require.NoError(t, err)
 		for i := 0; i < 11; i++ {
 			attrs := map[string]any{"plan": []string{"free", "pro"}[i%2], "note": fmt.Sprint("n", i)}

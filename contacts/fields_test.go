@@ -10,20 +10,21 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 )
 
 func defineContactFields(t *testing.T, b *bundle) {
 	t.Helper()
 	ctx := context.Background()
-	for _, d := range []contacts.FieldDefinition{
-		{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro", "team"}, Required: true},
-		{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
-		{Entity: "contact", Key: "beta", Label: "Beta tester", Type: contacts.FieldBoolean},
-		{Entity: "contact", Key: "renewal", Label: "Renewal", Type: contacts.FieldDate},
-		{Entity: "contact", Key: "channels", Label: "Channels", Type: contacts.FieldMultiEnum, Options: []string{"email", "phone", "sms"}},
-		{Entity: "contact", Key: "budget", Label: "Budget", Type: contacts.FieldMoney},
-		{Entity: "contact", Key: "nickname", Label: "Nickname", Type: contacts.FieldText},
+	for _, d := range []fields.Definition{
+		{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro", "team"}, Required: true},
+		{Entity: "contact", Key: "seats", Label: "Seats", Type: fields.Number},
+		{Entity: "contact", Key: "beta", Label: "Beta tester", Type: fields.Boolean},
+		{Entity: "contact", Key: "renewal", Label: "Renewal", Type: fields.Date},
+		{Entity: "contact", Key: "channels", Label: "Channels", Type: fields.MultiEnum, Options: []string{"email", "phone", "sms"}},
+		{Entity: "contact", Key: "budget", Label: "Budget", Type: fields.Money},
+		{Entity: "contact", Key: "nickname", Label: "Nickname", Type: fields.Text},
 	} {
 		_, err := b.fields.Define(ctx, d)
 		require.NoError(t, err, d.Key)
@@ -62,18 +63,18 @@ func TestCustomFieldsValidateWrites(t *testing.T) {
 		require.Equal(t, ok.Version, got.Version, "nothing written")
 
 		// Definitions are validated themselves.
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "invoice", Key: "Bad Key", Type: "colour", Options: []string{"x"}})
+		_, err = b.fields.Define(ctx, fields.Definition{Entity: "invoice", Key: "Bad Key", Type: "colour", Options: []string{"x"}})
 		require.ErrorIs(t, err, core.ErrInvalid)
 		for _, f := range []string{"entity", "key", "label", "type", "options"} {
 			require.Contains(t, err.Error(), f)
 		}
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "tier", Label: "Tier", Type: contacts.FieldEnum})
+		_, err = b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "tier", Label: "Tier", Type: fields.Enum})
 		require.ErrorIs(t, err, core.ErrInvalid, "an enum needs options")
 
 		defs, err := b.fields.List(ctx, "contact")
 		require.NoError(t, err)
 		require.Len(t, defs, 7)
-		redefined, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro", "team", "enterprise"}})
+		redefined, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro", "team", "enterprise"}})
 		require.NoError(t, err)
 		require.Equal(t, int64(2), redefined.Version)
 
@@ -170,7 +171,7 @@ func TestCompanyCustomFields(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "company", Key: "employees", Label: "Employees", Type: contacts.FieldNumber, Required: true})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: "company", Key: "employees", Label: "Employees", Type: fields.Number, Required: true})
 		require.NoError(t, err)
 		_, err = b.companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
 		require.ErrorIs(t, err, core.ErrInvalid)
@@ -184,7 +185,7 @@ func TestCompanyCustomFields(t *testing.T) {
 		require.Equal(t, "Co1", page.Items[0].Name)
 
 		// Definitions belong to one tenant.
-		other := contacts.Module.Fields(b.sc.WithTenant("other"))
+		other := fields.Module.Service(b.sc.WithTenant("other"))
 		defs, err := other.List(ctx, "company")
 		require.NoError(t, err)
 		require.Empty(t, defs)
@@ -200,7 +201,7 @@ func TestMoneyFieldFilterAndSort(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "budget", Label: "Budget", Type: contacts.FieldMoney})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "budget", Label: "Budget", Type: fields.Money})
 		require.NoError(t, err)
 		budgets := []map[string]any{
 			{"amount": "1200.50", "currency": "EUR"}, {"amount": "99", "currency": "USD"},
@@ -233,7 +234,7 @@ func TestMoneyFieldFilterAndSort(t *testing.T) {
 			require.NoError(t, err, "%s", tc.f)
 			require.Equal(t, int64(tc.want), n, "%s", tc.f)
 			matched := 0
-			schema, err := b.fields.Schema(ctx, contacts.EntityContact)
+			schema, err := contacts.Module.Schema(ctx, b.sc, contacts.EntityContact)
 			require.NoError(t, err)
 			for _, c := range all.Items {
 				ok, err := schema.Match(tc.f, c, time.Now())

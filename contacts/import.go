@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -283,11 +284,11 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOpti
 		return ImportResult{}, core.Invalid("header", "cannot be read: %v", err)
 	}
 	header = slices.Clone(header)
-	defs, err := listFields(ctx, s.sc.Q(), tenant, EntityContact)
+	defs, err := fields.Module.List(ctx, s.sc.Q(), tenant, EntityContact)
 	if err != nil {
 		return ImportResult{}, store.Wrap(err, "import contacts")
 	}
-	types := map[string]FieldType{}
+	types := map[string]fields.Type{}
 	for _, d := range defs {
 		types[d.Key] = d.Type
 	}
@@ -362,7 +363,7 @@ func validImportField(f string) bool {
 }
 
 // csvContact builds a contact from one record.
-func csvContact(fields, header, rec []string, types map[string]FieldType) (NewContact, error) {
+func csvContact(fields, header, rec []string, types map[string]fields.Type) (NewContact, error) {
 	var c NewContact
 	if len(rec) != len(fields) {
 		return c, fmt.Errorf("has %d cells, the header %d", len(rec), len(fields))
@@ -414,28 +415,28 @@ func csvContact(fields, header, rec []string, types map[string]FieldType) (NewCo
 
 // csvAttribute reads a cell as its field type reads it (the inverse of the
 // export's csvValue); the definition then checks the value.
-func csvAttribute(val string, t FieldType) (any, error) {
+func csvAttribute(val string, t fields.Type) (any, error) {
 	switch t {
-	case FieldNumber:
+	case fields.Number:
 		f, err := strconv.ParseFloat(val, 64)
 		if err != nil {
 			return nil, errors.New("is not a number")
 		}
 		return f, nil
-	case FieldBoolean:
+	case fields.Boolean:
 		b, err := strconv.ParseBool(val)
 		if err != nil {
 			return nil, errors.New("is not true or false")
 		}
 		return b, nil
-	case FieldMultiEnum:
+	case fields.MultiEnum:
 		parts := strings.Split(val, "|")
 		out := make([]any, len(parts))
 		for i, p := range parts {
 			out[i] = p
 		}
 		return out, nil
-	case FieldMoney:
+	case fields.Money:
 		amount, currency, ok := strings.Cut(val, " ")
 		if !ok {
 			return nil, errors.New("is not an amount such as 12.50 EUR")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -27,9 +28,9 @@ func TestImportCSVReportsRowsAndKeepsGoing(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro"}})
 		require.NoError(t, err)
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber})
+		_, err = b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "seats", Label: "Seats", Type: fields.Number})
 		require.NoError(t, err)
 		big := strings.Repeat("x", 10<<20)
 		csv := "E-Mail,Vorname,Kundennummer,Plan,Seats,tags\n" +
@@ -221,13 +222,13 @@ func TestExportImportRoundTrip(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		defs := []contacts.FieldDefinition{
-			{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}},
-			{Entity: "contact", Key: "seats", Label: "Seats", Type: contacts.FieldNumber},
-			{Entity: "contact", Key: "channels", Label: "Channels", Type: contacts.FieldMultiEnum, Options: []string{"email", "sms"}},
+		defs := []fields.Definition{
+			{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro"}},
+			{Entity: "contact", Key: "seats", Label: "Seats", Type: fields.Number},
+			{Entity: "contact", Key: "channels", Label: "Channels", Type: fields.MultiEnum, Options: []string{"email", "sms"}},
 		}
 		dst := contacts.Module.Contacts(b.sc.WithTenant("copy"))
-		dstFields := contacts.Module.Fields(b.sc.WithTenant("copy"))
+		dstFields := fields.Module.Service(b.sc.WithTenant("copy"))
 		for _, d := range defs {
 			_, err := b.fields.Define(ctx, d)
 			require.NoError(t, err)

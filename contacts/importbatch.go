@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -59,7 +60,7 @@ func (s *Service) importBatch(ctx context.Context, bsc store.Scope, importID cor
 	tx := bsc.Tx()
 	q := tx.Q()
 	now := tx.Runtime().Now()
-	defs, err := listFields(ctx, q, tenant, EntityContact)
+	defs, err := fields.Module.List(ctx, q, tenant, EntityContact)
 	if err != nil {
 		return n, err
 	}

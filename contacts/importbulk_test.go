@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -31,7 +32,7 @@ func TestImportBulkWritesWhatCreateWrites(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "plan", Label: "Plan", Type: contacts.FieldEnum, Options: []string{"free", "pro"}})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "plan", Label: "Plan", Type: fields.Enum, Options: []string{"free", "pro"}})
 		require.NoError(t, err)
 		acme, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme Rockets", Domain: "acme.example"})
 		require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -20,7 +21,7 @@ func (declaration) Declare() module.Module {
 	return module.Module{
 		Name: "contacts",
 		Tables: []string{"crm_contacts", "crm_contact_external_ids", "crm_contact_merges", "crm_companies", "crm_activities",
-			"crm_notes", "crm_tasks", "crm_field_definitions", "crm_scoring_models", "crm_search", "crm_search_fts"},
+			"crm_notes", "crm_tasks", "crm_scoring_models", "crm_search", "crm_search_fts"},
 		Events: EventTypes(),
 		Hooks: func(rt *store.Runtime) func() {
 			registerPersonalData(rt)
@@ -44,9 +45,6 @@ func (declaration) Contacts(sc store.Scope) *Service { return newService(sc) }
 // Companies returns the company service for sc.
 func (declaration) Companies(sc store.Scope) *Companies { return newCompanies(sc) }
 
-// Fields returns the custom-field definitions for sc.
-func (declaration) Fields(sc store.Scope) *Fields { return newFields(sc) }
-
 // Notes returns the notes for sc.
 func (declaration) Notes(sc store.Scope) *Notes { return newNotes(sc) }
 
@@ -55,3 +53,10 @@ func (declaration) Scoring(sc store.Scope) *Scoring { return newScoring(sc) }
 
 // Tasks returns the tasks for sc.
 func (declaration) Tasks(sc store.Scope) *Tasks { return newTasks(sc) }
+
+// Schema returns the filter schema of entity (EntityContact or
+// EntityCompany) with sc's tenant's custom fields: what rule conditions on
+// the contact are checked and matched against.
+func (declaration) Schema(ctx context.Context, sc store.Scope, entity string) (*filter.Schema, error) {
+	return schemaOf(ctx, sc, entity)
+}

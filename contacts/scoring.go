@@ -164,7 +164,7 @@ func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
 	if m.HalfLifeDays < 0.01 || m.HalfLifeDays > 3650 {
 		v.Add("half_life_days", "must be between 0.01 and 3650")
 	}
-	schema, err := newFields(s.sc).Schema(ctx, EntityContact)
+	schema, err := schemaOf(ctx, s.sc, EntityContact)
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (s *Scoring) scoreSQL(ctx context.Context, sc store.Scope, m *ScoringModel,
 		if r.When != nil {
 			if schema == nil {
 				var err error
-				if schema, err = newFields(sc).Schema(ctx, EntityContact); err != nil {
+				if schema, err = schemaOf(ctx, sc, EntityContact); err != nil {
 					return "", nil, err
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -90,7 +91,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	in.normalize()
 	now := tx.Runtime().Now()
 	q := tx.Q()
-	defs, err := listFields(ctx, q, tenant, EntityContact)
+	defs, err := fields.Module.List(ctx, q, tenant, EntityContact)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 
 // newContact builds and validates the contact a normalised input describes,
 // and returns its attributes as JSON.
-func newContact(in NewContact, now time.Time, defs []*FieldDefinition) (*Contact, []byte, error) {
+func newContact(in NewContact, now time.Time, defs []*fields.Definition) (*Contact, []byte, error) {
 	c := &Contact{
 		ID: core.NewID(), Email: in.Email, Phone: in.Phone, FirstName: in.FirstName, LastName: in.LastName,
 		CompanyID: in.CompanyID, LifecycleStage: in.LifecycleStage, OwnerID: in.OwnerID,
@@ -271,7 +272,7 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 	in.normalize()
 	next.Email, next.Phone, next.FirstName, next.LastName = in.Email, in.Phone, in.FirstName, in.LastName
 	next.LifecycleStage, next.OwnerID, next.Tags = in.LifecycleStage, in.OwnerID, in.Tags
-	defs, err := listFields(ctx, tx.Q(), tenant, EntityContact)
+	defs, err := fields.Module.List(ctx, tx.Q(), tenant, EntityContact)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +399,7 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	schema, err := schemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", f, "")
+	schema, err := fields.Module.SchemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", f, "")
 	if err != nil {
 		return 0, err
 	}
@@ -414,7 +415,7 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 // order. Pass the returned page's Next as opts.Cursor (with the same filter
 // and sort) for the following page.
 func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contact], error) {
-	schema, err := schemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", opts.Filter, opts.Sort)
+	schema, err := fields.Module.SchemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", opts.Filter, opts.Sort)
 	if err != nil {
 		return core.Page[*Contact]{}, err
 	}

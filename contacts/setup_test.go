@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/store"
@@ -25,7 +26,7 @@ type bundle struct {
 	companies *contacts.Companies
 	notes     *contacts.Notes
 	tasks     *contacts.Tasks
-	fields    *contacts.Fields
+	fields    *fields.Service
 	clock     *dbtest.Clock
 }
 
@@ -57,7 +58,7 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())
 	require.NoError(t, err)
 	sc := store.NewScope(rt)
-	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.Module.Contacts(sc), companies: contacts.Module.Companies(sc), notes: contacts.Module.Notes(sc), tasks: contacts.Module.Tasks(sc), fields: contacts.Module.Fields(sc), clock: clock}
+	return &bundle{db: db, rt: rt, sc: sc, svc: contacts.Module.Contacts(sc), companies: contacts.Module.Companies(sc), notes: contacts.Module.Notes(sc), tasks: contacts.Module.Tasks(sc), fields: fields.Module.Service(sc), clock: clock}
 }
 
 // each runs fn on SQLite and PostgreSQL with a fresh bundle.

@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -257,7 +258,7 @@ func attrValue(attrs map[string]any, key string) any {
 	m, _ := attrs[base].(map[string]any)
 	switch s, _ := m[part].(string); part {
 	case "amount":
-		if f, err := strconv.ParseFloat(s, 64); err == nil && decimalPattern.MatchString(s) {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && decimalText.MatchString(s) {
 			return f
 		}
 	case "currency":
@@ -311,3 +312,6 @@ type CompanyPatch struct {
 
 // purchaseTotalColumn is the SQL of the purchase total in whole units.
 var purchaseTotalColumn = store.MoneyStorageSQL("c.purchase_total")
+
+// decimalText is a number in plain decimal notation.
+var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/fields"
 )
 
 // Input limits.
@@ -76,34 +76,6 @@ func checkKey(field, s string) error {
 	return nil
 }
 
-// storableJSON reports whether every string (and key) inside a decoded
-// JSON value is storable text.
-func storableJSON(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return core.StorableText(x)
-	case map[string]any:
-		for k, e := range x {
-			if !core.StorableText(k) || !storableJSON(e) {
-				return false
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if !storableJSON(e) {
-				return false
-			}
-		}
-	case []string:
-		for _, e := range x {
-			if !core.StorableText(e) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func checkPhone(v *core.ValidationError, phone string) {
 	if phone == "" {
 		return
@@ -150,25 +122,6 @@ func checkTags(v *core.ValidationError, tags []string) {
 	}
 }
 
-// checkAttributes checks keys and encodes the map; the JSON is returned for
-// storage.
-func checkAttributes(v *core.ValidationError, attrs map[string]any) []byte {
-	if len(attrs) > MaxAttributes {
-		v.Add("attributes", "has more than %d keys", MaxAttributes)
-	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !filter.ValidAttributeKey(k) {
-			v.Add("attributes", "%q is not a valid key (a lower-case letter, then lower-case letters, digits and _)", k)
-		}
-	}
-	return checkJSONMap(v, "attributes", attrs)
-}
-
 func checkExternalIDs(v *core.ValidationError, ids []ExternalID) {
 	if len(ids) > MaxExternalIDs {
 		v.Add("external_ids", "has more than %d ids", MaxExternalIDs)
@@ -208,7 +161,7 @@ func (in *NewContact) normalize() {
 
 // validateContact checks a whole contact, its attributes against the
 // tenant's field definitions too, and returns its attributes JSON.
-func validateContact(c *Contact, extIDs []ExternalID, defs []*FieldDefinition) ([]byte, error) {
+func validateContact(c *Contact, extIDs []ExternalID, defs []*fields.Definition) ([]byte, error) {
 	v := &core.ValidationError{}
 	checkEmail(v, c.Email)
 	checkPhone(v, c.Phone)
@@ -217,8 +170,8 @@ func validateContact(c *Contact, extIDs []ExternalID, defs []*FieldDefinition) (
 	v.CheckText("owner_id", c.OwnerID, MaxOwnerLen)
 	checkStage(v, c.LifecycleStage)
 	checkTags(v, c.Tags)
-	attrs := checkAttributes(v, c.Attributes)
-	checkValues(v, defs, c.Attributes)
+	attrs := fields.Module.CheckAttributes(v, c.Attributes)
+	fields.Module.Check(v, defs, c.Attributes)
 	checkExternalIDs(v, extIDs)
 	if c.CompanyID != nil && *c.CompanyID == core.NilID {
 		c.CompanyID = nil
@@ -244,7 +197,7 @@ func NormalizeDomain(s string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(s, "www."), ".")
 }
 
-func validateCompany(c *Company, defs []*FieldDefinition) ([]byte, error) {
+func validateCompany(c *Company, defs []*fields.Definition) ([]byte, error) {
 	v := &core.ValidationError{}
 	if c.Name == "" {
 		v.Add("name", "is required")
@@ -253,7 +206,7 @@ func validateCompany(c *Company, defs []*FieldDefinition) ([]byte, error) {
 	if c.Domain != "" && (len(c.Domain) > MaxDomainLen || !domainPattern.MatchString(c.Domain)) {
 		v.Add("domain", "is not a domain name")
 	}
-	attrs := checkAttributes(v, c.Attributes)
-	checkValues(v, defs, c.Attributes)
+	attrs := fields.Module.CheckAttributes(v, c.Attributes)
+	fields.Module.Check(v, defs, c.Attributes)
 	return attrs, v.Err()
 }

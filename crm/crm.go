@@ -17,6 +17,7 @@ import (
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/module"
@@ -37,9 +38,9 @@ type CRM struct {
 	Notes *contacts.Notes
 	// Tasks manages tasks.
 	Tasks *contacts.Tasks
-	// Fields manages custom field definitions (of contacts, companies and
-	// deals).
-	Fields *contacts.Fields
+	// Fields manages custom field definitions of every entity a module
+	// declares (contacts, companies, deals; package fields).
+	Fields *fields.Service
 	// Scoring keeps lead scores by the tenant's rules.
 	Scoring *contacts.Scoring
 	// Consent keeps purposes and the consent log (GDPR).
@@ -179,7 +180,7 @@ func bind(sh *shared, sc store.Scope) *CRM {
 		Companies:  contacts.Module.Companies(sc),
 		Notes:      contacts.Module.Notes(sc),
 		Tasks:      contacts.Module.Tasks(sc),
-		Fields:     contacts.Module.Fields(sc),
+		Fields:     fields.Module.Service(sc),
 		Scoring:    contacts.Module.Scoring(sc),
 		Consent:    consent.Module.Service(sc, sh.consent),
 		Pipelines:  pipeline.Module.Pipelines(sc),

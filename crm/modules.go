@@ -5,6 +5,7 @@ import (
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/pipeline"
 )
@@ -16,6 +17,7 @@ import (
 // in bind.
 func modules() []module.Module {
 	return []module.Module{
+		fields.Module.Declare(),
 		contacts.Module.Declare(),
 		consent.Module.Declare(),
 		pipeline.Module.Declare(),

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -120,8 +120,7 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 			v.Add(name, "%s", f.Message)
 		}
 	}
-	fields := contacts.Module.Fields(s.sc.WithTx(tx))
-	attrs, err := fields.CheckAttributes(ctx, v, contacts.EntityDeal, d.Attributes)
+	attrs, err := fields.Module.Service(s.sc.WithTx(tx)).CheckAttributes(ctx, v, EntityDeal, d.Attributes)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -420,11 +419,11 @@ type DealListOptions struct {
 func (s *Deals) List(ctx context.Context, opts DealListOptions) (core.Page[*Deal], error) {
 	schema := DealSchema
 	if strings.Contains(opts.Sort, filter.AttributePrefix) || strings.Contains(opts.Filter.String(), `"field":"`+filter.AttributePrefix) {
-		fields, err := contacts.Module.Fields(s.sc).FilterFields(ctx, contacts.EntityDeal, "d.attributes")
+		custom, err := fields.Module.Service(s.sc).FilterFields(ctx, EntityDeal, "d.attributes")
 		if err != nil {
 			return core.Page[*Deal]{}, err
 		}
-		schema = schema.With(fields...)
+		schema = schema.With(custom...)
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
 		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})

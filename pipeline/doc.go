@@ -11,7 +11,7 @@
 //     moving them to another stage of the same kind.
 //   - Deals (c.Deals): title, amount (exact Money), contact, company, owner,
 //     stage, expected close date, source, commit flag and custom fields
-//     (contacts.Fields with entity "deal"). MoveStage, Win, Lose and Reopen
+//     (package fields, entity "deal"). MoveStage, Win, Lose and Reopen
 //     take the version the caller read: of two writers one gets
 //     core.ErrConflict. Every stay in a stage is recorded (History: time in
 //     stage; Velocity: average and median stay per stage). Events: deal.created, deal.updated,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -20,18 +21,18 @@ import (
 // fields.
 type featureSet struct {
 	names  []string
-	fields []*contacts.FieldDefinition // number and boolean contact fields
+	fields []*fields.Definition // number and boolean contact fields
 	window int
 }
 
-func newFeatureSet(defs []*contacts.FieldDefinition, window int) featureSet {
+func newFeatureSet(defs []*fields.Definition, window int) featureSet {
 	fs := featureSet{window: window}
 	for _, k := range contacts.ActivityKinds {
 		fs.names = append(fs.names, "activities."+string(k))
 	}
 	fs.names = append(fs.names, "days_since_last_activity", "purchases")
 	for _, d := range defs {
-		if d.Type == contacts.FieldNumber || d.Type == contacts.FieldBoolean {
+		if d.Type == fields.Number || d.Type == fields.Boolean {
 			fs.fields = append(fs.fields, d)
 			fs.names = append(fs.names, "attributes."+d.Key)
 		}
@@ -122,11 +123,11 @@ func holdout(id core.ID, percent int) bool {
 // features returns the model's feature set for the tenant now; a custom
 // field removed since training counts as 0.
 func (s *Deals) features(ctx context.Context, m *LeadModel) (featureSet, error) {
-	defs, err := contacts.Module.Fields(s.sc).List(ctx, contacts.EntityContact)
+	defs, err := fields.Module.Service(s.sc).List(ctx, contacts.EntityContact)
 	if err != nil {
 		return featureSet{}, err
 	}
-	byKey := map[string]*contacts.FieldDefinition{}
+	byKey := map[string]*fields.Definition{}
 	for _, d := range defs {
 		byKey[d.Key] = d
 	}
@@ -135,7 +136,7 @@ func (s *Deals) features(ctx context.Context, m *LeadModel) (featureSet, error) 
 		key := strings.TrimPrefix(name, "attributes.")
 		d := byKey[key]
 		if d == nil {
-			d = &contacts.FieldDefinition{Key: key, Type: contacts.FieldNumber}
+			d = &fields.Definition{Key: key, Type: fields.Number}
 		}
 		fs.fields = append(fs.fields, d)
 		fs.names = append(fs.names, name)

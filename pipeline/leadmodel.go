@@ -14,6 +14,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -134,7 +135,7 @@ func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (*LeadMod
 	if err != nil {
 		return nil, err
 	}
-	defs, err := contacts.Module.Fields(s.sc).List(ctx, contacts.EntityContact)
+	defs, err := fields.Module.Service(s.sc).List(ctx, contacts.EntityContact)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
@@ -24,7 +25,7 @@ import (
 // generator is deterministic (seeded).
 func synthetic(t *testing.T, b *bundle, n int, shuffle bool) {
 	ctx := context.Background()
-	_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: "contact", Key: "employees", Label: "Employees", Type: contacts.FieldNumber})
+	_, err := b.fields.Define(ctx, fields.Definition{Entity: "contact", Key: "employees", Label: "Employees", Type: fields.Number})
 	require.NoError(t, err)
 	p, err := b.pipelines.Default(ctx)
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -23,7 +22,7 @@ func (declaration) Declare() module.Module {
 		OnContactMerge:  onContactMerge,
 		OnContactDelete: onContactDelete,
 		Hooks:           registerHooks,
-		FieldEntities:   []string{contacts.EntityDeal},
+		FieldEntities:   []string{EntityDeal},
 	}
 }
 

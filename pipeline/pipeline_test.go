@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
@@ -141,7 +142,7 @@ func TestDealLifecycle(t *testing.T) {
 		ctx := context.Background()
 		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
-		_, err = b.fields.Define(ctx, contacts.FieldDefinition{Entity: contacts.EntityDeal, Key: "segment", Label: "Segment", Type: contacts.FieldEnum, Options: []string{"smb", "enterprise"}})
+		_, err = b.fields.Define(ctx, fields.Definition{Entity: pipeline.EntityDeal, Key: "segment", Label: "Segment", Type: fields.Enum, Options: []string{"smb", "enterprise"}})
 		require.NoError(t, err)
 
 		_, err = b.deals.Create(ctx, pipeline.NewDeal{Title: " ", Amount: core.Money{Currency: "euro"}, ExpectedClose: core.Date{Year: 2026, Month: 2, Day: 30},
@@ -265,7 +266,7 @@ func TestDealsList(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		_, err := b.fields.Define(ctx, contacts.FieldDefinition{Entity: contacts.EntityDeal, Key: "seats", Label: "Seats", Type: contacts.FieldNumber})
+		_, err := b.fields.Define(ctx, fields.Definition{Entity: pipeline.EntityDeal, Key: "seats", Label: "Seats", Type: fields.Number})
 		require.NoError(t, err)
 		amounts := []string{"100", "2500.75", "99.99", "2500.75", "0", "18000", "7.5"}
 		for i, a := range amounts {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/module"
@@ -27,7 +28,7 @@ type bundle struct {
 	products  *pipeline.Products
 	contacts  *contacts.Service
 	companies *contacts.Companies
-	fields    *contacts.Fields
+	fields    *fields.Service
 	clock     *dbtest.Clock
 }
 
@@ -52,7 +53,7 @@ func setup(t testing.TB, db *bun.DB) *bundle {
 func forScope(db *bun.DB, rt *store.Runtime, sc store.Scope, clock *dbtest.Clock) *bundle {
 	return &bundle{db: db, rt: rt, sc: sc, pipelines: pipeline.Module.Pipelines(sc), deals: pipeline.Module.Deals(sc),
 		products: pipeline.Module.Products(sc), contacts: contacts.Module.Contacts(sc), companies: contacts.Module.Companies(sc),
-		fields: contacts.Module.Fields(sc), clock: clock}
+		fields: fields.Module.Service(sc), clock: clock}
 }
 
 func (b *bundle) tenant(name string) *bundle {

@@ -346,3 +346,7 @@ func idOrNil(id *core.ID) core.ID {
 
 // dealAmountColumn is the SQL of a deal's amount in whole units.
 var dealAmountColumn = store.MoneyStorageSQL("d.amount")
+
+// EntityDeal is the entity name of deals' custom fields (see package
+// fields).
+const EntityDeal = "deal"
