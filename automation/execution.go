@@ -67,7 +67,7 @@ func (x *execution) holds(ctx context.Context, c Condition) (bool, error) {
 		return false, err
 	}
 	if x.schema == nil {
-		if x.schema, err = contacts.Module.Schema(ctx, x.sc, contacts.EntityContact); err != nil {
+		if x.schema, err = x.sc.Schema(ctx, contacts.EntityContact); err != nil {
 			return false, err
 		}
 	}

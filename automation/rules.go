@@ -77,7 +77,7 @@ func ParseRule(data []byte) (Rule, error) {
 // check validates r for the tenant: every problem at once.
 func (s *Rules) check(ctx context.Context, q store.Q, r *Rule) error {
 	tenant, _ := s.sc.Tenant()
-	schema, err := contacts.Module.Schema(ctx, s.sc, contacts.EntityContact)
+	schema, err := s.sc.Schema(ctx, contacts.EntityContact)
 	if err != nil {
 		return err
 	}

@@ -234,7 +234,7 @@ func TestMoneyFieldFilterAndSort(t *testing.T) {
 			require.NoError(t, err, "%s", tc.f)
 			require.Equal(t, int64(tc.want), n, "%s", tc.f)
 			matched := 0
-			schema, err := contacts.Module.Schema(ctx, b.sc, contacts.EntityContact)
+			schema, err := contacts.Module.Declare().Schemas[contacts.EntityContact](ctx, b.sc)
 			require.NoError(t, err)
 			for _, c := range all.Items {
 				ok, err := schema.Match(tc.f, c, time.Now())

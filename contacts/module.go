@@ -33,6 +33,14 @@ func (declaration) Declare() module.Module {
 				return err
 			}}},
 		FieldEntities: []string{EntityContact, EntityCompany},
+		Schemas: map[string]module.SchemaFunc{
+			EntityContact: func(ctx context.Context, sc store.Scope) (*filter.Schema, error) {
+				return schemaOf(ctx, sc, EntityContact)
+			},
+			EntityCompany: func(ctx context.Context, sc store.Scope) (*filter.Schema, error) {
+				return schemaOf(ctx, sc, EntityCompany)
+			},
+		},
 	}
 }
 
@@ -53,10 +61,3 @@ func (declaration) Scoring(sc store.Scope) *Scoring { return newScoring(sc) }
 
 // Tasks returns the tasks for sc.
 func (declaration) Tasks(sc store.Scope) *Tasks { return newTasks(sc) }
-
-// Schema returns the filter schema of entity (EntityContact or
-// EntityCompany) with sc's tenant's custom fields: what rule conditions on
-// the contact are checked and matched against.
-func (declaration) Schema(ctx context.Context, sc store.Scope, entity string) (*filter.Schema, error) {
-	return schemaOf(ctx, sc, entity)
-}

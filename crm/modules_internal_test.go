@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,9 +11,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -91,4 +94,24 @@ func TestContactHookEventsMatchContacts(t *testing.T) {
 
 func TestDefaultTenantIsTheStoresDefault(t *testing.T) {
 	require.Equal(t, store.DefaultTenant, DefaultTenant)
+}
+
+// Each entity's filter schema is declared by its module and carries the
+// tenant's custom fields; an entity nobody declares is refused.
+func TestModulesDeclareFilterSchemas(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newTestCRM(t, db)
+		_, err := c.Fields.Define(ctx, fields.Definition{Entity: "deal", Key: "region", Label: "Region", Type: fields.Text})
+		require.NoError(t, err)
+		for _, entity := range []string{"contact", "company", "deal"} {
+			s, err := c.sc.Schema(ctx, entity)
+			require.NoError(t, err, entity)
+			_, custom := s.Field("attributes.region")
+			require.Equal(t, entity == "deal", custom, entity)
+		}
+		_, err = c.sc.Schema(ctx, "ticket")
+		require.ErrorIs(t, err, core.ErrInvalid)
+	})
 }

@@ -417,13 +417,9 @@ type DealListOptions struct {
 
 // List returns one page of deals.
 func (s *Deals) List(ctx context.Context, opts DealListOptions) (core.Page[*Deal], error) {
-	schema := DealSchema
-	if strings.Contains(opts.Sort, filter.AttributePrefix) || strings.Contains(opts.Filter.String(), `"field":"`+filter.AttributePrefix) {
-		custom, err := fields.Module.Service(s.sc).FilterFields(ctx, EntityDeal, "d.attributes")
-		if err != nil {
-			return core.Page[*Deal]{}, err
-		}
-		schema = schema.With(custom...)
+	schema, err := fields.Module.SchemaFor(ctx, s.sc, DealSchema, EntityDeal, "d.attributes", opts.Filter, opts.Sort)
+	if err != nil {
+		return core.Page[*Deal]{}, err
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
 		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})

@@ -1,6 +1,10 @@
 package pipeline
 
 import (
+	"context"
+
+	"github.com/crmkit/crmkit/fields"
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -23,6 +27,7 @@ func (declaration) Declare() module.Module {
 		OnContactDelete: onContactDelete,
 		Hooks:           registerHooks,
 		FieldEntities:   []string{EntityDeal},
+		Schemas:         map[string]module.SchemaFunc{EntityDeal: dealSchema},
 	}
 }
 
@@ -34,3 +39,12 @@ func (declaration) Pipelines(sc store.Scope) *Pipelines { return newPipelines(sc
 
 // Products returns the product catalogue for sc.
 func (declaration) Products(sc store.Scope) *Products { return newProducts(sc) }
+
+// dealSchema is DealSchema with sc's tenant's custom fields of deals.
+func dealSchema(ctx context.Context, sc store.Scope) (*filter.Schema, error) {
+	custom, err := fields.Module.Service(sc).FilterFields(ctx, EntityDeal, "d.attributes")
+	if err != nil {
+		return nil, err
+	}
+	return DealSchema.With(custom...), nil
+}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -62,11 +63,19 @@ type Module struct {
 	// processes.
 	Periodic []Periodic
 
+	// Schemas are the filter schemas of the module's entities ("contact",
+	// "deal"), each with the tenant's custom fields: what segments, rule
+	// conditions and list filters over the entity are checked against.
+	Schemas map[string]SchemaFunc
+
 	// FieldEntities are the module's entities that carry custom fields
 	// ("contact", "deal"): their definitions live in the custom-field
 	// facility and their values in the entity's attributes column.
 	FieldEntities []string
 }
+
+// SchemaFunc returns an entity's filter schema for sc's tenant.
+type SchemaFunc func(ctx context.Context, sc store.Scope) (*filter.Schema, error)
 
 // ContactMerge says which contacts a merge folded into which. It decodes
 // the payload of "contact.merged" (contacts.Merged).
@@ -118,6 +127,15 @@ func Wire(rt *store.Runtime, modules []Module) {
 	rt.Events = Catalogue(modules)
 	for _, m := range modules {
 		rt.FieldEntities = append(rt.FieldEntities, m.FieldEntities...)
+		for entity, fn := range m.Schemas {
+			if rt.Schemas == nil {
+				rt.Schemas = map[string]func(ctx context.Context, sc store.Scope) (*filter.Schema, error){}
+			}
+			if _, dup := rt.Schemas[entity]; dup {
+				panic(fmt.Sprintf("crm: two modules declare the filter schema of %q", entity))
+			}
+			rt.Schemas[entity] = fn
+		}
 		for _, pd := range m.PersonalData {
 			rt.RegisterPersonalData(pd)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
 )
 
@@ -31,6 +32,9 @@ type Runtime struct {
 	// defaults apply).
 	Events        *core.EventCatalogue
 	FieldEntities []string
+	// Schemas are the filter schemas of the modules' entities, by entity
+	// (module.Module.Schemas); see Schema.
+	Schemas map[string]func(ctx context.Context, sc Scope) (*filter.Schema, error)
 	// ImportSuppression tells a contact import which of its emails and
 	// phones are on the suppression list (erased or objecting people, who
 	// must not come back for marketing), reading in sc. The consent
@@ -226,4 +230,15 @@ func (rt *Runtime) TenantsWithRows(ctx context.Context, table string) ([]string,
 		return err
 	})
 	return out, err
+}
+
+// Schema returns the filter schema of entity for sc's tenant, as the
+// module that owns the entity declares it. An entity no wired module
+// declares is ErrInvalid.
+func (s Scope) Schema(ctx context.Context, entity string) (*filter.Schema, error) {
+	fn, ok := s.rt.Schemas[entity]
+	if !ok {
+		return nil, core.Invalid("entity", "%q has no filter schema", entity)
+	}
+	return fn(ctx, s)
 }
