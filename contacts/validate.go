@@ -20,8 +20,8 @@ const (
 	MaxOwnerLen      = 200
 	MaxTagLen        = 100
 	MaxTags          = 100
-	MaxAttributes    = 100
-	MaxAttributesLen = 64 << 10
+	MaxAttributes    = fields.MaxAttributes    // keys of attributes (and of an activity's properties)
+	MaxAttributesLen = fields.MaxAttributesLen // bytes of them as JSON
 	MaxExternalIDs   = 20
 	MaxExternalIDLen = 200
 	MaxDomainLen     = 253
