@@ -22,11 +22,8 @@ func (declaration) Declare() module.Module {
 		Name: "automation",
 		Tables: []string{"crm_rules", "crm_rule_versions", "crm_rule_runs", "crm_rule_steps", "crm_assignment_counters",
 			"crm_automation_sweeps", "crm_webhooks", "crm_webhook_deliveries", "crm_webhook_attempts"},
-		Events: EventTypes(),
-		Hooks: func(rt *store.Runtime) func() {
-			registerPersonalData(rt)
-			return func() {}
-		},
+		Events:         EventTypes(),
+		PersonalData:   personalData(),
 		OnContactMerge: followMerge,
 	}
 }

@@ -218,11 +218,11 @@ func steps(ctx context.Context, q store.Q, tenant string, run core.ID) ([]Step, 
 	return out, err
 }
 
-// registerPersonalData adds the run log to subject access exports and
-// erasure: runs about a contact (and their steps, whose results may name
+// personalData is the run log, for subject access exports and erasure: runs about a contact (and their steps, whose results may name
 // the person) are exported, and erased with the person.
-func registerPersonalData(rt *store.Runtime) {
-	rt.RegisterPersonalData(store.PersonalData{Name: "automation_runs", Tables: []string{"crm_rule_runs", "crm_rule_steps"},
+func personalData() []store.PersonalData {
+	var out []store.PersonalData
+	out = append(out, store.PersonalData{Name: "automation_runs", Tables: []string{"crm_rule_runs", "crm_rule_steps"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
 			rows, err := sc.Q().Query(ctx, `SELECT `+runColumns+` FROM crm_rule_runs r WHERE r.tenant_id = ? AND r.contact_id = ?
@@ -259,4 +259,5 @@ func registerPersonalData(rt *store.Runtime) {
 			_, err := sc.Q().Exec(ctx, `DELETE FROM crm_rule_runs WHERE tenant_id = ? AND contact_id = ?`, tenant, s.ContactID)
 			return err
 		}})
+	return out
 }

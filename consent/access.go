@@ -64,12 +64,13 @@ func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess
 	return out, nil
 }
 
-// registerPersonalData adds the consent log and opt-in requests to the
-// privacy registry.
-func registerPersonalData(rt *store.Runtime) {
+// personalData is the consent log and opt-in requests, for the privacy
+// registry.
+func personalData() []store.PersonalData {
+	var out []store.PersonalData
 	// crm_erasures is covered too: its receipts hold no personal data and
 	// are kept.
-	rt.RegisterPersonalData(store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests", "crm_erasures"},
+	out = append(out, store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests", "crm_erasures"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			return newService(sc, Options{}).History(ctx, id)
 		},
@@ -78,6 +79,7 @@ func registerPersonalData(rt *store.Runtime) {
 			tenant, _ := sc.Tenant()
 			return deleteLog(ctx, sc.Q(), tenant, s.ContactID)
 		}})
+	return out
 }
 
 // AuditEntry is one access to or change of personal data. It names the

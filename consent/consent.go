@@ -314,10 +314,9 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 	return out, store.Wrap(err, "consent history")
 }
 
-// registerHooks records audited changes in the audit log and registers
-// the module's personal data (consents, opt-in requests, erasures).
+// registerHooks records audited changes in the audit log and sets the
+// contact import's suppression check.
 func registerHooks(rt *store.Runtime) (remove func()) {
-	registerPersonalData(rt)
 	rt.ImportSuppression = importSuppression
 	return rt.Hooks.Before(auditedEvents, auditHook)
 }

@@ -18,6 +18,7 @@ func (declaration) Declare() module.Module {
 		Tables: []string{"crm_purposes", "crm_purpose_wordings", "crm_consents", "crm_optin_requests", "crm_audit",
 			"crm_erasures", "crm_retention_policies", "crm_suppressions", "crm_suppression_keys"},
 		Events:          EventTypes(),
+		PersonalData:    personalData(),
 		Hooks:           registerHooks,
 		OnContactMerge:  onContactMerge,
 		OnContactDelete: onContactDelete,

@@ -22,11 +22,8 @@ func (declaration) Declare() module.Module {
 		Name: "contacts",
 		Tables: []string{"crm_contacts", "crm_contact_external_ids", "crm_contact_merges", "crm_companies", "crm_activities",
 			"crm_notes", "crm_tasks", "crm_scoring_models", "crm_search", "crm_search_fts"},
-		Events: EventTypes(),
-		Hooks: func(rt *store.Runtime) func() {
-			registerPersonalData(rt)
-			return func() {}
-		},
+		Events:       EventTypes(),
+		PersonalData: personalData(),
 		Periodic: []module.Periodic{{Name: "rescore", Every: 24 * time.Hour, Table: "crm_scoring_models",
 			Run: func(ctx context.Context, sc store.Scope) error {
 				_, err := newScoring(sc).Rescore(ctx)

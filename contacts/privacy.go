@@ -12,13 +12,13 @@ import (
 	"github.com/crmkit/crmkit/internal/store"
 )
 
-// RegisterPersonalData registers what this package keeps about a contact
-// with the privacy registry (consent.Export and consent.Erase use it): the
-// contact with its external ids and facts, its activities, notes and
-// tasks, and the contacts merged into it — each section exported and
-// erased on its own, so that a legal hold can keep one. The crm facade
-// calls it once per CRM.
-func registerPersonalData(rt *store.Runtime) {
+// personalData is what this package keeps about a contact, for the
+// privacy registry (consent.Export and consent.Erase use it): the contact
+// with its external ids and facts, its activities, notes and tasks, and
+// the contacts merged into it — each section exported and erased on its
+// own, so that a legal hold can keep one. The module declares it.
+func personalData() []store.PersonalData {
+	var out []store.PersonalData
 	// exec runs statements that take (tenant, contact id).
 	exec := func(ctx context.Context, sc store.Scope, id core.ID, stmts ...string) error {
 		tenant, _ := sc.Tenant()
@@ -29,7 +29,7 @@ func registerPersonalData(rt *store.Runtime) {
 		}
 		return nil
 	}
-	rt.RegisterPersonalData(store.PersonalData{Name: "contact",
+	out = append(out, store.PersonalData{Name: "contact",
 		Tables: []string{"crm_contacts", "crm_contact_external_ids", "crm_search"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
@@ -55,7 +55,7 @@ func registerPersonalData(rt *store.Runtime) {
 		}})
 	// list registers the rows of table (alias a) about the contact.
 	list := func(name, table, alias, columns, order string, scan func(scanner) (any, error), erase func(ctx context.Context, sc store.Scope, s store.Subject) error) {
-		rt.RegisterPersonalData(store.PersonalData{Name: name, Tables: []string{table}, Erase: erase,
+		out = append(out, store.PersonalData{Name: name, Tables: []string{table}, Erase: erase,
 			Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 				tenant, _ := sc.Tenant()
 				rows, err := sc.Q().Query(ctx, `SELECT `+columns+` FROM `+table+` `+alias+` WHERE `+alias+`.tenant_id = ? AND `+alias+`.contact_id = ?
@@ -121,7 +121,7 @@ func registerPersonalData(rt *store.Runtime) {
 			}
 			return scrubColumns(ctx, sc, s, "crm_tasks", ids, "title", "description")
 		})
-	rt.RegisterPersonalData(store.PersonalData{Name: "merged_contacts", Tables: []string{"crm_contact_merges"},
+	out = append(out, store.PersonalData{Name: "merged_contacts", Tables: []string{"crm_contact_merges"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
 			rows, err := sc.Q().Query(ctx, `SELECT snapshot FROM crm_contact_merges WHERE tenant_id = ? AND winner_id = ? ORDER BY merged_at`, tenant, id)
@@ -151,6 +151,7 @@ func registerPersonalData(rt *store.Runtime) {
 			}
 			return exec(ctx, sc, s.ContactID, `UPDATE crm_contact_merges SET snapshot = '{}' WHERE tenant_id = ? AND winner_id = ?`)
 		}})
+	return out
 }
 
 // scrubColumns scrubs the subject's texts out of the text columns of

@@ -30,10 +30,8 @@ func onContactDelete(ctx context.Context, tx *store.Tx, tenant string, contactID
 
 // registerHooks registers the module's other hooks: deleting a company
 // unlinks its deals, and a tracked activity updates its contact's
-// predicted score when the tenant has a trained lead model. It also
-// registers deals for the subject access export and erasure.
+// predicted score when the tenant has a trained lead model.
 func registerHooks(rt *store.Runtime) (remove func()) {
-	registerPersonalData(rt)
 	// A tracked activity changes its contact's features: predict again.
 	removeTracked := rt.Hooks.Before([]string{contacts.EventActivityTracked}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
 		if ev.ContactID == nil {
@@ -50,10 +48,11 @@ func registerHooks(rt *store.Runtime) (remove func()) {
 	}
 }
 
-// registerPersonalData adds the deals of a contact, with their line items
-// and stage history, to the privacy registry.
-func registerPersonalData(rt *store.Runtime) {
-	rt.RegisterPersonalData(store.PersonalData{Name: "deals", Tables: []string{"crm_deals", "crm_line_items", "crm_deal_stage_history"},
+// personalData is the deals of a contact, with their line items and stage
+// history, for the privacy registry.
+func personalData() []store.PersonalData {
+	var out []store.PersonalData
+	out = append(out, store.PersonalData{Name: "deals", Tables: []string{"crm_deals", "crm_line_items", "crm_deal_stage_history"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
 			rows, err := sc.Q().Query(ctx, `SELECT `+dealColumns+` FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ? ORDER BY d.created_at, d.id`, tenant, id)
@@ -151,6 +150,7 @@ func registerPersonalData(rt *store.Runtime) {
 			}
 			return nil
 		}})
+	return out
 }
 
 // relink points the deals whose column (contact_id or company_id) is from

@@ -23,6 +23,7 @@ func (declaration) Declare() module.Module {
 		Tables: []string{"crm_pipelines", "crm_stages", "crm_deals", "crm_deal_stage_history", "crm_line_items",
 			"crm_products", "crm_lead_models"},
 		Events:          EventTypes(),
+		PersonalData:    personalData(),
 		OnContactMerge:  onContactMerge,
 		OnContactDelete: onContactDelete,
 		Hooks:           registerHooks,
