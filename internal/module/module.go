@@ -122,9 +122,12 @@ func Catalogue(modules []Module) *core.EventCatalogue {
 
 // Wire installs modules on rt, as crm does (and tests of one module do
 // with the modules they need): the event catalogue, the custom-field
-// entities, the personal data, the contact hooks and the other hooks.
+// entities, the filter schemas, the personal data, the contact hooks and
+// the other hooks.
 func Wire(rt *store.Runtime, modules []Module) {
 	rt.Events = Catalogue(modules)
+	var onMerge []func(ctx context.Context, tx *store.Tx, tenant string, m ContactMerge) error
+	var onDelete []func(ctx context.Context, tx *store.Tx, tenant string, contactID core.ID) error
 	for _, m := range modules {
 		rt.FieldEntities = append(rt.FieldEntities, m.FieldEntities...)
 		for entity, fn := range m.Schemas {
@@ -140,28 +143,46 @@ func Wire(rt *store.Runtime, modules []Module) {
 			rt.RegisterPersonalData(pd)
 		}
 		if m.OnContactMerge != nil {
-			fn := m.OnContactMerge
-			rt.Hooks.Before([]string{EventContactMerged}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-				var mg ContactMerge
-				if err := json.Unmarshal(ev.Data, &mg); err != nil {
-					return fmt.Errorf("crm: decode %s: %w", ev.Type, err)
-				}
-				return fn(ctx, tx, ev.TenantID, mg)
-			})
+			onMerge = append(onMerge, m.OnContactMerge)
 		}
 		if m.OnContactDelete != nil {
-			fn := m.OnContactDelete
-			rt.Hooks.Before([]string{EventContactDeleted}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
-				var d contactDeleted
-				if err := json.Unmarshal(ev.Data, &d); err != nil {
-					return fmt.Errorf("crm: decode %s: %w", ev.Type, err)
-				}
-				if d.MergedInto != nil {
-					return nil // merged away: OnContactMerge moved its records
-				}
-				return fn(ctx, tx, ev.TenantID, ev.SubjectID)
-			})
+			onDelete = append(onDelete, m.OnContactDelete)
 		}
+	}
+	// One hook each for merges and deletions decodes the event once and
+	// calls the modules in their order.
+	if len(onMerge) > 0 {
+		rt.Hooks.Before([]string{EventContactMerged}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+			var mg ContactMerge
+			if err := json.Unmarshal(ev.Data, &mg); err != nil {
+				return fmt.Errorf("crm: decode %s: %w", ev.Type, err)
+			}
+			for _, fn := range onMerge {
+				if err := fn(ctx, tx, ev.TenantID, mg); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if len(onDelete) > 0 {
+		rt.Hooks.Before([]string{EventContactDeleted}, func(ctx context.Context, tx *store.Tx, ev core.Event) error {
+			var d contactDeleted
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
+				return fmt.Errorf("crm: decode %s: %w", ev.Type, err)
+			}
+			if d.MergedInto != nil {
+				return nil // merged away: OnContactMerge moved its records
+			}
+			for _, fn := range onDelete {
+				if err := fn(ctx, tx, ev.TenantID, ev.SubjectID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for _, m := range modules {
 		if m.Hooks != nil {
 			m.Hooks(rt)
 		}
