@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/crmkit/crmkit/automation"
@@ -87,6 +88,16 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
+	if c.RescoreEvery != 0 && c.Periodic["rescore"] == 0 {
+		// RescoreEvery is the named form of Periodic["rescore"]; the
+		// host's map is copied, not changed.
+		p := maps.Clone(c.Periodic)
+		if p == nil {
+			p = map[string]time.Duration{}
+		}
+		p["rescore"] = c.RescoreEvery
+		c.Periodic = p
+	}
 	if c.DSN == "" {
 		c.DSN = "file:crm.db"
 	}
@@ -135,14 +146,11 @@ func (c Config) validate() error {
 	return v.Err()
 }
 
-// every is the interval of periodic work p: Config.Periodic's, then the
-// named fields', then p's default.
+// every is the interval of periodic work p: Config.Periodic's, else p's
+// default.
 func (c Config) every(p module.Periodic) time.Duration {
-	if d, ok := c.Periodic[p.Name]; ok && d != 0 {
+	if d := c.Periodic[p.Name]; d != 0 {
 		return d
-	}
-	if p.Name == "rescore" && c.RescoreEvery != 0 {
-		return c.RescoreEvery
 	}
 	return p.Every
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -114,4 +115,32 @@ func TestModulesDeclareFilterSchemas(t *testing.T) {
 		_, err = c.sc.Schema(ctx, "ticket")
 		require.ErrorIs(t, err, core.ErrInvalid)
 	})
+}
+
+// A module's periodic work runs at its default interval unless
+// Config.Periodic names it; RescoreEvery is Periodic["rescore"], and the
+// map wins when both are set. The host's map is not changed.
+func TestPeriodicIntervals(t *testing.T) {
+	t.Parallel()
+	rescore := module.Periodic{Name: "rescore", Every: 24 * time.Hour}
+	other := module.Periodic{Name: "sweep", Every: time.Minute}
+	every := func(c Config) (time.Duration, time.Duration) {
+		c, err := c.withDefaults()
+		require.NoError(t, err)
+		return c.every(rescore), c.every(other)
+	}
+	r, o := every(Config{})
+	require.Equal(t, []time.Duration{24 * time.Hour, time.Minute}, []time.Duration{r, o})
+	r, _ = every(Config{RescoreEvery: time.Hour})
+	require.Equal(t, time.Hour, r)
+	r, _ = every(Config{RescoreEvery: -1})
+	require.Negative(t, r, "negative: never")
+	host := map[string]time.Duration{"rescore": 2 * time.Hour, "sweep": -1}
+	r, o = every(Config{RescoreEvery: time.Hour, Periodic: host})
+	require.Equal(t, 2*time.Hour, r)
+	require.Negative(t, o)
+	host2 := map[string]time.Duration{"sweep": time.Second}
+	r, o = every(Config{RescoreEvery: time.Hour, Periodic: host2})
+	require.Equal(t, []time.Duration{time.Hour, time.Second}, []time.Duration{r, o})
+	require.Equal(t, map[string]time.Duration{"sweep": time.Second}, host2, "the host's map is not changed")
 }
