@@ -60,10 +60,12 @@ type Dialect struct {
 func For(db *bun.DB) (*Dialect, error) {
 	switch db.Dialect().Name() {
 	case bundialect.SQLite:
-		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}, nil
+		return newDialect(SQLite), nil
 	case bundialect.PG:
 		_, pgxDriver := db.Driver().(*stdlib.Driver)
-		return &Dialect{Kind: Postgres, NumberedParams: true, pgxCached: pgxDriver, PrepareCache: !pgxDriver}, nil
+		d := newDialect(Postgres)
+		d.pgxCached, d.PrepareCache = pgxDriver, !pgxDriver
+		return d, nil
 	default:
 		return nil, fmt.Errorf("crm: unsupported database dialect %s (crmkit supports sqlite and pg)", db.Dialect().Name())
 	}
@@ -83,9 +85,18 @@ func ForKind(k Kind) *Dialect {
 }
 
 var (
-	sqliteSQL   = &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}
-	postgresSQL = &Dialect{Kind: Postgres, NumberedParams: true}
+	sqliteSQL   = newDialect(SQLite)
+	postgresSQL = newDialect(Postgres)
 )
+
+// newDialect returns the dialect of kind k with what the database itself
+// decides (not the driver): k is SQLite or Postgres.
+func newDialect(k Kind) *Dialect {
+	if k == SQLite {
+		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}
+	}
+	return &Dialect{Kind: Postgres, NumberedParams: true}
+}
 
 // Rebind rewrites ? placeholders for the database; a ? inside a string
 // literal stays (crmkit's SQL never uses ? as an operator).
@@ -402,13 +413,7 @@ func (d *Dialect) InList(expr, sqlType string) string {
 
 // ValuesArg is the parameter of InList (and ArrayContainsAny) for values
 // of one kind: strings, numbers, booleans or ids, as a JSON array.
-func (d *Dialect) ValuesArg(values []any) string {
-	if len(values) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(values)
-	return string(b)
-}
+func (d *Dialect) ValuesArg(values []any) string { return jsonList(values) }
 
 // ArrayContainsAny is the SQL testing that JSON string-array column col
 // holds one of the strings of a list bound as one parameter (ValuesArg).
@@ -422,7 +427,10 @@ func (d *Dialect) ArrayContainsAny(col string) string {
 // ListArg is the parameter of InList for values. No values (nil too) is
 // the empty list: JSON null made PostgreSQL fail ("cannot extract elements
 // from a scalar") where SQLite matched nothing.
-func (d *Dialect) ListArg(values []string) string {
+func (d *Dialect) ListArg(values []string) string { return jsonList(values) }
+
+// jsonList is values as a JSON array; no values (nil too) is [].
+func jsonList[T any](values []T) string {
 	if len(values) == 0 {
 		return "[]"
 	}
