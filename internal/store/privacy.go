@@ -165,18 +165,18 @@ func EmptyEventsNaming(ctx context.Context, sc Scope, s Subject, subjectType str
 	return EmptyEventsAbout(ctx, sc, ids)
 }
 
-// EmptyEventsAbout empties the data of the events about the records ids.
+// EmptyEventsAbout empties the data of the events about the records ids,
+// bound as one list (dialect.InList), however many.
 func EmptyEventsAbout(ctx context.Context, sc Scope, ids []core.ID) error {
-	tenant, _ := sc.Tenant()
-	for chunk := range slices.Chunk(ids, 500) {
-		args := []any{tenant}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := sc.Q().Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND subject_id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`, args...); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	tenant, _ := sc.Tenant()
+	list := make([]any, len(ids))
+	for i, id := range ids {
+		list[i] = id
+	}
+	q := sc.Q()
+	_, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND `+q.D.InList("subject_id", "uuid"), tenant, q.D.ValuesArg(list))
+	return err
 }
