@@ -174,7 +174,7 @@ var auditedEvents = []string{contacts.EventContactCreated, contacts.EventContact
 // auditHook records audited events in the transaction that made them.
 func auditHook(ctx context.Context, tx *store.Tx, ev core.Event) error {
 	detail := ""
-	if ev.Type == "contact.updated" {
+	if ev.Type == contacts.EventContactUpdated {
 		// The names of the changed fields, not their values.
 		var d struct {
 			Changed []string `json:"changed"`
@@ -183,7 +183,7 @@ func auditHook(ctx context.Context, tx *store.Tx, ev core.Event) error {
 			detail = strings.Join(d.Changed, ",")
 		}
 	}
-	if ev.Type == "contact.restricted" || ev.Type == "contact.restriction_lifted" {
+	if ev.Type == contacts.EventContactRestricted || ev.Type == contacts.EventContactRestrictionLifted {
 		var d struct {
 			Reason string `json:"reason"`
 		}

@@ -209,12 +209,12 @@ func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID)
 		return subject, "", "", false, err
 	}
 	// The history: what the person was called and reached at before.
-	args := []any{tenant}
+	args := []any{tenant, contacts.EventContactCreated, contacts.EventContactUpdated}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err = q.Query(ctx, `SELECT e.type, e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
-		AND e.type IN ('contact.created', 'contact.updated')`, args...)
+	rows, err = q.Query(ctx, `SELECT e.type, e.data FROM crm_events e WHERE e.tenant_id = ? AND e.type IN (?, ?)
+		AND e.subject_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return subject, "", "", false, err
 	}
@@ -225,7 +225,7 @@ func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID)
 			return err
 		}
 		var was identity
-		if typ == "contact.updated" {
+		if typ == contacts.EventContactUpdated {
 			var d struct {
 				Contact identity `json:"contact"`
 			}
@@ -261,17 +261,15 @@ func subjectOf(ctx context.Context, q store.Q, tenant string, contactID core.ID)
 // another, is core.ErrNotFound.
 func deletedContact(ctx context.Context, q store.Q, tenant string, contactID core.ID) (bool, error) {
 	var data []byte
-	err := q.QueryRow(ctx, `SELECT e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? AND e.type = 'contact.deleted'
-		ORDER BY e.id DESC LIMIT 1`, tenant, contactID).Scan(&data)
+	err := q.QueryRow(ctx, `SELECT e.data FROM crm_events e WHERE e.tenant_id = ? AND e.subject_id = ? AND e.type = ?
+		ORDER BY e.id DESC LIMIT 1`, tenant, contactID, contacts.EventContactDeleted).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, core.NotFound("contact", contactID)
 	}
 	if err != nil {
 		return false, err
 	}
-	var d struct {
-		MergedInto *core.ID `json:"merged_into"`
-	}
+	var d contacts.ContactDeleted
 	if json.Unmarshal(data, &d) == nil && d.MergedInto != nil {
 		return false, fmt.Errorf("%w: contact %s was merged into contact %s: erase that one", core.ErrNotFound, contactID, *d.MergedInto)
 	}
