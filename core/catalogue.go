@@ -122,12 +122,6 @@ func (c *EventCatalogue) Types() []EventType {
 	return out
 }
 
-// Lookup returns the type named name.
-func (c *EventCatalogue) Lookup(name string) (EventType, bool) {
-	t, ok := c.types[name]
-	return t, ok
-}
-
 // Matching returns the types a pattern selects: an exact type
 // ("contact.created"), a prefix pattern ("contact.*"), or "*" for all.
 func (c *EventCatalogue) Matching(pattern string) []EventType {
