@@ -31,13 +31,15 @@ const HostCheckTimeout = 10 * time.Second
 func CheckHost(db *bun.DB) error {
 	ctx, cancel := context.WithTimeout(context.Background(), HostCheckTimeout)
 	defer cancel()
-	var pragma, want, how string
+	var pragma, query, want, how string
 	switch db.Dialect().Name() {
 	case bundialect.SQLite:
 		pragma, want = "foreign_keys", "1"
+		query = "PRAGMA " + pragma
 		how = `open the database with "_pragma=foreign_keys(1)" in the DSN (modernc.org/sqlite; e.g. "file:crm.db?_pragma=foreign_keys(1)"), or with crm.OpenDB`
 	case bundialect.PG:
 		pragma, want = "standard_conforming_strings", "on"
+		query = "SHOW " + pragma
 		how = `set standard_conforming_strings = on (the default) for the database or the connection`
 	default:
 		return nil // dialect.For refuses it with a better message
@@ -47,12 +49,8 @@ func CheckHost(db *bun.DB) error {
 		return fmt.Errorf("crm: check the host's database (waited at most %s for a connection): %w", HostCheckTimeout, err)
 	}
 	defer conn.Close()
-	q := "PRAGMA " + pragma
-	if db.Dialect().Name() == bundialect.PG {
-		q = "SHOW " + pragma
-	}
 	var got string
-	if err := conn.QueryRowContext(ctx, q).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, query).Scan(&got); err != nil {
 		return fmt.Errorf("crm: check the host's database: read %s: %w", pragma, err)
 	}
 	if got != want {
