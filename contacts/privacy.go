@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/crmkit/crmkit/core"
@@ -198,12 +197,8 @@ func scrubColumns(ctx context.Context, sc store.Scope, s store.Subject, table st
 	if err := read("x.contact_id = ?", s.ContactID); err != nil {
 		return err
 	}
-	for chunk := range slices.Chunk(ids, 500) {
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		if err := read("x.id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...); err != nil {
+	if len(ids) > 0 {
+		if err := read(q.D.InList("x.id", "uuid"), q.D.IDsArg(ids)); err != nil {
 			return err
 		}
 	}

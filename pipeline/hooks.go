@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -127,12 +126,8 @@ func personalData() []store.PersonalData {
 			if err := read("d.contact_id = ?", s.ContactID); err != nil {
 				return err
 			}
-			for chunk := range slices.Chunk(once, 500) {
-				args := make([]any, len(chunk))
-				for i, id := range chunk {
-					args[i] = id
-				}
-				if err := read("d.id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...); err != nil {
+			if len(once) > 0 {
+				if err := read(q.D.InList("d.id", "uuid"), q.D.IDsArg(once)); err != nil {
 					return err
 				}
 			}

@@ -429,6 +429,9 @@ func (d *Dialect) ArrayContainsAny(col string) string {
 // from a scalar") where SQLite matched nothing.
 func (d *Dialect) ListArg(values []string) string { return jsonList(values) }
 
+// IDsArg is the parameter of InList(expr, "uuid") for ids.
+func (d *Dialect) IDsArg(ids []uuid.UUID) string { return jsonList(ids) }
+
 // jsonList is values as a JSON array; no values (nil too) is [].
 func jsonList[T any](values []T) string {
 	if len(values) == 0 {

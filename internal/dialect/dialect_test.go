@@ -232,6 +232,8 @@ func TestDialectConformance(t *testing.T) {
 			require.Equal(t, []int{}, c.ids(d.InList("name", "text"), "", d.ListArg([]string{})))
 			require.Equal(t, []int{}, c.ids(d.InList("name", "text"), "", d.ListArg(nil)))
 			require.Equal(t, []int{1, 3}, c.ids(d.InList("uid", "uuid"), "", d.ListArg([]string{c.uids[2].String(), c.uids[0].String()})))
+			require.Equal(t, []int{1, 3}, c.ids(d.InList("uid", "uuid"), "", d.IDsArg([]uuid.UUID{c.uids[2], c.uids[0]})))
+			require.Equal(t, []int{}, c.ids(d.InList("uid", "uuid"), "", d.IDsArg(nil)))
 			many := make([]string, 5000)
 			for i := range many {
 				many[i] = fmt.Sprintf("name-%d", i)

@@ -172,11 +172,7 @@ func EmptyEventsAbout(ctx context.Context, sc Scope, ids []core.ID) error {
 		return nil
 	}
 	tenant, _ := sc.Tenant()
-	list := make([]any, len(ids))
-	for i, id := range ids {
-		list[i] = id
-	}
 	q := sc.Q()
-	_, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND `+q.D.InList("subject_id", "uuid"), tenant, q.D.ValuesArg(list))
+	_, err := q.Exec(ctx, `UPDATE crm_events SET data = '{}' WHERE tenant_id = ? AND `+q.D.InList("subject_id", "uuid"), tenant, q.D.IDsArg(ids))
 	return err
 }
