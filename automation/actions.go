@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -26,8 +28,35 @@ type actionFunc struct {
 	// River retry the job later instead. The result, if any, is stored
 	// with the step (JSON).
 	Run func(ctx context.Context, sc store.Scope, call Call) (result any, err error)
-	// Validate, when set, checks the params of a rule at save time.
-	Validate func(params json.RawMessage) error
+	// Validate, when set, checks the params of a rule at save time, in
+	// the rule's tenant (sc).
+	Validate func(ctx context.Context, sc store.Scope, params json.RawMessage) error
+	// declared marks an action a module declared (module.Module.Actions):
+	// its errors are treated as the built-ins' are.
+	declared bool
+}
+
+// declareActions adds the modules' actions to e, before any host action.
+func (e *Engine) declareActions(actions []module.Action) error {
+	for _, a := range actions {
+		if !core.ValidCode(a.Name) || slices.Contains(builtinActions, a.Name) {
+			return fmt.Errorf("crm: a module declares the rule action %q: it must be a code and not a built-in action", a.Name)
+		}
+		if _, dup := e.actions[a.Name]; dup {
+			return fmt.Errorf("crm: two modules declare the rule action %q", a.Name)
+		}
+		if a.Run == nil {
+			return fmt.Errorf("crm: the rule action %q has no Run", a.Name)
+		}
+		fn := actionFunc{declared: true, Run: func(ctx context.Context, sc store.Scope, call Call) (any, error) {
+			return a.Run(ctx, sc, module.ActionCall(call))
+		}}
+		if a.Validate != nil {
+			fn.Validate = a.Validate
+		}
+		e.actions[a.Name] = fn
+	}
+	return nil
 }
 
 // Call is one execution of a host action.
@@ -60,6 +89,9 @@ func (e *Engine) registerAction(name string, fn actionFunc) error {
 	}
 	e.actionsMu.Lock()
 	defer e.actionsMu.Unlock()
+	if e.actions[name].declared {
+		return core.Invalid("name", "%q is an action of a crmkit module", name)
+	}
 	e.actions[name] = fn
 	return nil
 }
@@ -120,7 +152,7 @@ func (x *execution) do(ctx context.Context, path string, a *Action) (result any,
 		}
 		result, err = fn.Run(ctx, x.sc, Call{Tenant: x.tenant, RuleID: x.rule.ID, RunID: x.run.ID, Step: path, Event: x.ev,
 			ContactID: x.run.ContactID, Params: a.Params, IdempotencyKey: x.run.ID.String() + ":" + path})
-		if err != nil && !errors.Is(err, ErrRetryLater) {
+		if err != nil && !fn.declared && !errors.Is(err, ErrRetryLater) {
 			err = &hostError{err}
 		}
 	}
@@ -169,34 +201,18 @@ func (x *execution) assign(ctx context.Context, path string, as *Assignee, c *co
 		return c.OwnerID, nil
 	case as.User != "":
 		return as.User, nil
+	case as.Team != "":
+		return x.assignTeam(ctx, path, as)
 	case len(as.RoundRobin) > 0:
-		// The counter is per rule step; the UPDATE serialises processes.
-		key := x.rule.ID.String() + ":" + path
-		var n int64
-		err := x.sc.Q().QueryRow(ctx, `INSERT INTO crm_assignment_counters (tenant_id, key, next) VALUES (?, ?, 1)
-			ON CONFLICT (tenant_id, key) DO UPDATE SET next = crm_assignment_counters.next + 1 RETURNING next`, x.tenant, key).Scan(&n)
+		n, err := x.nextTurn(ctx, path)
 		if err != nil {
 			return "", err
 		}
 		return as.RoundRobin[(n-1)%int64(len(as.RoundRobin))], nil
 	default:
 		team := as.LeastLoaded
-		keys := make([]string, len(team))
-		copy(keys, team)
-		d := x.sc.Runtime().Dialect
-		rows, err := x.sc.Q().Query(ctx, `SELECT assignee_id, count(*) FROM crm_tasks WHERE tenant_id = ? AND status = 'open' AND `+
-			d.InList("assignee_id", "text")+` GROUP BY assignee_id`, x.tenant, d.ListArg(keys))
+		load, err := x.openTasks(ctx, team)
 		if err != nil {
-			return "", err
-		}
-		load := map[string]int64{}
-		if err := store.EachRow(rows, func(s store.Scanner) error {
-			var u string
-			var n int64
-			err := s.Scan(&u, &n)
-			load[u] = n
-			return err
-		}); err != nil {
 			return "", err
 		}
 		best := team[0]
@@ -207,6 +223,78 @@ func (x *execution) assign(ctx context.Context, path string, as *Assignee, c *co
 		}
 		return best, nil
 	}
+}
+
+// nextTurn counts the turns of a round-robin rule step: 1, 2, 3 … The
+// counter is per rule step; the UPDATE serialises processes.
+func (x *execution) nextTurn(ctx context.Context, path string) (int64, error) {
+	key := x.rule.ID.String() + ":" + path
+	var n int64
+	err := x.sc.Q().QueryRow(ctx, `INSERT INTO crm_assignment_counters (tenant_id, key, next) VALUES (?, ?, 1)
+		ON CONFLICT (tenant_id, key) DO UPDATE SET next = crm_assignment_counters.next + 1 RETURNING next`, x.tenant, key).Scan(&n)
+	return n, err
+}
+
+// openTasks counts the open tasks of each of users.
+func (x *execution) openTasks(ctx context.Context, users []string) (map[string]int64, error) {
+	d := x.sc.Runtime().Dialect
+	rows, err := x.sc.Q().Query(ctx, `SELECT assignee_id, count(*) FROM crm_tasks WHERE tenant_id = ? AND status = 'open' AND `+
+		d.InList("assignee_id", "text")+` GROUP BY assignee_id`, x.tenant, d.ListArg(users))
+	if err != nil {
+		return nil, err
+	}
+	load := map[string]int64{}
+	err = store.EachRow(rows, func(s store.Scanner) error {
+		var u string
+		var n int64
+		err := s.Scan(&u, &n)
+		load[u] = n
+		return err
+	})
+	return load, err
+}
+
+// assignTeam picks a member of as.Team available now (active, not out of
+// office) by as.Strategy: in turn, or the least loaded below capacity.
+func (x *execution) assignTeam(ctx context.Context, path string, as *Assignee) (string, error) {
+	members, err := access.Module.AvailableMembers(ctx, x.sc.Q(), x.tenant, as.Team, x.e.now())
+	if errors.Is(err, core.ErrNotFound) {
+		return "", fmt.Errorf("%w: the tenant has no team of the assignee's name", core.ErrInvalid)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(members) == 0 {
+		return "", fmt.Errorf("%w: no member of the assignee team is available (active and not out of office)", core.ErrInvalid)
+	}
+	if as.Strategy == StrategyRoundRobin {
+		n, err := x.nextTurn(ctx, path)
+		if err != nil {
+			return "", err
+		}
+		return members[(n-1)%int64(len(members))].UserID, nil
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.UserID
+	}
+	load, err := x.openTasks(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	for _, m := range members { // by user id: ties go to the first
+		if m.Capacity > 0 && load[m.UserID] >= int64(m.Capacity) {
+			continue
+		}
+		if best == "" || load[m.UserID] < load[best] {
+			best = m.UserID
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: every available member of the assignee team is at capacity", core.ErrInvalid)
+	}
+	return best, nil
 }
 
 // render fills the placeholders of a task text.

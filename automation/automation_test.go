@@ -23,11 +23,12 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/modules"
 )
 
 // migrated is the template database of these tests: crmkit's migrations and
 // River's, run once per test binary (see dbtest.Template).
-var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+var migrated = &dbtest.Template{Name: "crm", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
 	c, err := crm.New(db, crm.Config{})
 	if err != nil {
 		return err
@@ -46,6 +47,19 @@ func started(t *testing.T, db *bun.DB, cfg crm.Config) *crm.CRM {
 	require.NoError(t, c.Start(ctx))
 	t.Cleanup(func() {
 		require.NoError(t, c.Close()) // stops the workers; the test owns db
+	})
+	return c
+}
+
+// idle returns a migrated CRM on db without workers: the test works its
+// jobs when it wants them done (automation.WorkQueued).
+func idle(t *testing.T, db *bun.DB, cfg crm.Config) *crm.CRM {
+	t.Helper()
+	c, err := crm.New(db, cfg)
+	require.NoError(t, err)
+	require.NoError(t, c.Migrate(context.Background()))
+	t.Cleanup(func() {
+		require.NoError(t, c.Close()) // the test owns db
 	})
 	return c
 }
@@ -157,6 +171,8 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		require.NoError(t, err)
 		job := requireDispatch(t, db, true)
 		require.Equal(t, "default", job.Tenant)
+		require.Equal(t, 1, automation.WorkQueued(t, c.Automation))
+		require.Len(t, openTasks(t, c, "anna"), 1)
 	})
 }
 
@@ -240,21 +256,19 @@ func (m *mailbox) templates() []string {
 
 // Acceptance: a contact created with newsletter consent gets the first
 // welcome mail at once and the second two days later. Time is the test's:
-// River and crmkit read the same clock, and no test sleeps two days.
+// River and crmkit read the same clock, and no test sleeps two days; the
+// wait's job comes due when the clock has passed it.
 func TestWelcomeDripWaitsTwoDays(t *testing.T) {
+	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		clock := newMovingClock(start)
-		c, err := crm.New(db, crm.Config{Clock: clock})
-		require.NoError(t, err)
-		require.NoError(t, c.Migrate(ctx))
+		c := idle(t, db, crm.Config{Clock: clock})
 		mail := &mailbox{}
 		mail.register(t, c)
-		require.NoError(t, c.Start(ctx))
-		t.Cleanup(func() { _ = c.Close() })
 
-		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
+		_, err := c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
 			Channels: []consent.Channel{consent.Email}, Wording: "Send me the newsletter."})
 		require.NoError(t, err)
 		rule, err := c.Automation.Rules.Create(ctx, automation.Rule{Name: "Welcome", Enabled: true, Triggers: []string{"consent.granted"},
@@ -275,33 +289,25 @@ func TestWelcomeDripWaitsTwoDays(t *testing.T) {
 			_, err = tx.Consent.Grant(ctx, who.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
 			return err
 		}))
-		require.Eventually(t, func() bool { return len(mail.templates()) == 1 }, 10*time.Second, 10*time.Millisecond)
+		require.Equal(t, 1, automation.WorkQueued(t, c.Automation))
 		require.Equal(t, []string{"welcome_1"}, mail.templates())
-		// The mail goes out inside the step's transaction; the run shows
-		// as waiting once that commits.
-		var runs []*automation.Run
-		require.Eventually(t, func() bool {
-			runs, err = c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
-			require.NoError(t, err)
-			return len(runs) == 1 && runs[0].Status == automation.RunWaiting
-		}, 10*time.Second, 10*time.Millisecond)
+		runs, err := c.Automation.Runs.List(ctx, automation.RunQuery{RuleID: rule.ID})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+		require.Equal(t, automation.RunWaiting, runs[0].Status)
 
 		// A day later: still waiting.
 		clock.Jump(24 * time.Hour)
-		time.Sleep(200 * time.Millisecond)
+		require.Zero(t, automation.WorkDue(t, c.Automation))
 		require.Equal(t, []string{"welcome_1"}, mail.templates())
 
-		// Two days later the second mail goes out (River's scheduler runs
-		// every few seconds).
+		// Two days later the second mail goes out.
 		clock.Jump(24*time.Hour + time.Minute)
-		require.Eventually(t, func() bool { return len(mail.templates()) == 2 }, 30*time.Second, 20*time.Millisecond)
+		require.Equal(t, 1, automation.WorkDue(t, c.Automation))
 		require.Equal(t, []string{"welcome_1", "welcome_2"}, mail.templates())
-		var run *automation.Run
-		require.Eventually(t, func() bool {
-			run, err = c.Automation.Runs.Get(ctx, runs[0].ID)
-			require.NoError(t, err)
-			return run.Status == automation.RunDone
-		}, 10*time.Second, 10*time.Millisecond)
+		run, err := c.Automation.Runs.Get(ctx, runs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, automation.RunDone, run.Status)
 		require.Len(t, run.Steps, 3)
 		mail.mu.Lock()
 		defer mail.mu.Unlock()

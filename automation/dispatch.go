@@ -185,6 +185,9 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 		if err != nil {
 			return err
 		}
+		if err := keepContacts(ctx, sc, a.Events); err != nil {
+			return err
+		}
 		evs, err := loadEvents(ctx, sc, a.Events)
 		if err != nil {
 			return err
@@ -218,7 +221,31 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[dispatchArgs])
 	return err
 }
 
-// loadEvents reads events by id (those erased or gone are skipped).
+// keepContacts locks the contacts of the events ids against an erasure
+// until the transaction ends (PostgreSQL; SQLite's writers run one at a
+// time): an erasure that commits first is then seen by loadEvents, and one
+// that comes later waits and deletes the runs this job starts. Without it
+// a run (and its task) could be written for a person just erased.
+func keepContacts(ctx context.Context, sc store.Scope, ids []core.ID) error {
+	d := sc.Runtime().Dialect
+	if d.KeepRows() == "" {
+		return nil
+	}
+	tenant, _ := sc.Tenant()
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = id.String()
+	}
+	_, err := sc.Q().Exec(ctx, `SELECT c.id FROM crm_contacts c WHERE c.tenant_id = ? AND c.id IN (SELECT e.contact_id FROM crm_events e
+		WHERE e.tenant_id = ? AND `+d.InList("e.id", "uuid")+`) ORDER BY c.id`+d.KeepRows(), tenant, tenant, d.ListArg(keys))
+	if err != nil {
+		return fmt.Errorf("crm: lock the events' contacts: %w", err)
+	}
+	return nil
+}
+
+// loadEvents reads events by id (those gone, or about a person erased
+// since, are skipped).
 func loadEvents(ctx context.Context, sc store.Scope, ids []core.ID) ([]core.Event, error) {
 	tenant, _ := sc.Tenant()
 	d := sc.Runtime().Dialect
@@ -227,7 +254,7 @@ func loadEvents(ctx context.Context, sc store.Scope, ids []core.ID) ([]core.Even
 		keys[i] = id.String()
 	}
 	rows, err := sc.Q().Query(ctx, `SELECT `+store.EventColumns("e")+` FROM crm_events e WHERE e.tenant_id = ? AND `+
-		d.InList("e.id", "uuid")+` ORDER BY e.id`, tenant, d.ListArg(keys))
+		d.InList("e.id", "uuid")+` AND NOT `+erasedColumn+` ORDER BY e.id`, tenant, d.ListArg(keys))
 	if err != nil {
 		return nil, fmt.Errorf("crm: load events: %w", err)
 	}

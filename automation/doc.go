@@ -63,11 +63,21 @@
 // (type, subject_type, actor_id, and data.<path> into its JSON data),
 // "contact" over the contact the event is about (its subject, or the
 // contact_id in its data or in its deal, task, note or activity). The
-// actions are listed at Action. Saving checks everything at once —
-// unknown actions, filters, durations, assignees, webhook ids, a host
-// action's params — and reports every problem as a *core.ValidationError.
+// actions are listed at Action. A task's assignee is the contact's owner,
+// a user, a list of users taken in turn or by load, or a team of package
+// access ({"team": "sales-emea", "strategy": "round_robin"} or
+// "least_loaded"), whose available members take it (see Assignee).
+// Saving checks everything at once — unknown actions, filters, durations,
+// assignees and their teams, webhook ids, a host action's params — and
+// reports every problem as a *core.ValidationError.
 // Every save is a new version; Runs.List and Runs.Get read the run log
 // (each step's start, end, result and error).
+//
+// Besides the built-in actions, modules offer actions of their own (the
+// pipeline module's "create_deal" opens a deal for the contact): each
+// module declares them in its contract, with a check of the params that
+// runs when a rule is saved, in the rule's tenant. They run like the
+// built-ins: an error the store knows fails the run, any other is retried.
 //
 // Host actions are Go functions registered by name (c.RegisterAction).
 // They run in the step's transaction: their database writes happen
@@ -110,6 +120,41 @@
 // every connection (a name that resolves elsewhere later is caught).
 // Redirects are not followed.
 //
+// # Record access
+//
+// With an actor in the context (core.WithActor) every public method of
+// Rules, Runs and Webhooks checks the actor's permissions on
+// "automation" (package access); without one the call is the host's own
+// code and may do everything. Rules and webhooks are the module's
+// settings: Rules.Get, Rules.List, Webhooks.Get, Webhooks.List need read;
+// Rules.Create, Update, SetEnabled, Delete and Webhooks.Create, Update,
+// Delete need manage. The run log and the deliveries (Runs.List,
+// Runs.Get, Webhooks.Deliveries, Webhooks.Delivery) need read. Rules,
+// webhooks and deliveries are not narrowed by visibility: an actor who
+// may read the module reads all of them (a delivery holds ids, status
+// codes and errors, not the event's data).
+//
+// Runs are about records, and their steps' results may name the person,
+// so the run log follows the records' own visibility, in SQL (pages,
+// filters and Before stay right): an actor sees a run when they see its
+// contact (Run.ContactID, when it has one) in the contacts module and its
+// event's subject in that subject's module — a contact or a task in
+// contacts, a deal in pipeline, a ticket in tickets, by the condition
+// each module writes for its records (contacts.Module.Visible and
+// VisibleTask, pipeline.Module.Visible, tickets.Module.Visible: owner,
+// assignee, team), and a record of any other kind (a campaign, a
+// company, a segment) when they may read its module. A run whose record
+// is gone is shown only to actors who see every record of its kind; the
+// host's own code, and an actor who sees every record, see every run.
+// Runs.Get of a run the actor does not see is ErrNotFound, as a missing
+// one, and is recorded in the audit log.
+//
+// Lacking the permission is ErrForbidden, changes
+// nothing, and the attempt is recorded in the audit log (action
+// "access.denied", detail "automation:read" or "automation:manage", the
+// record's id). Rule runs and deliveries are worked by the engine without
+// an actor; the actions they take are the rule's, not a user's.
+//
 // # Several processes
 //
 // Jobs live in River's tables in the CRM's database, so every process
@@ -124,4 +169,20 @@
 // River's tables are named river_*; crmkit's jobs use the queues
 // crm_rules and crm_webhooks, so a host that uses River for its own jobs
 // in the same database keeps them apart (use the same River version).
+//
+// # Tracing
+//
+// The River client carries River's OpenTelemetry middleware (otelriver)
+// on Options.TracerProvider (crm passes Config.TracerProvider; default the
+// global provider): a "river.insert_many" span for each batch of jobs
+// inserted, a child of the operation that queued them, and a
+// "river.work/<kind>" span for each job worked. A job may run minutes or
+// days after its insert, so its span is not the insert's child but is
+// linked to it: the insert's W3C trace context is written into the job's
+// metadata (only when a span is recording; without a provider the
+// metadata is unchanged). What the job does through the modules'
+// services (a rule's actions) makes spans under the work span. River's
+// metrics go to the global meter provider. The package's public
+// operations (Rules, Runs, Webhooks) make spans of their own, as every
+// module's do.
 package automation

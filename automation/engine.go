@@ -17,9 +17,12 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -32,9 +35,13 @@ const (
 	QueueWebhooks = "crm_webhooks"
 )
 
+// DefaultWorkers is Options.Workers' default.
+const DefaultWorkers = 16
+
 // Options configure the engine. The zero value is usable.
 type Options struct {
-	// Workers is how many rule jobs one process works at once. Default 4.
+	// Workers is how many rule jobs one process works at once. Default
+	// DefaultWorkers.
 	Workers int
 	// WebhookWorkers is how many webhook deliveries one process makes at
 	// once. Default 4.
@@ -74,7 +81,10 @@ type Options struct {
 	// JobTimeout cancels a job that runs longer. Default 1m.
 	JobTimeout time.Duration
 	// RescueAfter is when a job whose worker vanished (a killed process)
-	// is run again by another. Default 1h; at least JobTimeout.
+	// is run again by another. Default 1h; at least JobTimeout. With
+	// Clocked there is no rescue: River measures a job's age by the wall
+	// clock against the time the runtime's clock gave its attempt, so a
+	// clock in the past would have running jobs run twice.
 	RescueAfter time.Duration
 	// Listener, on PostgreSQL, is a pgx pool on the same database used only
 	// to LISTEN for new jobs, so workers start them at once instead of at
@@ -84,9 +94,27 @@ type Options struct {
 	Webhooks WebhookOptions
 	// Logger defaults to the runtime's.
 	Logger *slog.Logger
+	// TracerProvider receives the spans of River's OpenTelemetry
+	// middleware (otelriver): one per batch of jobs inserted
+	// ("river.insert_many") and one per job worked ("river.work/<kind>"),
+	// linked to the span that inserted the job (W3C trace context in the
+	// job's metadata). Its metrics go to the global meter provider.
+	// Defaults to the global tracer provider.
+	TracerProvider trace.TracerProvider
 	// Clocked makes River read the time from the runtime's clock instead
 	// of the database's (for tests that control time).
 	Clocked bool
+}
+
+// noRescue is River's rescue horizon under a runtime clock: a century.
+const noRescue = 100 * 365 * 24 * time.Hour
+
+// rescueAfter is River's rescue horizon for opts (see Options.RescueAfter).
+func rescueAfter(opts Options) time.Duration {
+	if opts.Clocked {
+		return noRescue
+	}
+	return opts.RescueAfter
 }
 
 // WebhookOptions configure webhook deliveries.
@@ -130,7 +158,7 @@ func (o Options) withDefaults() Options {
 			*v = d
 		}
 	}
-	def(&o.Workers, 4)
+	def(&o.Workers, DefaultWorkers)
 	def(&o.WebhookWorkers, 4)
 	def(&o.MaxDepth, 5)
 	def(&o.RateLimit, 6000)
@@ -187,9 +215,15 @@ type Engine struct {
 	http   *http.Client
 	// ownPool is River's own SQLite pool, closed by Close.
 	ownPool *sql.DB
+	// riverConfig is the client's configuration (its workers, retry
+	// policy, clock), with which the package's tests work jobs.
+	riverConfig *river.Config
 
 	actionsMu sync.RWMutex
 	actions   map[string]actionFunc
+	// jobs are the modules' kinds of job (module.Module.Jobs), fixed
+	// when the engine is made.
+	jobs map[string]module.Job
 
 	cacheMu sync.Mutex
 	cache   map[string]*tenantConfig
@@ -211,7 +245,7 @@ func newEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{rt: rt, opts: opts, log: opts.Logger, actions: map[string]actionFunc{}, cache: map[string]*tenantConfig{},
+	e := &Engine{rt: rt, opts: opts, log: opts.Logger, actions: map[string]actionFunc{}, jobs: map[string]module.Job{}, cache: map[string]*tenantConfig{},
 		periodic: map[string]PeriodicFunc{}, rates: map[string]*rate{}}
 	if e.log == nil {
 		e.log = rt.Logger
@@ -239,19 +273,28 @@ func newEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 	river.AddWorker(workers, &runWorker{e: e})
 	river.AddWorker(workers, &webhookWorker{e: e})
 	river.AddWorker(workers, &periodicWorker{e: e})
+	river.AddWorker(workers, &moduleJobWorker{e: e})
 	cfg := &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueRules:    {MaxWorkers: opts.Workers},
 			QueueWebhooks: {MaxWorkers: opts.WebhookWorkers},
+			QueueJobs:     {MaxWorkers: opts.Workers},
 		},
 		Workers:              workers,
 		Logger:               e.riverLogger(),
 		FetchPollInterval:    opts.PollInterval,
 		FetchCooldown:        min(opts.PollInterval, 10*time.Millisecond),
 		JobTimeout:           opts.JobTimeout,
-		RescueStuckJobsAfter: opts.RescueAfter,
+		RescueStuckJobsAfter: rescueAfter(opts),
 		RetryPolicy:          &retryPolicy{e: e},
 		ErrorHandler:         &errorHandler{log: e.log},
+		// Plugins, not Middleware: otelriver is both a middleware (insert,
+		// work) and a hook (River's metrics).
+		Plugins: []rivertype.Plugin{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			TracerProvider:              opts.TracerProvider,
+			EnableTracePropagation:      true,
+			EnableWorkSpanJobKindSuffix: true,
+		})},
 	}
 	if opts.Clocked {
 		cfg.Test.Time = clockTime{rt.Clock}
@@ -260,7 +303,7 @@ func newEngine(rt *store.Runtime, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crm: automation: %w", err)
 	}
-	e.client = client
+	e.client, e.riverConfig = client, cfg
 	rt.Hooks.OnAppend(e.onAppend)
 	return e, nil
 }

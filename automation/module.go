@@ -2,11 +2,17 @@ package automation
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
+
+// migrations are the module's schema migrations (module.Module.Migrations).
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // Module declares the automation module to package crm, which wires it
 // (see internal/module); hosts use the service crm binds (c.Automation)
@@ -19,7 +25,9 @@ type declaration struct{}
 // Declare returns the module's contract.
 func (declaration) Declare() module.Module {
 	return module.Module{
-		Name: "automation",
+		Name:        "automation",
+		Permissions: []string{"automation"},
+		Migrations:  module.Files(migrations),
 		Tables: []string{"crm_rules", "crm_rule_versions", "crm_rule_runs", "crm_rule_steps", "crm_assignment_counters",
 			"crm_automation_sweeps", "crm_webhooks", "crm_webhook_deliveries", "crm_webhook_attempts"},
 		Events:         EventTypes(),
@@ -40,9 +48,22 @@ func followMerge(ctx context.Context, tx *store.Tx, tenant string, m module.Cont
 }
 
 // Engine returns the engine that turns rt's events into River jobs and
-// runs them (crm makes one per CRM).
-func (declaration) Engine(rt *store.Runtime, opts Options) (*Engine, error) {
-	return newEngine(rt, opts)
+// runs them (crm makes one per CRM), with the rule actions and the kinds
+// of durable job the modules declare; it becomes rt's job queue
+// (store.Tx.Enqueue).
+func (declaration) Engine(rt *store.Runtime, opts Options, actions []module.Action, jobs []module.Job) (*Engine, error) {
+	e, err := newEngine(rt, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.declareActions(actions); err != nil {
+		return nil, err
+	}
+	if err := e.declareJobs(jobs); err != nil {
+		return nil, err
+	}
+	rt.Jobs = jobQueue{e}
+	return e, nil
 }
 
 // Service returns the rules, runs and webhooks of sc's tenant.
@@ -53,5 +74,9 @@ func (declaration) Service(sc store.Scope, e *Engine) *Service { return newServi
 // transaction, validate (optional) checks a rule's params at save time.
 func (declaration) RegisterAction(e *Engine, name string, run func(ctx context.Context, sc store.Scope, call Call) (any, error),
 	validate func(params json.RawMessage) error) error {
-	return e.registerAction(name, actionFunc{Run: run, Validate: validate})
+	fn := actionFunc{Run: run}
+	if validate != nil {
+		fn.Validate = func(_ context.Context, _ store.Scope, params json.RawMessage) error { return validate(params) }
+	}
+	return e.registerAction(name, fn)
 }

@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/store"
 )
 
 // Rule is "when an event of these types happens and the condition holds,
@@ -70,7 +73,10 @@ func (c Condition) IsZero() bool { return c.Event.IsZero() && c.Contact.IsZero()
 //   - "branch": If, and the actions of Then and/or Else.
 //   - "webhook": WebhookID, a webhook of the tenant: the event is
 //     delivered to it (signed, retried; see Webhooks).
-//   - any name registered with Engine.RegisterAction: Params, passed to
+//   - an action a module declares (module.Module.Actions), such as the
+//     pipeline module's "create_deal": Params, checked by the module when
+//     the rule is saved.
+//   - any name registered with crm.CRM.RegisterAction: Params, passed to
 //     the host's function.
 type Action struct {
 	Type string `json:"type"`
@@ -100,7 +106,15 @@ type Action struct {
 	Params json.RawMessage `json:"params,omitempty"`
 }
 
-// Assignee chooses who gets a task; set exactly one field.
+// Assignee chooses who gets a task; set exactly one of Owner, User,
+// RoundRobin, LeastLoaded and Team (Team with its Strategy):
+//
+//	{"owner": true}
+//	{"user": "anna"}
+//	{"round_robin": ["anna", "ben"]}
+//	{"least_loaded": ["anna", "ben"]}
+//	{"team": "sales-emea", "strategy": "round_robin"}
+//	{"team": "sales-emea", "strategy": "least_loaded"}
 type Assignee struct {
 	// Owner assigns the contact's owner.
 	Owner bool `json:"owner,omitempty"`
@@ -112,7 +126,25 @@ type Assignee struct {
 	// LeastLoaded picks the user with the fewest open tasks (ties: the
 	// first listed).
 	LeastLoaded []string `json:"least_loaded,omitempty"`
+	// Team assigns a member of the tenant's team of this name (package
+	// access): one of its members who are available when the step runs
+	// (active, not out of office), chosen by Strategy. The team must
+	// exist when the rule is saved; a step that finds no member
+	// available (or, least loaded, every one at capacity) fails the run.
+	Team string `json:"team,omitempty"`
+	// Strategy is how Team's member is chosen: StrategyRoundRobin (turns
+	// in user id order, kept per rule step as for RoundRobin) or
+	// StrategyLeastLoaded (the fewest open tasks, passing over members
+	// whose open tasks reach their capacity; ties: the lowest user id).
+	// Required with Team, and only with it.
+	Strategy string `json:"strategy,omitempty"`
 }
+
+// Strategies of Assignee.Team.
+const (
+	StrategyRoundRobin  = "round_robin"
+	StrategyLeastLoaded = "least_loaded"
+)
 
 // Built-in action types.
 const (
@@ -155,7 +187,10 @@ type checker struct {
 	contacts   *filter.Schema
 	events     *core.EventCatalogue // nil: event types are not checked
 	registered func(name string) (actionFunc, bool)
+	ctx        context.Context // for the actions' Validate, in
+	sc         store.Scope     // the rule's tenant
 	webhookOK  func(id core.ID) (bool, error)
+	teamOK     func(name string) (bool, error) // nil: teams are not checked
 	count      int
 	err        error // a failure to check (database), not a rule problem
 }
@@ -194,6 +229,9 @@ func (c *checker) condition(path string, cond Condition) {
 		c.addAll(path+".event", err)
 	}
 	if err := c.contacts.Check(cond.Contact); err != nil {
+		c.addAll(path+".contact", err)
+	} else if _, err := c.contacts.Matcher(cond.Contact, time.Time{}); err != nil {
+		// Related conditions are SQL's; a rule matches in memory.
 		c.addAll(path+".contact", err)
 	}
 }
@@ -356,10 +394,34 @@ func (c *checker) action(path string, a *Action, depth int) {
 		if len(a.Params) > 0 && !json.Valid(a.Params) {
 			c.v.Add(path+".params", "is not valid JSON")
 		} else if fn.Validate != nil {
-			if err := fn.Validate(a.Params); err != nil {
-				c.v.Add(path+".params", "%v", err)
-			}
+			c.validateParams(path+".params", fn, a.Params)
 		}
+	}
+}
+
+// validateParams runs the Validate of a host's or a module's action. A
+// host's error is a problem of the rule; a module's is when it wraps
+// ErrInvalid (its field problems listed under path), else a failure to
+// check.
+func (c *checker) validateParams(path string, fn actionFunc, params json.RawMessage) {
+	err := fn.Validate(c.ctx, c.sc, params)
+	var ve *core.ValidationError
+	switch {
+	case err == nil:
+	case !fn.declared:
+		c.v.Add(path, "%v", err)
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			field := path
+			if f.Field != "" {
+				field += "." + f.Field
+			}
+			c.v.Add(field, "%s", f.Message)
+		}
+	case errors.Is(err, core.ErrInvalid):
+		c.v.Add(path, "%v", err)
+	default:
+		c.err = err
 	}
 }
 
@@ -387,8 +449,24 @@ func (c *checker) assignee(path string, a *Assignee) {
 			c.v.CheckText(fmt.Sprintf("%s.%s[%d]", path, name, i), u, 200)
 		}
 	}
+	if a.Team != "" {
+		n++
+		c.v.CheckText(path+".team", a.Team, access.MaxTeamNameLen)
+		switch {
+		case a.Strategy != StrategyRoundRobin && a.Strategy != StrategyLeastLoaded:
+			c.v.Add(path+".strategy", "must be %s or %s with a team", StrategyRoundRobin, StrategyLeastLoaded)
+		case c.teamOK != nil && core.StorableText(a.Team):
+			if ok, err := c.teamOK(a.Team); err != nil {
+				c.err = err
+			} else if !ok {
+				c.v.Add(path+".team", "the tenant has no team of this name")
+			}
+		}
+	} else if a.Strategy != "" {
+		c.v.Add(path+".strategy", "is only for a team")
+	}
 	if n != 1 {
-		c.v.Add(path, "set exactly one of owner, user, round_robin and least_loaded")
+		c.v.Add(path, "set exactly one of owner, user, round_robin, least_loaded and team")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -81,12 +82,13 @@ func (s *Rules) check(ctx context.Context, q store.Q, r *Rule) error {
 	if err != nil {
 		return err
 	}
-	c := &checker{v: &core.ValidationError{}, contacts: schema, registered: s.e.action, events: s.e.rt.Events,
+	c := &checker{v: &core.ValidationError{}, contacts: schema, registered: s.e.action, events: s.e.rt.Events, ctx: ctx, sc: s.sc,
 		webhookOK: func(id core.ID) (bool, error) {
 			var n int
 			err := q.QueryRow(ctx, `SELECT count(*) FROM crm_webhooks WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&n)
 			return n == 1, err
-		}}
+		},
+		teamOK: func(name string) (bool, error) { return access.Module.TeamExists(ctx, q, tenant, name) }}
 	c.rule(r)
 	if c.err != nil {
 		return c.err
@@ -96,9 +98,15 @@ func (s *Rules) check(ctx context.Context, q store.Q, r *Rule) error {
 
 // Create stores a new rule (version 1). Enabled rules act on events from
 // the commit on.
-func (s *Rules) Create(ctx context.Context, r Rule) (*Rule, error) {
+func (s *Rules) Create(ctx context.Context, r Rule) (_ *Rule, err error) {
+	ctx, span := s.sc.Span(ctx, "automation.Rules.Create")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "rule", core.NilID, access.Manage); err != nil {
 		return nil, err
 	}
 	if err := s.check(ctx, s.sc.Q(), &r); err != nil {
@@ -131,9 +139,15 @@ func insertVersion(ctx context.Context, q store.Q, tenant string, r *Rule, def j
 }
 
 // Get returns a rule.
-func (s *Rules) Get(ctx context.Context, id core.ID) (*Rule, error) {
+func (s *Rules) Get(ctx context.Context, id core.ID) (_ *Rule, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Rules.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "rule", id, access.Read); err != nil {
 		return nil, err
 	}
 	r, err := getRule(ctx, s.sc.Q(), tenant, id)
@@ -167,9 +181,15 @@ func ruleVersion(ctx context.Context, q store.Q, tenant string, id core.ID, vers
 }
 
 // List returns the tenant's rules, oldest first.
-func (s *Rules) List(ctx context.Context) ([]*Rule, error) {
+func (s *Rules) List(ctx context.Context) (_ []*Rule, err error) {
+	ctx, span := s.sc.Span(ctx, "automation.Rules.List")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "rule", core.NilID, access.Read); err != nil {
 		return nil, err
 	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT `+ruleColumns+` FROM crm_rules r WHERE r.tenant_id = ? ORDER BY r.created_at, r.id`, tenant)
@@ -190,12 +210,18 @@ func (s *Rules) List(ctx context.Context) ([]*Rule, error) {
 // Update replaces a rule's definition and enabled flag with r's, as a new
 // version. r.Version must be the version read (else ErrConflict). Runs
 // that wait finish with the version they started with.
-func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
+func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (_ *Rule, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Rules.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(r.Version); err != nil {
 		return nil, err
 	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "rule", id, access.Manage); err != nil {
 		return nil, err
 	}
 	if err := s.check(ctx, s.sc.Q(), &r); err != nil {
@@ -236,13 +262,23 @@ func (s *Rules) Update(ctx context.Context, id core.ID, r Rule) (*Rule, error) {
 }
 
 // SetEnabled switches a rule on or off (a new version).
-func (s *Rules) SetEnabled(ctx context.Context, id core.ID, version int64, enabled bool) (*Rule, error) {
+func (s *Rules) SetEnabled(ctx context.Context, id core.ID, version int64, enabled bool) (_ *Rule, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Rules.SetEnabled", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(version); err != nil {
 		return nil, err
 	}
-	cur, err := s.Get(ctx, id)
+	if err := check(ctx, s.sc, "rule", id, access.Manage); err != nil {
+		return nil, err
+	}
+	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
+	}
+	cur, err := getRule(ctx, s.sc.Q(), tenant, id)
+	if err != nil {
+		return nil, store.Wrap(err, "get rule")
 	}
 	cur.Enabled, cur.Version = enabled, version
 	return s.Update(ctx, id, *cur)
@@ -250,9 +286,15 @@ func (s *Rules) SetEnabled(ctx context.Context, id core.ID, version int64, enabl
 
 // Delete removes a rule. Its run log and versions stay (runs that wait
 // finish with their version).
-func (s *Rules) Delete(ctx context.Context, id core.ID) error {
+func (s *Rules) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Rules.Delete", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return err
+	}
+	if err := check(ctx, s.sc, "rule", id, access.Manage); err != nil {
 		return err
 	}
 	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {

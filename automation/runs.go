@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -53,7 +54,9 @@ type Run struct {
 	StartedAt   time.Time  `json:"started_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	// Steps are filled in by Runs.Get, in the order they ran.
+	// Steps are filled in by Runs.Get, in the order they ran. Their
+	// results are null for an actor who does not see contacts' personal
+	// data.
 	Steps []Step `json:"steps,omitempty"`
 }
 
@@ -114,7 +117,14 @@ func insertRunOnce(ctx context.Context, q store.Q, tenant string, r *Run) (bool,
 }
 
 func getRun(ctx context.Context, q store.Q, tenant string, id core.ID) (*Run, error) {
-	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+` FROM crm_rule_runs r WHERE r.tenant_id = ? AND r.id = ?`, tenant, id))
+	return getRunWhere(ctx, q, tenant, id, "")
+}
+
+// getRunWhere reads the run with id if it also satisfies extra (" AND "
+// and a condition on r, or "") with args.
+func getRunWhere(ctx context.Context, q store.Q, tenant string, id core.ID, extra string, args ...any) (*Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+` FROM crm_rule_runs r WHERE r.tenant_id = ? AND r.id = ?`+extra,
+		append([]any{tenant, id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, core.NotFound("rule run", id)
 	}
@@ -138,9 +148,17 @@ type Runs struct {
 	sc store.Scope
 }
 
-// List returns runs, newest first.
-func (s *Runs) List(ctx context.Context, rq RunQuery) ([]*Run, error) {
+// List returns runs, newest first. An actor gets only the runs about
+// records they see (see the package doc, Record access).
+func (s *Runs) List(ctx context.Context, rq RunQuery) (_ []*Run, err error) {
+	ctx, span := s.sc.Span(ctx, "automation.Runs.List")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	eff, err := checkEff(ctx, s.sc, "run", core.NilID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +184,13 @@ func (s *Runs) List(ctx context.Context, rq RunQuery) ([]*Run, error) {
 		where = append(where, "(r.started_at, r.id) < (SELECT b.started_at, b.id FROM crm_rule_runs b WHERE b.tenant_id = r.tenant_id AND b.id = ?)")
 		args = append(args, rq.Before)
 	}
+	vis, vargs, err := runsVisible(ctx, s.sc, eff)
+	if err != nil {
+		return nil, store.Wrap(err, "list runs")
+	}
+	if vis != "" {
+		where, args = append(where, vis), append(args, vargs...)
+	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT `+runColumns+` FROM crm_rule_runs r WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY r.started_at DESC, r.id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
@@ -182,17 +207,50 @@ func (s *Runs) List(ctx context.Context, rq RunQuery) ([]*Run, error) {
 	return out, store.Wrap(err, "list runs")
 }
 
-// Get returns a run with its steps.
-func (s *Runs) Get(ctx context.Context, id core.ID) (*Run, error) {
+// Get returns a run with its steps. A run about a record the actor does
+// not see is core.ErrNotFound.
+func (s *Runs) Get(ctx context.Context, id core.ID) (_ *Run, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Runs.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	r, err := getRun(ctx, s.sc.Q(), tenant, id)
+	eff, err := checkEff(ctx, s.sc, "run", id, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	vis, vargs, err := runsVisible(ctx, s.sc, eff)
+	if err != nil {
+		return nil, store.Wrap(err, "get run")
+	}
+	extra := ""
+	if vis != "" {
+		extra = " AND " + vis
+	}
+	r, err := getRunWhere(ctx, s.sc.Q(), tenant, id, extra, vargs...)
+	if errors.Is(err, core.ErrNotFound) && extra != "" {
+		// Hidden from the actor, as a missing one; an attempt on one that
+		// exists is recorded.
+		if _, ferr := getRun(ctx, s.sc.Q(), tenant, id); ferr == nil {
+			deny(ctx, s.sc, "run", id, access.Read)
+		}
+	}
 	if err != nil {
 		return nil, store.Wrap(err, "get run")
 	}
 	r.Steps, err = steps(ctx, s.sc.Q(), tenant, id)
+	if !eff.SeesPersonalData("contacts") {
+		// What an action made can name the person (a task's title, a
+		// field's new value): results are for actors who see contacts'
+		// personal data.
+		for i := range r.Steps {
+			if len(r.Steps[i].Result) > 0 {
+				r.Steps[i].Result = json.RawMessage("null")
+			}
+		}
+	}
 	return r, store.Wrap(err, "get run")
 }
 
@@ -230,7 +288,7 @@ func personalData() []store.PersonalData {
 			if err != nil {
 				return nil, err
 			}
-			var out []*Run
+			out := []*Run{} // an empty section, as every module's, not null
 			if err := store.EachRow(rows, func(s store.Scanner) error {
 				r, err := scanRun(s)
 				if err == nil {
@@ -244,9 +302,6 @@ func personalData() []store.PersonalData {
 				if r.Steps, err = steps(ctx, sc.Q(), tenant, r.ID); err != nil {
 					return nil, err
 				}
-			}
-			if len(out) == 0 {
-				return nil, nil
 			}
 			return out, nil
 		},

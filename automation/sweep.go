@@ -13,6 +13,11 @@ import (
 	"github.com/crmkit/crmkit/internal/store"
 )
 
+// erasedColumn tells, for an event e, whether the person it is about has
+// been erased (consent's erasure receipts, read only): rules do not act
+// on an erased person's past events, whose runs the erasure deleted.
+const erasedColumn = `EXISTS (SELECT 1 FROM crm_erasures x WHERE x.tenant_id = e.tenant_id AND x.contact_id = e.contact_id)`
+
 // sweepBatch is how many events one sweep transaction looks at.
 const sweepBatch = 1000
 
@@ -29,8 +34,9 @@ const sweepBatch = 1000
 // event queued twice still acts once. Start runs it every
 // Options.SweepEvery.
 func (e *Engine) Sweep(ctx context.Context) error {
+	// A tenant listing (see internal/tenantcheck): the tenants to sweep.
 	rows, err := store.NewScope(e.rt).Q().Query(ctx, `SELECT tenant_id FROM crm_rules WHERE enabled
-		UNION SELECT tenant_id FROM crm_webhooks WHERE enabled ORDER BY 1`)
+		UNION SELECT tenant_id FROM crm_webhooks WHERE enabled ORDER BY 1 /* crm:tenant-listing */`)
 	if err != nil {
 		return fmt.Errorf("crm: sweep: %w", err)
 	}
@@ -162,23 +168,30 @@ func msFloor(id core.ID) core.ID {
 // and returns how many it read, the new mark and the ids of those missed.
 func (e *Engine) sweepBatch(ctx context.Context, sc store.Scope, cfg *tenantConfig, mark, until core.ID) (int, core.ID, []core.ID, error) {
 	tenant, _ := sc.Tenant()
-	rows, err := sc.Q().Query(ctx, `SELECT `+store.EventColumns("e")+` FROM crm_events e
+	rows, err := sc.Q().Query(ctx, `SELECT `+store.EventColumns("e")+`, `+erasedColumn+` FROM crm_events e
 		WHERE e.tenant_id = ? AND e.id > ? AND e.id < ? ORDER BY e.id LIMIT ?`, tenant, mark, until, sweepBatch)
 	if err != nil {
 		return 0, mark, nil, err
 	}
-	var evs []core.Event
+	var all, evs []core.Event
 	if err := store.EachRow(rows, func(s store.Scanner) error {
-		ev, err := store.ScanEvent(s)
-		evs = append(evs, ev)
+		var erased bool
+		ev, err := store.ScanEvent(s, &erased)
+		all = append(all, ev)
+		if !erased {
+			evs = append(evs, ev)
+		}
 		return err
 	}); err != nil {
 		return 0, mark, nil, err
 	}
-	if len(evs) == 0 {
+	if len(all) == 0 {
 		return 0, mark, nil, nil
 	}
-	mark = evs[len(evs)-1].ID
+	mark = all[len(all)-1].ID
+	if len(evs) == 0 {
+		return len(all), mark, nil, nil
+	}
 	// What each event should have: a run per rule, a delivery per webhook.
 	type want struct {
 		ev    core.Event
@@ -208,7 +221,7 @@ func (e *Engine) sweepBatch(ctx context.Context, sc store.Scope, cfg *tenantConf
 		}
 	}
 	if len(wants) == 0 {
-		return len(evs), mark, nil, nil
+		return len(all), mark, nil, nil
 	}
 	d := sc.Runtime().Dialect
 	have := map[string]bool{}
@@ -251,7 +264,7 @@ func (e *Engine) sweepBatch(ctx context.Context, sc store.Scope, cfg *tenantConf
 			missed = append(missed, w.ev.ID)
 		}
 	}
-	return len(evs), mark, missed, nil
+	return len(all), mark, missed, nil
 }
 
 // deliveryKey is the dedupe key of the delivery of event to a webhook

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -129,9 +130,15 @@ func (s *Webhooks) check(ctx context.Context, in *WebhookInput) error {
 
 // Create subscribes a URL to events. The URL must be http(s) and, unless
 // the engine's WebhookOptions allow it, reach a public address.
-func (s *Webhooks) Create(ctx context.Context, in WebhookInput) (*Webhook, error) {
+func (s *Webhooks) Create(ctx context.Context, in WebhookInput) (_ *Webhook, err error) {
+	ctx, span := s.sc.Span(ctx, "automation.Webhooks.Create")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "webhook", core.NilID, access.Manage); err != nil {
 		return nil, err
 	}
 	if err := s.check(ctx, &in); err != nil {
@@ -155,9 +162,15 @@ func (s *Webhooks) Create(ctx context.Context, in WebhookInput) (*Webhook, error
 }
 
 // Get returns a webhook.
-func (s *Webhooks) Get(ctx context.Context, id core.ID) (*Webhook, error) {
+func (s *Webhooks) Get(ctx context.Context, id core.ID) (_ *Webhook, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Webhooks.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "webhook", id, access.Read); err != nil {
 		return nil, err
 	}
 	w, err := getWebhook(ctx, s.sc.Q(), tenant, id)
@@ -165,9 +178,15 @@ func (s *Webhooks) Get(ctx context.Context, id core.ID) (*Webhook, error) {
 }
 
 // List returns the tenant's webhooks.
-func (s *Webhooks) List(ctx context.Context) ([]*Webhook, error) {
+func (s *Webhooks) List(ctx context.Context) (_ []*Webhook, err error) {
+	ctx, span := s.sc.Span(ctx, "automation.Webhooks.List")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "webhook", core.NilID, access.Read); err != nil {
 		return nil, err
 	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT `+webhookColumns+` FROM crm_webhooks w WHERE w.tenant_id = ? ORDER BY w.created_at, w.id`, tenant)
@@ -188,12 +207,18 @@ func (s *Webhooks) List(ctx context.Context) ([]*Webhook, error) {
 // Update changes a webhook's URL, event types and secret; version is the
 // version read. Updating re-enables a disabled webhook and clears its
 // failure count.
-func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in WebhookInput) (*Webhook, error) {
+func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in WebhookInput) (_ *Webhook, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Webhooks.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(version); err != nil {
 		return nil, err
 	}
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "webhook", id, access.Manage); err != nil {
 		return nil, err
 	}
 	if err := s.check(ctx, &in); err != nil {
@@ -226,9 +251,15 @@ func (s *Webhooks) Update(ctx context.Context, id core.ID, version int64, in Web
 
 // Delete removes a webhook; its pending deliveries are cancelled when
 // their turn comes. The delivery log stays.
-func (s *Webhooks) Delete(ctx context.Context, id core.ID) error {
+func (s *Webhooks) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Webhooks.Delete", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return err
+	}
+	if err := check(ctx, s.sc, "webhook", id, access.Manage); err != nil {
 		return err
 	}
 	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -260,9 +291,15 @@ func scanDelivery(s store.Scanner) (*Delivery, error) {
 
 // Deliveries lists a webhook's deliveries, newest first (at most limit,
 // default 50).
-func (s *Webhooks) Deliveries(ctx context.Context, webhookID core.ID, limit int) ([]*Delivery, error) {
+func (s *Webhooks) Deliveries(ctx context.Context, webhookID core.ID, limit int) (_ []*Delivery, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Webhooks.Deliveries", webhookID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "webhook", webhookID, access.Read); err != nil {
 		return nil, err
 	}
 	if limit == 0 {
@@ -288,9 +325,15 @@ func (s *Webhooks) Deliveries(ctx context.Context, webhookID core.ID, limit int)
 }
 
 // Delivery returns one delivery with the log of its attempts.
-func (s *Webhooks) Delivery(ctx context.Context, id core.ID) (*Delivery, error) {
+func (s *Webhooks) Delivery(ctx context.Context, id core.ID) (_ *Delivery, err error) {
+	ctx, span := s.sc.SpanID(ctx, "automation.Webhooks.Delivery", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := check(ctx, s.sc, "delivery", id, access.Read); err != nil {
 		return nil, err
 	}
 	d, err := scanDelivery(s.sc.Q().QueryRow(ctx, `SELECT `+deliveryColumns+` FROM crm_webhook_deliveries d WHERE d.tenant_id = ? AND d.id = ?`, tenant, id))

@@ -77,7 +77,7 @@ func TestNegotiationNotifiesWebhook(t *testing.T) {
 		rc := &receiver{t: t}
 		srv := httptest.NewServer(rc)
 		defer srv.Close()
-		c := started(t, db, loopbackConfig())
+		c := idle(t, db, loopbackConfig())
 
 		hook, err := c.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: srv.URL + "/crm"})
 		require.NoError(t, err)
@@ -105,7 +105,9 @@ func TestNegotiationNotifiesWebhook(t *testing.T) {
 		_, err = c.Deals.MoveStage(ctx, deal.ID, deal.Version, negotiation)
 		require.NoError(t, err)
 
-		require.Eventually(t, func() bool { return len(rc.received()) == 1 }, 10*time.Second, 5*time.Millisecond)
+		// The rule's run, then the delivery it queued.
+		require.Equal(t, 2, automation.WorkQueued(t, c.Automation))
+		require.Len(t, rc.received(), 1, "delivered once")
 		got := rc.received()[0]
 		require.NoError(t, got.Verified)
 		require.Equal(t, "deal.stage_changed", got.Type)
@@ -115,13 +117,10 @@ func TestNegotiationNotifiesWebhook(t *testing.T) {
 		// A forged body does not verify.
 		require.ErrorIs(t, automation.VerifySignature(hook.Secret, "t=1,v1=00", []byte("{}"), time.Unix(1, 0), time.Minute), automation.ErrBadSignature)
 
-		require.Eventually(t, func() bool {
-			ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
-			require.NoError(t, err)
-			return len(ds) == 1 && ds[0].Status == "delivered"
-		}, 5*time.Second, 10*time.Millisecond)
-		time.Sleep(100 * time.Millisecond)
-		require.Len(t, rc.received(), 1, "delivered once")
+		ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		require.Equal(t, "delivered", ds[0].Status)
 	})
 }
 
@@ -144,24 +143,33 @@ func TestWebhookRetriesUntilTheReceiverRecovers(t *testing.T) {
 		}}
 		srv := httptest.NewServer(rc)
 		defer srv.Close()
-		c := started(t, db, loopbackConfig())
+		c, clock := retrying(t, db, loopbackConfig())
 		hook, err := c.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: srv.URL, EventTypes: []string{"company.*"}})
 		require.NoError(t, err)
 		rc.secret.Store(hook.Secret)
 		_, err = c.Companies.Create(ctx, contactsCompany("Acme"))
 		require.NoError(t, err)
 
-		var d *automation.Delivery
-		require.Eventually(t, func() bool {
+		// The event's job, then the first attempt; each later attempt
+		// when its retry is due.
+		require.Equal(t, 2, automation.WorkQueued(t, c.Automation))
+		status := func() string {
 			ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
 			require.NoError(t, err)
-			if len(ds) != 1 || ds[0].Status != "delivered" {
-				return false
-			}
-			d, err = c.Automation.Webhooks.Delivery(ctx, ds[0].ID)
-			require.NoError(t, err)
-			return true
-		}, 60*time.Second, 20*time.Millisecond)
+			require.Len(t, ds, 1)
+			return ds[0].Status
+		}
+		for attempt := 2; attempt <= 3; attempt++ {
+			require.Equal(t, "pending", status())
+			require.Zero(t, automation.WorkDue(t, c.Automation), "not yet due")
+			clock.Jump(time.Hour)
+			require.Equal(t, 1, automation.WorkDue(t, c.Automation))
+		}
+		require.Equal(t, "delivered", status())
+		ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
+		require.NoError(t, err)
+		d, err := c.Automation.Webhooks.Delivery(ctx, ds[0].ID)
+		require.NoError(t, err)
 		require.Len(t, d.Log, 3)
 		require.Equal(t, 500, d.Log[0].StatusCode)
 		require.Equal(t, 0, d.Log[1].StatusCode)
@@ -190,41 +198,57 @@ func TestFailingWebhookIsDisabled(t *testing.T) {
 		defer srv.Close()
 		cfg := loopbackConfig()
 		cfg.Automation.Webhooks.DisableAfter = 3
-		c := started(t, db, cfg)
+		c, clock := retrying(t, db, cfg)
 		hook, err := c.Automation.Webhooks.Create(ctx, automation.WebhookInput{URL: srv.URL, EventTypes: []string{"company.created"}})
 		require.NoError(t, err)
 		_, err = c.Companies.Create(ctx, contactsCompany("Acme"))
 		require.NoError(t, err)
 
-		require.Eventually(t, func() bool {
+		require.Equal(t, 2, automation.WorkQueued(t, c.Automation)) // the event's job, the first attempt
+		for attempt := 2; attempt <= 3; attempt++ {
 			h, err := c.Automation.Webhooks.Get(ctx, hook.ID)
 			require.NoError(t, err)
-			return !h.Enabled
-		}, 60*time.Second, 20*time.Millisecond)
+			require.True(t, h.Enabled, "enabled after %d failed attempts", attempt-1)
+			clock.Jump(time.Hour)
+			require.Equal(t, 1, automation.WorkDue(t, c.Automation))
+		}
 		h, err := c.Automation.Webhooks.Get(ctx, hook.ID)
 		require.NoError(t, err)
+		require.False(t, h.Enabled)
 		require.Contains(t, h.DisabledReason, "3 failed attempts")
 		evs, err := c.Events(ctx, crm.EventQuery{Types: []string{"webhook.disabled"}})
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
 		require.Equal(t, hook.ID, evs[0].SubjectID)
-		require.Eventually(t, func() bool {
-			ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
-			require.NoError(t, err)
-			return len(ds) == 1 && ds[0].Status == "cancelled"
-		}, 5*time.Second, 10*time.Millisecond)
+		ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		require.Equal(t, "cancelled", ds[0].Status)
+		clock.Jump(24 * time.Hour)
+		require.Zero(t, automation.WorkDue(t, c.Automation), "the delivery is not retried")
 		require.Len(t, rc.received(), 3)
 
 		// A new event is not sent to a disabled webhook; Update enables it.
 		_, err = c.Companies.Create(ctx, contactsCompany("Beta"))
 		require.NoError(t, err)
+		require.Zero(t, automation.WorkQueued(t, c.Automation))
 		h, err = c.Automation.Webhooks.Update(ctx, h.ID, h.Version, automation.WebhookInput{URL: srv.URL, EventTypes: h.EventTypes, Secret: h.Secret})
 		require.NoError(t, err)
 		require.True(t, h.Enabled)
-		ds, err := c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
+		ds, err = c.Automation.Webhooks.Deliveries(ctx, hook.ID, 0)
 		require.NoError(t, err)
 		require.Len(t, ds, 1)
 	})
+}
+
+// retrying returns a CRM without workers (see idle) on a clock the test
+// moves, whose failed deliveries are retried a minute later, then two,
+// and so on: a retry is due when the test has moved the clock past it.
+func retrying(t *testing.T, db *bun.DB, cfg crm.Config) (*crm.CRM, *movingClock) {
+	clock := newMovingClock(time.Now())
+	cfg.Clock = clock
+	cfg.Automation.Webhooks.RetryBase = time.Minute
+	return idle(t, db, cfg), clock
 }
 
 func contactsCompany(name string) contacts.NewCompany { return contacts.NewCompany{Name: name} }

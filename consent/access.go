@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -35,10 +36,20 @@ type SubjectAccess struct {
 // erased contact it returns what was kept on purpose: under a legal hold,
 // the held sections and the identity (the name and addresses an invoice
 // was made out to); afterwards the anonymous contact and its purchases.
-func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess, error) {
+func (s *Service) Export(ctx context.Context, contactID core.ID) (_ *SubjectAccess, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Export", contactID)
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "contact", contactID, access.Export)
+	if err != nil {
+		return nil, err
+	}
 	var out *SubjectAccess
-	err := s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+	err = s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		tenant, _ := sc.Tenant()
+		if err := g.contact(ctx, sc.Q(), tenant, contactID, access.Export); err != nil {
+			return err
+		}
 		doc := &SubjectAccess{ContactID: contactID, Tenant: tenant, GeneratedAt: sc.Runtime().Now(), Data: map[string]any{}, Recipients: []string{}}
 		for _, src := range sc.Runtime().PersonalDataSources() {
 			v, err := src.Export(ctx, sc, contactID)
@@ -59,7 +70,7 @@ func (s *Service) Export(ctx context.Context, contactID core.ID) (*SubjectAccess
 		return audit(ctx, sc.Tx(), tenant, "export", "contact", contactID, "subject access export")
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "export personal data")
+		return nil, g.done(ctx, store.Wrap(err, "export personal data"))
 	}
 	return out, nil
 }
@@ -71,8 +82,11 @@ func personalData() []store.PersonalData {
 	// crm_erasures is covered too: its receipts hold no personal data and
 	// are kept.
 	out = append(out, store.PersonalData{Name: "consents", Tables: []string{"crm_consents", "crm_optin_requests", "crm_erasures"},
+		// The export is checked by Export (consent export, the contact
+		// visible) and holds the whole log, network details included.
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
-			return newService(sc, Options{}).History(ctx, id)
+			tenant, _ := sc.Tenant()
+			return history(ctx, sc.Q(), tenant, id)
 		},
 		// Erasure is the one time the consent log is deleted from.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
@@ -105,6 +119,17 @@ func audit(ctx context.Context, tx *store.Tx, tenant, action, subjectType string
 	return err
 }
 
+// auditEntry appends e to the audit log of sc's tenant in its own atomic
+// change (or a savepoint of sc's transaction): store.Runtime.Audit, for
+// the modules that record what is not an event.
+func auditEntry(ctx context.Context, sc store.Scope, e store.AuditEntry) error {
+	err := sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		tenant, _ := sc.Tenant()
+		return audit(ctx, tx, tenant, e.Action, e.SubjectType, e.SubjectID, e.Detail)
+	})
+	return store.Wrap(err, "write audit entry")
+}
+
 // AuditQuery selects audit entries: of one subject (NilID: all), in
 // [From, To) (zero times: unbounded), at most Limit (default 50, at most
 // 1000), oldest first.
@@ -115,7 +140,10 @@ type AuditQuery struct {
 }
 
 // Audit returns audit entries.
-func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error) {
+func (s *Service) Audit(ctx context.Context, aq AuditQuery) (_ []AuditEntry, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Audit")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -131,6 +159,9 @@ func (s *Service) Audit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error
 	v.CheckTime("from", aq.From)
 	v.CheckTime("to", aq.To)
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := check(ctx, s.sc, "audit", core.NilID, access.Manage); err != nil {
 		return nil, err
 	}
 	var where strings.Builder

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
@@ -30,8 +31,9 @@ const (
 // Proof sources crmkit itself records; hosts name their own ("form",
 // "checkout", "import", "api", …).
 const (
-	SourceDoubleOptIn = "double_opt_in"
-	SourceUnsubscribe = "unsubscribe_link"
+	SourceDoubleOptIn      = "double_opt_in"
+	SourceUnsubscribe      = "unsubscribe_link"
+	SourcePreferenceCentre = "preference_centre"
 )
 
 // Proof is how a consent was given or taken back.
@@ -73,6 +75,9 @@ type Options struct {
 	// OptInTTL is how long an opt-in confirmation link is valid (default 7
 	// days).
 	OptInTTL time.Duration
+	// PreferencesTTL is how long a preference centre link is valid
+	// (default DefaultPreferencesTTL, 30 days).
+	PreferencesTTL time.Duration
 }
 
 // Service keeps one tenant's purposes and consent log (c.Consent).
@@ -85,6 +90,9 @@ type Service struct {
 func newService(sc store.Scope, opts Options) *Service {
 	if opts.OptInTTL == 0 {
 		opts.OptInTTL = 7 * 24 * time.Hour
+	}
+	if opts.PreferencesTTL <= 0 {
+		opts.PreferencesTTL = DefaultPreferencesTTL
 	}
 	return &Service{sc: sc, opts: opts}
 }
@@ -104,40 +112,63 @@ func checkSubject(v *core.ValidationError, p *Purpose, channel Channel, proof Pr
 
 // Grant records that the contact agreed to purpose over channel, and emits
 // "consent.granted".
-func (s *Service) Grant(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (*Record, error) {
-	return s.change(ctx, contactID, purpose, channel, Granted, proof)
+func (s *Service) Grant(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (_ *Record, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Grant", contactID)
+	defer span.End(&err)
+
+	return s.change(ctx, access.Create, contactID, purpose, channel, Granted, proof)
 }
 
 // Withdraw records that the contact withdrew consent — for one channel, or
 // with channel "" for every channel of the purpose — effective at once, and
 // emits "consent.withdrawn". Withdrawing what is not granted records the
 // withdrawal all the same (it is proof too).
-func (s *Service) Withdraw(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) ([]*Record, error) {
-	return s.changeAll(ctx, contactID, purpose, channel, Withdrawn, proof)
+func (s *Service) Withdraw(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (_ []*Record, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Withdraw", contactID)
+	defer span.End(&err)
+
+	return s.changeAs(ctx, access.Update, contactID, purpose, channel, Withdrawn, proof)
 }
 
 // Object records an objection (Art. 21) — to a purpose on legitimate
 // interest, typically — for one channel or, with "", all; emits
 // "consent.objected".
-func (s *Service) Object(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) ([]*Record, error) {
-	return s.changeAll(ctx, contactID, purpose, channel, Objected, proof)
+func (s *Service) Object(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (_ []*Record, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Object", contactID)
+	defer span.End(&err)
+
+	return s.changeAs(ctx, access.Update, contactID, purpose, channel, Objected, proof)
 }
 
-func (s *Service) change(ctx context.Context, contactID core.ID, purpose string, channel Channel, state State, proof Proof) (*Record, error) {
+func (s *Service) change(ctx context.Context, action access.Action, contactID core.ID, purpose string, channel Channel, state State, proof Proof) (*Record, error) {
 	if channel == "" {
 		return nil, core.Invalid("channel", "is required")
 	}
-	recs, err := s.changeAll(ctx, contactID, purpose, channel, state, proof)
+	recs, err := s.changeAs(ctx, action, contactID, purpose, channel, state, proof)
 	if err != nil {
 		return nil, err
 	}
 	return recs[0], nil
 }
 
-func (s *Service) changeAll(ctx context.Context, contactID core.ID, purpose string, channel Channel, state State, proof Proof) ([]*Record, error) {
+// changeAs is changeAll for the actor in ctx, who needs action on the
+// module and must see the contact.
+func (s *Service) changeAs(ctx context.Context, action access.Action, contactID core.ID, purpose string, channel Channel, state State, proof Proof) ([]*Record, error) {
+	g, err := check(ctx, s.sc, "contact", contactID, action)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.changeAll(ctx, g, action, contactID, purpose, channel, state, proof)
+	return g.mask(recs...), g.done(ctx, err)
+}
+
+func (s *Service) changeAll(ctx context.Context, g *guard, action access.Action, contactID core.ID, purpose string, channel Channel, state State, proof Proof) ([]*Record, error) {
 	var out []*Record
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if err := g.contact(ctx, tx.Q(), tenant, contactID, action); err != nil {
+			return err
+		}
 		p, err := getPurpose(ctx, tx.Q(), tenant, purpose, false)
 		if errors.Is(err, core.ErrNotFound) {
 			return core.Invalid("purpose", "%q is not a purpose of this tenant", purpose)
@@ -235,12 +266,36 @@ const mergedIDs = `(SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges
 // Status returns the record that decides the contact's consent for purpose
 // over channel — the latest, the records of contacts merged into it
 // included — or nil when there is none.
-func (s *Service) Status(ctx context.Context, contactID core.ID, purpose string, channel Channel) (*Record, error) {
+func (s *Service) Status(ctx context.Context, contactID core.ID, purpose string, channel Channel) (_ *Record, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Status", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	r, err := scanRecord(s.sc.Q().QueryRow(ctx, `SELECT `+recordColumns+` FROM crm_consents
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.contact(ctx, s.sc.Q(), tenant, contactID, access.Read); err != nil {
+		return nil, g.done(ctx, store.Wrap(err, "consent status"))
+	}
+	r, err := s.status(ctx, tenant, contactID, purpose, channel)
+	if r != nil {
+		g.mask(r)
+	}
+	return r, err
+}
+
+// status is Status, unchecked.
+func (s *Service) status(ctx context.Context, tenant string, contactID core.ID, purpose string, channel Channel) (*Record, error) {
+	return statusIn(ctx, s.sc.Q(), tenant, contactID, purpose, channel)
+}
+
+// statusIn is status on q (a transaction's, inside one).
+func statusIn(ctx context.Context, q store.Q, tenant string, contactID core.ID, purpose string, channel Channel) (*Record, error) {
+	r, err := scanRecord(q.QueryRow(ctx, `SELECT `+recordColumns+` FROM crm_consents
 		WHERE tenant_id = ? AND contact_id IN `+mergedIDs+` AND purpose_key = ? AND channel = ? ORDER BY recorded_at DESC, id DESC LIMIT 1`,
 		tenant, contactID, tenant, contactID, purpose, string(channel)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -254,7 +309,10 @@ func (s *Service) Status(ctx context.Context, contactID core.ID, purpose string,
 // matching core.ErrNoConsent that says why: on the consent basis the latest
 // record must be a grant; on legitimate interest an objection or withdrawal
 // forbids; contract and legal obligation are allowed.
-func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string, channel Channel) error {
+func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string, channel Channel) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Allowed", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return err
@@ -266,13 +324,20 @@ func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string
 	if err != nil {
 		return store.Wrap(err, "allowed")
 	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
+	if err != nil {
+		return err
+	}
+	if err := g.contact(ctx, s.sc.Q(), tenant, contactID, access.Read); err != nil {
+		return g.done(ctx, store.Wrap(err, "allowed"))
+	}
 	if !slices.Contains(p.Channels, channel) {
 		return fmt.Errorf("%w: purpose %q does not use channel %q", core.ErrNoConsent, purpose, channel)
 	}
 	if err := checkSuppressed(ctx, s.sc.Q(), tenant, contactID); err != nil {
 		return store.Wrap(err, "allowed")
 	}
-	r, err := s.Status(ctx, contactID, purpose, channel)
+	r, err := s.status(ctx, tenant, contactID, purpose, channel)
 	if err != nil {
 		return err
 	}
@@ -295,12 +360,28 @@ func (s *Service) Allowed(ctx context.Context, contactID core.ID, purpose string
 
 // History returns the contact's consent log, with the records of contacts
 // merged into it, oldest first.
-func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, error) {
+func (s *Service) History(ctx context.Context, contactID core.ID) (_ []*Record, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.History", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.sc.Q().Query(ctx, `SELECT `+recordColumns+` FROM crm_consents WHERE tenant_id = ? AND contact_id IN `+mergedIDs+`
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.contact(ctx, s.sc.Q(), tenant, contactID, access.Read); err != nil {
+		return nil, g.done(ctx, store.Wrap(err, "consent history"))
+	}
+	out, err := history(ctx, s.sc.Q(), tenant, contactID)
+	return g.mask(out...), err
+}
+
+// history is History, unchecked and unmasked, read through q.
+func history(ctx context.Context, q store.Q, tenant string, contactID core.ID) ([]*Record, error) {
+	rows, err := q.Query(ctx, `SELECT `+recordColumns+` FROM crm_consents WHERE tenant_id = ? AND contact_id IN `+mergedIDs+`
 		ORDER BY recorded_at, id`, tenant, contactID, tenant, contactID)
 	if err != nil {
 		return nil, store.Wrap(err, "consent history")
@@ -314,10 +395,13 @@ func (s *Service) History(ctx context.Context, contactID core.ID) ([]*Record, er
 	return out, store.Wrap(err, "consent history")
 }
 
-// registerHooks records audited changes in the audit log and sets the
-// contact import's suppression check.
+// registerHooks records audited changes in the audit log, sets the
+// contact import's suppression check and the runtime's audit hook (through
+// which other modules record, for example, the attempts their record
+// access refused).
 func registerHooks(rt *store.Runtime) (remove func()) {
 	rt.ImportSuppression = importSuppression
+	rt.Audit = auditEntry
 	return rt.Hooks.Before(auditedEvents, auditHook)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -18,6 +19,7 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -36,14 +38,14 @@ type bundle struct {
 
 // migrated is the template database of these tests: crmkit's migrations,
 // run once per test binary (see dbtest.Template).
-var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
-	_, err := migrate.Up(ctx, db)
+var migrated = &dbtest.Template{Name: "store", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db, modules.Migrations())
 	return err
 }}
 
 func each(t *testing.T, fn func(t *testing.T, b *bundle)) {
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
-		_, err := migrate.Up(context.Background(), db)
+		_, err := migrate.Up(context.Background(), db, modules.Migrations())
 		require.NoError(t, err)
 		c := dbtest.NewClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 		rt, err := store.NewRuntime(db, c, []byte("test-secret-test-secret-test-secret!"), slog.Default())
@@ -261,7 +263,11 @@ func FuzzParseToken(f *testing.F) {
 func TestSubjectAccessExportAndAudit(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo-1"})
+		// The data protection officer acts as an admin: the contacts module
+		// checks the actor's permissions.
+		_, err := access.Module.Service(b.sc).Roles.InstallBuiltins(context.Background())
+		require.NoError(t, err)
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo-1", Roles: []string{access.RoleAdmin}})
 		newsletter(t, b)
 		ada, err := b.contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com", FirstName: "Ada", Phone: "+44 20 7946 0000"})
 		require.NoError(t, err)
@@ -290,10 +296,14 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(raw), "Prefers calls in the morning")
 
-		// Another tenant's contact is not found, and nothing is audited there.
+		// Another tenant's contact is not found, and nothing is audited
+		// there. (The actor has no role in that tenant: they may not even
+		// ask.)
 		other := consent.Module.Service(b.sc.WithTenant("other"), b.opts)
-		_, err = other.Export(ctx, ada.ID)
+		_, err = other.Export(context.Background(), ada.ID)
 		require.ErrorIs(t, err, core.ErrNotFound)
+		_, err = other.Export(ctx, ada.ID)
+		require.ErrorIs(t, err, core.ErrForbidden)
 
 		// The audit log: who did what to whom, without the data.
 		entries, err := b.consent.Audit(ctx, consent.AuditQuery{SubjectID: ada.ID})
@@ -309,9 +319,10 @@ func TestSubjectAccessExportAndAudit(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, string(all), "Lovelace")
 		require.NotContains(t, string(all), "ada@example.com")
-		none, err := other.Audit(ctx, consent.AuditQuery{})
+		none, err := other.Audit(context.Background(), consent.AuditQuery{})
 		require.NoError(t, err)
-		require.Empty(t, none)
+		require.Len(t, none, 1)
+		require.Equal(t, consent.AuditDenied, none[0].Action, "only the refused export")
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -54,7 +55,10 @@ type LegalHold struct {
 // erased too: whatever is left of it is scrubbed by its id and a receipt
 // written, but its address is not known any more to suppress (call
 // Suppress with the address the person gives).
-func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (*ErasureReceipt, error) {
+func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (_ *ErasureReceipt, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Erase", contactID)
+	defer span.End(&err)
+
 	return s.EraseWithHold(ctx, contactID, reason, LegalHold{})
 }
 
@@ -65,7 +69,10 @@ func (s *Service) Erase(ctx context.Context, contactID core.ID, reason string) (
 // person's name on purpose (an invoice is made out to someone); the
 // receipt lists it under Held. A deleted contact has nothing to hold
 // (core.ErrInvalid).
-func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason string, hold LegalHold) (*ErasureReceipt, error) {
+func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason string, hold LegalHold) (_ *ErasureReceipt, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.EraseWithHold", contactID)
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	if !core.ValidCode(reason) {
 		v.Add("reason", "must be a short code of lower-case letters, digits and _")
@@ -96,11 +103,22 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Erase)
+	if err != nil {
+		return nil, err
+	}
 	var out *ErasureReceipt
-	err := s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
+	err = s.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		tenant, _ := sc.Tenant()
 		tx := sc.Tx()
 		q := tx.Q()
+		// An actor erases the contacts they see; one who sees them all may
+		// erase what is left of a deleted one, as the host may.
+		if cond, _ := g.contacts("vc"); cond != "1 = 1" {
+			if err := g.contact(ctx, q, tenant, contactID, access.Erase); err != nil {
+				return err
+			}
+		}
 		var erased int
 		if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_erasures WHERE tenant_id = ? AND contact_id = ?`, tenant, contactID).Scan(&erased); err != nil {
 			return err
@@ -152,7 +170,7 @@ func (s *Service) EraseWithHold(ctx context.Context, contactID core.ID, reason s
 			OccurredAt: r.ErasedAt, Data: store.JSON(r)})
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "erase")
+		return nil, g.done(ctx, store.Wrap(err, "erase"))
 	}
 	return out, nil
 }
@@ -299,12 +317,18 @@ func forget(ctx context.Context, sc store.Scope, subject store.Subject, held map
 // ReleaseHolds erases the sections held by erasures whose legal hold ended
 // before now, and returns how many erasures it completed (ApplyRetention
 // runs it).
-func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (int64, error) {
+func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.ReleaseHolds")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return 0, err
 	}
 	if err := core.CheckTime("now", now); err != nil {
+		return 0, err
+	}
+	if _, err := check(ctx, s.sc, "erasure", core.NilID, access.Manage); err != nil {
 		return 0, err
 	}
 	rows, err := s.sc.Q().Query(ctx, `SELECT contact_id FROM crm_erasures WHERE tenant_id = ? AND hold_until IS NOT NULL AND hold_until < ?`, tenant, now)
@@ -376,10 +400,25 @@ func (s *Service) ReleaseHolds(ctx context.Context, now time.Time) (int64, error
 }
 
 // Erasure returns the receipt of the contact's erasure, or core.ErrNotFound.
-func (s *Service) Erasure(ctx context.Context, contactID core.ID) (*ErasureReceipt, error) {
+// An actor reads the receipts of the contacts they see (an erased contact
+// stays, anonymous, with its owner); the receipt of a contact that is
+// gone (deleted after its erasure) only when they see every contact.
+func (s *Service) Erasure(ctx context.Context, contactID core.ID) (_ *ErasureReceipt, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.Erasure", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
+	}
+	g, err := check(ctx, s.sc, "erasure", contactID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if !g.everyone() {
+		if err := g.contact(ctx, s.sc.Q(), tenant, contactID, access.Read); err != nil {
+			return nil, g.done(ctx, store.Wrap(err, "erasure"))
+		}
 	}
 	var r ErasureReceipt
 	var sections, held []byte

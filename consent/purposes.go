@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -120,12 +121,18 @@ func wordingHash(w string) string {
 // DefinePurpose creates a purpose, or updates it: a new wording becomes the
 // next wording version (earlier proofs keep pointing at theirs); label,
 // basis and channels change in place. Emits "purpose.defined".
-func (s *Service) DefinePurpose(ctx context.Context, in NewPurpose) (*Purpose, error) {
+func (s *Service) DefinePurpose(ctx context.Context, in NewPurpose) (_ *Purpose, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.DefinePurpose")
+	defer span.End(&err)
+
 	if err := in.check(); err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "purpose", core.NilID, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *Purpose
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
 		now := tx.Runtime().Now()
@@ -172,9 +179,15 @@ func (s *Service) DefinePurpose(ctx context.Context, in NewPurpose) (*Purpose, e
 }
 
 // Purpose returns the purpose with key and its current wording.
-func (s *Service) Purpose(ctx context.Context, key string) (*Purpose, error) {
+func (s *Service) Purpose(ctx context.Context, key string) (_ *Purpose, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Purpose")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := check(ctx, s.sc, "purpose", core.NilID, access.Read); err != nil {
 		return nil, err
 	}
 	p, err := getPurpose(ctx, s.sc.Q(), tenant, key, false)
@@ -183,9 +196,15 @@ func (s *Service) Purpose(ctx context.Context, key string) (*Purpose, error) {
 
 // Wording returns the text of a purpose's wording version: what a proof
 // says the person agreed to.
-func (s *Service) Wording(ctx context.Context, key string, version int64) (string, error) {
+func (s *Service) Wording(ctx context.Context, key string, version int64) (_ string, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Wording")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return "", err
+	}
+	if _, err := check(ctx, s.sc, "purpose", core.NilID, access.Read); err != nil {
 		return "", err
 	}
 	var w string

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -28,11 +29,17 @@ type RetentionPolicy struct {
 }
 
 // SetRetentionPolicy stores the tenant's retention policy.
-func (s *Service) SetRetentionPolicy(ctx context.Context, p RetentionPolicy) error {
+func (s *Service) SetRetentionPolicy(ctx context.Context, p RetentionPolicy) (err error) {
+	ctx, span := s.sc.Span(ctx, "consent.SetRetentionPolicy")
+	defer span.End(&err)
+
 	if p.PurgeOptInsAfterDays < 0 || p.EraseInactiveLeadsAfterMonths < 0 || p.DeleteWebActivitiesAfterMonths < 0 {
 		return core.Invalid("policy", "periods must not be negative")
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	if _, err := check(ctx, s.sc, "retention_policy", core.NilID, access.Manage); err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		_, err := tx.Q().Exec(ctx, `INSERT INTO crm_retention_policies (tenant_id, policy, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at`,
@@ -43,10 +50,16 @@ func (s *Service) SetRetentionPolicy(ctx context.Context, p RetentionPolicy) err
 }
 
 // RetentionPolicy returns the tenant's retention policy (zero: keep all).
-func (s *Service) RetentionPolicy(ctx context.Context) (RetentionPolicy, error) {
+func (s *Service) RetentionPolicy(ctx context.Context) (_ RetentionPolicy, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.RetentionPolicy")
+	defer span.End(&err)
+
 	var p RetentionPolicy
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return p, err
+	}
+	if _, err := check(ctx, s.sc, "retention_policy", core.NilID, access.Read); err != nil {
 		return p, err
 	}
 	var raw []byte

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -48,12 +48,14 @@ func suppressionKey(ctx context.Context, tx *store.Tx, q store.Q, tenant string,
 			return nil, err
 		}
 		salt = hex.EncodeToString(b)
-		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_suppression_keys (tenant_id, salt) VALUES (?, ?)`, tenant, salt); err != nil {
-			if dialect.IsUniqueViolation(err) {
-				return suppressionKey(ctx, tx, q, tenant, false)
-			}
+		// A concurrent first erasure or suppression may make the key at
+		// the same time: the first one's stays (on PostgreSQL a unique
+		// violation would abort the transaction, so none is raised).
+		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_suppression_keys (tenant_id, salt) VALUES (?, ?)
+			ON CONFLICT (tenant_id) DO NOTHING`, tenant, salt); err != nil {
 			return nil, err
 		}
+		return suppressionKey(ctx, tx, tx.Q(), tenant, false)
 	} else if err != nil {
 		return nil, err
 	}
@@ -89,7 +91,10 @@ func suppress(ctx context.Context, tx *store.Tx, tenant, email, phone, reason st
 // list: they are never allowed for marketing again (Allowed, Grant and
 // RequestOptIn refuse them), even on a new contact. Only keyed hashes are
 // stored. reason is a short code such as "objection" or "erasure".
-func (s *Service) Suppress(ctx context.Context, email, phone, reason string) error {
+func (s *Service) Suppress(ctx context.Context, email, phone, reason string) (err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Suppress")
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	if normalizeAddress("email", email) == "" && normalizeAddress("phone", phone) == "" {
 		v.Add("address", "needs an email address or a phone number")
@@ -100,7 +105,10 @@ func (s *Service) Suppress(ctx context.Context, email, phone, reason string) err
 	if err := v.Err(); err != nil {
 		return err
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	if _, err := check(ctx, s.sc, "suppression", core.NilID, access.Update); err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		return suppress(ctx, tx, tenant, email, phone, reason)
 	})
@@ -108,8 +116,12 @@ func (s *Service) Suppress(ctx context.Context, email, phone, reason string) err
 }
 
 // Suppressed reports whether the email address or phone number is on the
-// suppression list.
-func (s *Service) Suppressed(ctx context.Context, email, phone string) (bool, error) {
+// suppression list. An actor needs "consent" read, personal data on
+// "consent", and to see every contact (see SuppressedAddresses).
+func (s *Service) Suppressed(ctx context.Context, email, phone string) (_ bool, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Suppressed")
+	defer span.End(&err)
+
 	sup, err := s.SuppressedAddresses(ctx, []string{email}, []string{phone})
 	return len(sup) > 0, err
 }
@@ -147,8 +159,26 @@ var ErrRestricted = fmt.Errorf("%w: the contact's processing is restricted", cor
 var ErrSuppressed = fmt.Errorf("%w: the address is on the suppression list", core.ErrNoConsent)
 
 // SuppressedAddresses returns which of the emails and phones are on the
-// suppression list, keyed as given.
-func (s *Service) SuppressedAddresses(ctx context.Context, emails, phones []string) (map[string]bool, error) {
+// suppression list, keyed as given. The list holds keyed hashes of
+// addresses, without their contacts, and what it answers is personal
+// data about whoever has the address — that they objected, or were
+// erased — which cannot be narrowed to the contacts an actor sees. So an
+// actor needs "consent" read, personal data on "consent", and to see
+// every contact (both the "contacts" and the "consent" grant's visibility
+// all); others get core.ErrForbidden (audited).
+func (s *Service) SuppressedAddresses(ctx context.Context, emails, phones []string) (_ map[string]bool, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.SuppressedAddresses")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "suppression", core.NilID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if !g.pd() || !g.everyone() {
+		err := fmt.Errorf("%w: user %s may not read the suppression list: it needs personal data and every contact in view",
+			core.ErrForbidden, g.eff.Actor())
+		return nil, g.done(ctx, &denial{err: err, kind: "suppression", id: core.NilID, action: access.Read})
+	}
 	return importSuppression(ctx, s.sc, emails, phones)
 }
 
@@ -235,7 +265,10 @@ type LiftProof struct {
 // hash, never the address. Lifting only ends the refusal: marketing still
 // needs a new consent (Grant, RequestOptIn). An address that is not on the
 // list is core.ErrNotFound; a missing actor or proof is core.ErrInvalid.
-func (s *Service) LiftSuppression(ctx context.Context, email, phone string, proof LiftProof) error {
+func (s *Service) LiftSuppression(ctx context.Context, email, phone string, proof LiftProof) (err error) {
+	ctx, span := s.sc.Span(ctx, "consent.LiftSuppression")
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	if normalizeAddress("email", email) == "" && normalizeAddress("phone", phone) == "" {
 		v.Add("address", "needs an email address or a phone number")
@@ -262,7 +295,10 @@ func (s *Service) LiftSuppression(ctx context.Context, email, phone string, proo
 	if err := v.Err(); err != nil {
 		return err
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	if _, err := check(ctx, s.sc, "suppression", core.NilID, access.Manage); err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		key, err := suppressionKey(ctx, tx, tx.Q(), tenant, false)
 		if err != nil {

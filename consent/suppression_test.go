@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -17,7 +18,9 @@ import (
 func TestLiftSuppression(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		dpo := core.WithActor(ctx, core.Actor{ID: "dpo"})
+		_, err := access.Module.Service(b.sc).Roles.InstallBuiltins(ctx)
+		require.NoError(t, err)
+		dpo := core.WithActor(ctx, core.Actor{ID: "dpo", Roles: []string{access.RoleAdmin}})
 		newsletter(t, b)
 		p, err := b.contacts.Create(ctx, contacts.NewContact{Email: "rosalind.vey@example.com", Phone: "+49 30 1234567"})
 		require.NoError(t, err)

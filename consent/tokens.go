@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -35,6 +36,7 @@ var (
 const (
 	kindOptIn       = "optin"
 	kindUnsubscribe = "unsub"
+	kindPreferences = "prefs"
 )
 
 // claims are what a token carries; the signature covers them all.
@@ -101,7 +103,7 @@ func parse(keys [][]byte, token string) (claims, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || (c.Kind != kindOptIn && c.Kind != kindUnsubscribe) {
+	if err := dec.Decode(&c); err != nil || (c.Kind != kindOptIn && c.Kind != kindUnsubscribe && c.Kind != kindPreferences) {
 		return claims{}, ErrTokenInvalid
 	}
 	return c, nil
@@ -139,14 +141,24 @@ type OptIn struct {
 // RequestOptIn starts a double opt-in: it records a pending consent of the
 // contact to purpose (a consent-based one) over channel and returns the
 // token of the confirmation link.
-func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (*OptIn, error) {
+func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose string, channel Channel, proof Proof) (_ *OptIn, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.RequestOptIn", contactID)
+	defer span.End(&err)
+
 	if channel == "" {
 		return nil, core.Invalid("channel", "is required")
 	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Create)
+	if err != nil {
+		return nil, err
+	}
 	var out *OptIn
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
+		if err := g.contact(ctx, q, tenant, contactID, access.Create); err != nil {
+			return err
+		}
 		p, err := getPurpose(ctx, q, tenant, purpose, false)
 		if errors.Is(err, core.ErrNotFound) {
 			return core.Invalid("purpose", "%q is not a purpose of this tenant", purpose)
@@ -189,7 +201,7 @@ func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose s
 		return nil
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "request opt-in")
+		return nil, g.done(ctx, store.Wrap(err, "request opt-in"))
 	}
 	return out, nil
 }
@@ -199,7 +211,10 @@ func (s *Service) RequestOptIn(ctx context.Context, contactID core.ID, purpose s
 // when recorded), under the wording the person was asked with. A forged,
 // expired, used or foreign token is refused with ErrTokenInvalid,
 // ErrTokenExpired, ErrTokenUsed or ErrTokenTenant, and nothing changes.
-func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (*Record, error) {
+func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (_ *Record, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Confirm")
+	defer span.End(&err)
+
 	c, err := s.verify(token, kindOptIn)
 	if err != nil {
 		return nil, err
@@ -241,15 +256,62 @@ func (s *Service) Confirm(ctx context.Context, token string, proof Proof) (*Reco
 	return out, nil
 }
 
+// OptInPurpose returns the purpose a double opt-in token asks to confirm,
+// with the wording (and its version) the person was asked with, for the
+// page that asks before Confirm (the service bound to the token's
+// tenant). It writes nothing. Forged, expired, used and foreign tokens
+// are refused as by Confirm.
+func (s *Service) OptInPurpose(ctx context.Context, token string) (_ *Purpose, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.OptInPurpose")
+	defer span.End(&err)
+
+	c, err := s.verify(token, kindOptIn)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := s.sc.Tenant()
+	q := s.sc.Q()
+	var wording int64
+	var confirmed sql.NullTime
+	err = q.QueryRow(ctx, `SELECT wording_version, confirmed_at FROM crm_optin_requests WHERE tenant_id = ? AND id = ?`,
+		tenant, c.ID).Scan(&wording, &confirmed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrTokenExpired // as Confirm: purged, or its contact is gone
+	case err != nil:
+		return nil, store.Wrap(err, "opt-in purpose")
+	case confirmed.Valid:
+		return nil, ErrTokenUsed
+	}
+	p, err := getPurpose(ctx, q, tenant, c.Purpose, false)
+	if err != nil {
+		return nil, store.Wrap(err, "opt-in purpose")
+	}
+	if p.WordingVersion != wording {
+		if err := q.QueryRow(ctx, `SELECT wording, hash FROM crm_purpose_wordings WHERE tenant_id = ? AND purpose_key = ? AND version = ?`,
+			tenant, p.Key, wording).Scan(&p.Wording, &p.WordingHash); err != nil {
+			return nil, store.Wrap(err, "opt-in purpose")
+		}
+		p.WordingVersion = wording
+	}
+	return p, nil
+}
+
 // PurgeOptIns deletes the opt-in requests that expired unconfirmed before
 // expiredBefore, and returns how many. Their pending records stay in the
 // log. ApplyRetention (crm) runs it by the tenant's policy.
-func (s *Service) PurgeOptIns(ctx context.Context, expiredBefore time.Time) (int64, error) {
+func (s *Service) PurgeOptIns(ctx context.Context, expiredBefore time.Time) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.PurgeOptIns")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return 0, err
 	}
 	if err := core.CheckTime("expired_before", expiredBefore); err != nil {
+		return 0, err
+	}
+	if _, err := check(ctx, s.sc, "optin_request", core.NilID, access.Manage); err != nil {
 		return 0, err
 	}
 	var n int64
@@ -268,10 +330,20 @@ func (s *Service) PurgeOptIns(ctx context.Context, expiredBefore time.Time) (int
 // UnsubscribeToken returns the token of an unsubscribe link (and of RFC
 // 8058 one-click unsubscribe) for the contact and purpose. It does not
 // expire; it works any number of times.
-func (s *Service) UnsubscribeToken(ctx context.Context, contactID core.ID, purpose string) (string, error) {
+func (s *Service) UnsubscribeToken(ctx context.Context, contactID core.ID, purpose string) (_ string, err error) {
+	ctx, span := s.sc.SpanID(ctx, "consent.UnsubscribeToken", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return "", err
+	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
+	if err != nil {
+		return "", err
+	}
+	if err := g.contact(ctx, s.sc.Q(), tenant, contactID, access.Read); err != nil {
+		return "", g.done(ctx, store.Wrap(err, "unsubscribe token"))
 	}
 	if _, err := getPurpose(ctx, s.sc.Q(), tenant, purpose, false); err != nil {
 		return "", store.Wrap(err, "unsubscribe token")
@@ -282,7 +354,10 @@ func (s *Service) UnsubscribeToken(ctx context.Context, contactID core.ID, purpo
 // Unsubscribe withdraws the token's contact from the token's purpose on
 // every channel (source "unsubscribe_link"). Idempotent: when nothing is
 // granted any more it records nothing and returns no records.
-func (s *Service) Unsubscribe(ctx context.Context, token string, proof Proof) ([]*Record, error) {
+func (s *Service) Unsubscribe(ctx context.Context, token string, proof Proof) (_ []*Record, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.Unsubscribe")
+	defer span.End(&err)
+
 	c, err := s.verify(token, kindUnsubscribe)
 	if err != nil {
 		return nil, err
@@ -292,20 +367,62 @@ func (s *Service) Unsubscribe(ctx context.Context, token string, proof Proof) ([
 	if err != nil {
 		return nil, store.Wrap(err, "unsubscribe")
 	}
+	// The token is the authority: whoever holds it acts for the person,
+	// whatever actor the context carries.
+	g, err := s.tokenGuard()
+	if err != nil {
+		return nil, err
+	}
 	var out []*Record
 	for _, ch := range p.Channels {
-		st, err := s.Status(ctx, c.ID, c.Purpose, ch)
+		st, err := s.status(ctx, tenant, c.ID, c.Purpose, ch)
 		if err != nil {
 			return nil, err
 		}
 		if st == nil || st.State == Withdrawn || st.State == Objected {
 			continue
 		}
-		recs, err := s.Withdraw(ctx, c.ID, c.Purpose, ch, Proof{Source: SourceUnsubscribe, IP: proof.IP, UserAgent: proof.UserAgent})
+		recs, err := s.changeAll(ctx, g, access.Update, c.ID, c.Purpose, ch, Withdrawn, Proof{Source: SourceUnsubscribe, IP: proof.IP, UserAgent: proof.UserAgent})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, recs...)
 	}
 	return out, nil
+}
+
+// TokenTenant returns the tenant a token of this CRM's keys was made for
+// (an unsubscribe, opt-in or preference centre link): what a public
+// endpoint, which serves every tenant, binds to before it calls
+// Unsubscribe, Confirm or SetPreferences there. A token that does not
+// verify is ErrTokenInvalid.
+func (s *Service) TokenTenant(token string) (string, error) {
+	c, err := parse(s.opts.Keys, token)
+	if err != nil {
+		return "", err
+	}
+	return c.Tenant, nil
+}
+
+// TokenPurpose returns the purpose an unsubscribe token is about, for the
+// page that asks before unsubscribing (the service bound to the token's
+// tenant).
+func (s *Service) TokenPurpose(ctx context.Context, token string) (_ *Purpose, err error) {
+	ctx, span := s.sc.Span(ctx, "consent.TokenPurpose")
+	defer span.End(&err)
+
+	c, err := s.verify(token, kindUnsubscribe)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := s.sc.Tenant()
+	p, err := getPurpose(ctx, s.sc.Q(), tenant, c.Purpose, false)
+	return p, store.Wrap(err, "get purpose")
+}
+
+// tokenGuard is the guard of a call that a signed token authorizes
+// (Confirm, Unsubscribe, TokenPurpose, SetPreferences): the token's holder acts for the
+// person, so the call is not checked against the actor in the context.
+func (s *Service) tokenGuard() (*guard, error) {
+	return guardOf(context.Background(), s.sc)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/dialect"
@@ -157,18 +158,33 @@ func (a *NewActivity) validate(v *core.ValidationError) (props, items []byte, am
 // a.CreateContact, of a contact it creates — keeps the contact's facts
 // current, and emits "activity.tracked". With an IdempotencyKey, a retried
 // Track returns the activity recorded first and changes nothing.
-func (s *Service) Track(ctx context.Context, ref ContactRef, a NewActivity) (*Activity, error) {
+func (s *Service) Track(ctx context.Context, ref ContactRef, a NewActivity) (_ *Activity, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Track")
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	props, items, amount := a.validate(v)
 	refWhere, refArgs := refQuery(v, ref)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	// Tracking changes the contact's facts: it takes the update
+	// permission, and create too when it may create the contact.
+	need := []access.Action{access.Update}
+	if a.CreateContact != nil {
+		need = append(need, access.Create)
+	}
+	g, err := check(ctx, s.sc, "contact", ref.ID, need...)
+	if err != nil {
+		return nil, err
+	}
+	if ref.ID == core.NilID && ref.Email != "" && !g.pd() {
+		return nil, g.done(ctx, g.forbid("contact", core.NilID, access.Update, "find a contact by a personal field (email)"))
+	}
 	var out *Activity
-	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-			out, err = s.track(ctx, tx, ref, refWhere, refArgs, a, props, items, amount)
+			out, err = s.track(ctx, tx, g, ref, refWhere, refArgs, a, props, items, amount)
 			return err
 		})
 		if !errors.Is(err, errRace) {
@@ -176,7 +192,7 @@ func (s *Service) Track(ctx context.Context, ref ContactRef, a NewActivity) (*Ac
 		}
 	}
 	if err != nil {
-		return nil, store.Wrap(err, "track activity")
+		return nil, g.done(ctx, store.Wrap(err, "track activity"))
 	}
 	return out, nil
 }
@@ -204,13 +220,18 @@ func refQuery(v *core.ValidationError, ref ContactRef) (string, []any) {
 	return "", nil
 }
 
-func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWhere string, refArgs []any,
+func (s *Service) track(ctx context.Context, tx *store.Tx, g *guard, ref ContactRef, refWhere string, refArgs []any,
 	a NewActivity, props, items []byte, amount int64) (*Activity, error) {
 	tenant, _ := s.sc.Tenant()
 	q := tx.Q()
 	if a.IdempotencyKey != "" {
 		prev, err := getActivity(ctx, q, tenant, "a.idempotency_key = ? AND a.idempotency_key <> ''", a.IdempotencyKey)
 		if err == nil {
+			// The activity recorded first is the actor's only if its
+			// contact is one they see.
+			if _, err := s.visibleContact(ctx, g, q, tenant, access.Update, false, "c.id = ?", prev.ContactID); err != nil {
+				return nil, err
+			}
 			return prev, nil
 		}
 		if !errors.Is(err, core.ErrNotFound) {
@@ -218,14 +239,18 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 		}
 	}
 	// Lock the contact: its facts are updated below.
-	c, err := s.repo.getContact(ctx, q, tenant, refWhere+q.D.LockRows(), refArgs...)
-	if errors.Is(err, core.ErrNotFound) && a.CreateContact != nil {
+	c, err := s.visibleContact(ctx, g, q, tenant, access.Update, true, refWhere, refArgs...)
+	var d *denial
+	if errors.Is(err, core.ErrNotFound) && a.CreateContact != nil && !errors.As(err, &d) {
 		in := *a.CreateContact
 		if ref.Email != "" && in.Email == "" {
 			in.Email = ref.Email
 		}
 		if ref.ExternalID.Source != "" && !slices.Contains(in.ExternalIDs, ref.ExternalID) {
 			in.ExternalIDs = append(slices.Clone(in.ExternalIDs), ref.ExternalID)
+		}
+		if err := s.checkCreate(g, &in); err != nil {
+			return nil, err
 		}
 		c, err = s.create(ctx, tx, in)
 		if errors.Is(err, core.ErrConflict) {
@@ -319,7 +344,7 @@ func (s *Service) track(ctx context.Context, tx *store.Tx, ref ContactRef, refWh
 		return nil, err
 	}
 	// The contact's lead score follows its activities.
-	m, err := loadModel(ctx, q, tenant)
+	m, err := cachedModel(ctx, tx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -381,11 +406,21 @@ func getActivity(ctx context.Context, q store.Q, tenant, where string, args ...a
 }
 
 // GetActivity returns the activity with id.
-func (s *Service) GetActivity(ctx context.Context, id core.ID) (*Activity, error) {
+func (s *Service) GetActivity(ctx context.Context, id core.ID) (_ *Activity, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.GetActivity", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	a, err := getActivity(ctx, s.sc.Q(), tenant, "a.id = ?", id)
-	return a, store.Wrap(err, "get activity")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	cond, cargs := g.byContact("a", "a.contact_id")
+	a, err := fetch(g, "activity", id, access.Read, cond, cargs, func(extra string, args []any) (*Activity, error) {
+		return getActivity(ctx, s.sc.Q(), tenant, "a.id = ?"+extra, append([]any{id}, args...)...)
+	})
+	return a, g.done(ctx, store.Wrap(err, "get activity"))
 }

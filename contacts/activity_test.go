@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -23,7 +24,7 @@ func money(t *testing.T, amount string) core.Money {
 func TestTrackKeepsFactsCurrent(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "shop"})
+		ctx := b.as(t, "shop", access.RoleAdmin)
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "42"}}})
 		require.NoError(t, err)
 		day := func(d int) time.Time { return time.Date(2026, 2, d, 12, 0, 0, 0, time.UTC) }
@@ -205,7 +206,7 @@ func TestTrackRejectsBadInput(t *testing.T) {
 func TestTimelineMergesAndPages(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-1"})
+		ctx := b.as(t, "user-1", access.RoleAdmin)
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"}) // event 1
 		require.NoError(t, err)
 		for i := 0; i < 30; i++ {
@@ -285,7 +286,7 @@ func TestTimelineMergesAndPages(t *testing.T) {
 func TestNotes(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-1"})
+		ctx := b.as(t, "user-1", access.RoleAdmin)
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
 		n, err := b.notes.Create(ctx, contacts.NewNote{ContactID: c.ID, Body: "Prefers email.", Pinned: true})

@@ -5,7 +5,8 @@ package contacts_test
 //
 //	CRM_TEST_POSTGRES_DSN=postgres://… go test -run XXX -bench . -benchtime 3s ./contacts
 //
-// The SQLite dataset is kept in $TMPDIR/crmkit-bench; the PostgreSQL one in
+// The dataset is internal/benchdata's (shared with crmhttp's benchmarks):
+// the SQLite one is kept in $TMPDIR/crmkit-bench, the PostgreSQL one in
 // the schema crmbench_contacts_<n> of the test database. Both are built on
 // first use (a minute or two) and reused while their row count matches.
 
@@ -16,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -32,21 +32,17 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/benchdata"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
-	"github.com/crmkit/crmkit/internal/opendb"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
 // benchEpoch is the created_at of contact 0; contact i is i seconds later.
-var benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var benchEpoch = benchdata.Epoch
 
-func benchSize() int {
-	if n, err := strconv.Atoi(os.Getenv("CRM_BENCH_CONTACTS")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
+func benchSize() int { return benchdata.Size() }
 
 // benchEnv is one database with the dataset, the crmkit service over it and
 // a raw query function for baselines.
@@ -60,6 +56,7 @@ type benchEnv struct {
 	// ph rewrites ? placeholders for the database.
 	ph func(string) string
 	n  int
+	db *bun.DB
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -77,40 +74,26 @@ func newService(b *testing.B, db *bun.DB, now time.Time) *contacts.Service {
 	return contacts.Module.Contacts(store.NewScope(rt))
 }
 
-func sqliteBench(b *testing.B) *benchEnv {
-	n := benchSize()
+func sqliteBench(b *testing.B) *benchEnv { return sqliteBenchN(b, benchSize()) }
+
+// sqliteBenchN is the SQLite dataset of n contacts.
+func sqliteBenchN(b *testing.B, n int) *benchEnv {
 	key := fmt.Sprint("sqlite", n)
 	if e, ok := benchCache[key]; ok {
 		return e
 	}
-	ctx := context.Background()
-	dir := filepath.Join(os.TempDir(), "crmkit-bench")
-	require.NoError(b, os.MkdirAll(dir, 0o755))
-	path := filepath.Join(dir, fmt.Sprintf("contacts-%d.db", n))
-	db, err := opendb.OpenSQLite(ctx, "file:"+path, opendb.Options{})
-	require.NoError(b, err)
-	_, err = migrate.Up(ctx, db)
-	require.NoError(b, err)
-	if rows(b, db) != n {
-		b.Logf("building SQLite dataset of %d contacts in %s", n, path)
-		_, err := db.DB.ExecContext(ctx, "DELETE FROM crm_contacts")
-		require.NoError(b, err)
-		err = genContacts(ctx, db, false, n)
-		require.NoError(b, err)
-	}
-	if indexDataset(b, db, n) {
-		_, err = db.DB.ExecContext(ctx, "ANALYZE")
-		require.NoError(b, err)
-	}
+	db := benchdata.SQLite(b, n)
 	e := &benchEnv{
 		svc: newService(b, db, benchEpoch.Add(time.Duration(n)*time.Second)),
 		ph:  func(q string) string { return q },
 		n:   n,
+		db:  db,
 	}
 	stmts := map[string]*sql.Stmt{}
 	prepared := func(ctx context.Context, query string) *sql.Stmt {
 		st, ok := stmts[query]
 		if !ok {
+			var err error
 			st, err = db.DB.PrepareContext(ctx, query)
 			require.NoError(b, err)
 			stmts[query] = st
@@ -132,44 +115,23 @@ func sqliteBench(b *testing.B) *benchEnv {
 	return e
 }
 
-func postgresBench(b *testing.B) *benchEnv {
-	dsn := dbtest.PostgresDSN(b)
-	n := benchSize()
+func postgresBench(b *testing.B) *benchEnv { return postgresBenchN(b, benchSize()) }
+
+// postgresBenchN is the PostgreSQL dataset of n contacts.
+func postgresBenchN(b *testing.B, n int) *benchEnv {
 	key := fmt.Sprint("postgres", n)
 	if e, ok := benchCache[key]; ok {
 		return e
 	}
 	ctx := context.Background()
-	schema := fmt.Sprintf("crmbench_contacts_%d", n)
-	admin, err := opendb.OpenPostgres(ctx, dsn, opendb.Options{MaxOpenConns: 1})
-	require.NoError(b, err)
-	_, err = admin.DB.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema)
-	require.NoError(b, err)
-	admin.Close()
-	sdsn := dbtest.WithSearchPath(dsn, schema)
-	db, err := opendb.OpenPostgres(ctx, sdsn, opendb.Options{})
-	require.NoError(b, err)
-	_, err = migrate.Up(ctx, db)
-	require.NoError(b, err)
-	if rows(b, db) != n {
-		b.Logf("building PostgreSQL dataset of %d contacts in schema %s", n, schema)
-		_, err := db.DB.ExecContext(ctx, "TRUNCATE crm_contacts CASCADE")
-		require.NoError(b, err)
-		err = genContacts(ctx, db, true, n)
-		require.NoError(b, err)
-	}
-	if indexDataset(b, db, n) {
-		_, err = db.DB.ExecContext(ctx, "VACUUM ANALYZE crm_contacts")
-		require.NoError(b, err)
-		_, err = db.DB.ExecContext(ctx, "VACUUM ANALYZE crm_search")
-		require.NoError(b, err)
-	}
+	db, sdsn := benchdata.Postgres(b, n)
 	conn, err := pgx.Connect(ctx, sdsn)
 	require.NoError(b, err)
 	e := &benchEnv{
 		svc: newService(b, db, benchEpoch.Add(time.Duration(n)*time.Second)),
 		ph:  func(q string) string { return rebindDollar(q) },
 		n:   n,
+		db:  db,
 	}
 	// pgx prepares each query once and reuses it (its default mode): the
 	// fastest way a Go program runs a repeated query on PostgreSQL.
@@ -205,26 +167,6 @@ func scanAll(rows interface {
 	return n, rows.Err()
 }
 
-func rows(b *testing.B, db *bun.DB) int {
-	var n int
-	require.NoError(b, db.DB.QueryRow("SELECT count(*) FROM crm_contacts").Scan(&n))
-	return n
-}
-
-// indexDataset writes the search documents of a dataset that lacks them (the
-// contacts were generated in SQL), and reports whether it did.
-func indexDataset(b *testing.B, db *bun.DB, n int) bool {
-	var docs int
-	require.NoError(b, db.DB.QueryRowContext(context.Background(), "SELECT count(*) FROM crm_search WHERE entity = 'contact'").Scan(&docs))
-	if docs == n {
-		return false
-	}
-	b.Logf("indexing the dataset of %d contacts for search", n)
-	_, err := newService(b, db, benchEpoch).RebuildSearchIndex(context.Background())
-	require.NoError(b, err)
-	return true
-}
-
 func rebindDollar(q string) string {
 	out := make([]byte, 0, len(q)+8)
 	n := 0
@@ -241,13 +183,7 @@ func rebindDollar(q string) string {
 }
 
 // benchID is the id of contact i in the dataset.
-func benchID(i int) core.ID {
-	id, err := core.ParseID(fmt.Sprintf("00000000-0000-7000-8000-%012x", i))
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
+func benchID(i int) core.ID { return benchdata.ID(i) }
 
 // rawContact is what the raw baselines scan: the same columns as crmkit,
 // without decoding the JSON.
@@ -405,7 +341,7 @@ func BenchmarkContactList(b *testing.B) {
 func BenchmarkContactCreate(b *testing.B) {
 	run := func(b *testing.B, db *bun.DB) {
 		ctx := context.Background()
-		_, err := migrate.Up(ctx, db)
+		_, err := migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(b, err)
 		svc := newService(b, db, benchEpoch)
 		b.Run("crmkit", func(b *testing.B) {
@@ -449,7 +385,7 @@ func BenchmarkContactCreate(b *testing.B) {
 func BenchmarkTimeline(b *testing.B) {
 	run := func(b *testing.B, db *bun.DB) {
 		ctx := context.Background()
-		_, err := migrate.Up(ctx, db)
+		_, err := migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(b, err)
 		svc := newService(b, db, benchEpoch)
 		c, err := svc.Create(ctx, contacts.NewContact{Email: "busy@example.com"})
@@ -630,18 +566,26 @@ func BenchmarkSearch(b *testing.B) {
 //     single-row inserts (SQLite) or pgx CopyFrom (PostgreSQL).
 //   - raw-contacts: the contact rows alone, for reference: what the import
 //     costs beyond them is the events and the search index.
+//   - crmkit-extid and raw-extid: the same, each row with an external id
+//     too (source "shop", a unique id): the import then also looks the
+//     ids up and writes them.
 func BenchmarkImport(b *testing.B) {
 	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("CRM_BENCH_IMPORT")); err == nil && v > 0 {
 		n = v
 	}
-	rowsOf := func(i int) contacts.NewContact {
+	plainRow := func(i int) contacts.NewContact {
 		return contacts.NewContact{Email: fmt.Sprintf("imp%d@example.com", i), FirstName: "First", LastName: fmt.Sprint("Name", i%5003),
 			Attributes: map[string]any{"plan": []string{"free", "pro", "team"}[i%3], "seats": float64(i % 100), "region": "eu"}}
 	}
+	extRow := func(i int) contacts.NewContact {
+		c := plainRow(i)
+		c.ExternalIDs = []contacts.ExternalID{{Source: "shop", ID: fmt.Sprintf("customer-%d", i)}}
+		return c
+	}
 	fresh := func(b *testing.B, open func(testing.TB) *bun.DB) (*bun.DB, *contacts.Service) {
 		db := open(b)
-		_, err := migrate.Up(context.Background(), db)
+		_, err := migrate.Up(context.Background(), db, modules.Migrations())
 		require.NoError(b, err)
 		rt := mustRuntime(b, db)
 		defs := fields.Module.Service(store.NewScope(rt))
@@ -659,41 +603,50 @@ func BenchmarkImport(b *testing.B) {
 		name string
 		open func(testing.TB) *bun.DB
 	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
-		b.Run(kind.name+"/crmkit", func(b *testing.B) {
-			peak := watchHeap()
-			defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				_, svc := fresh(b, kind.open)
-				runtime.GC()
-				b.StartTimer()
-				res, err := svc.Import(context.Background(), func(yield func(contacts.ImportRow) bool) {
-					for j := 0; j < n; j++ {
-						if !yield(contacts.ImportRow{Line: j + 2, Contact: rowsOf(j)}) {
-							return
-						}
-					}
-				}, contacts.ImportOptions{BatchSize: benchBatch()})
-				if err != nil || res.Created != int64(n) {
-					b.Fatal(err, res.ImportProgress)
-				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
-		for _, full := range []bool{true, false} {
-			name := kind.name + "/raw"
-			if !full {
-				name += "-contacts"
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, variant := range []struct {
+			suffix string
+			rowsOf func(int) contacts.NewContact
+		}{{"", plainRow}, {"-extid", extRow}} {
+			rowsOf := variant.rowsOf
+			b.Run(kind.name+"/crmkit"+variant.suffix, func(b *testing.B) {
+				peak := watchHeap()
+				defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
-					db, _ := fresh(b, kind.open)
+					_, svc := fresh(b, kind.open)
+					runtime.GC()
 					b.StartTimer()
-					rawImport(b, db, kind.name == "postgres", n, rowsOf, full)
+					res, err := svc.Import(context.Background(), func(yield func(contacts.ImportRow) bool) {
+						for j := 0; j < n; j++ {
+							if !yield(contacts.ImportRow{Line: j + 2, Contact: rowsOf(j)}) {
+								return
+							}
+						}
+					}, contacts.ImportOptions{BatchSize: benchBatch()})
+					if err != nil || res.Created != int64(n) {
+						b.Fatal(err, res.ImportProgress)
+					}
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 			})
+			for _, full := range []bool{true, false} {
+				name := kind.name + "/raw" + variant.suffix
+				if !full {
+					if variant.suffix != "" {
+						continue
+					}
+					name += "-contacts"
+				}
+				b.Run(name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						b.StopTimer()
+						db, _ := fresh(b, kind.open)
+						b.StartTimer()
+						rawImport(b, db, kind.name == "postgres", n, rowsOf, full)
+					}
+					b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+				})
+			}
 		}
 	}
 }
@@ -716,7 +669,7 @@ func rawImport(b *testing.B, db *bun.DB, postgres bool, n int, rowsOf func(int) 
 		r.attrs = string(attrs)
 		if full {
 			data, _ := json.Marshal(map[string]any{"id": r.id, "email": r.c.Email, "first_name": r.c.FirstName, "last_name": r.c.LastName,
-				"lifecycle_stage": "lead", "tags": []string{}, "attributes": r.c.Attributes, "external_ids": []string{},
+				"lifecycle_stage": "lead", "tags": []string{}, "attributes": r.c.Attributes, "external_ids": r.c.ExternalIDs,
 				"created_at": now, "updated_at": now, "version": 1, "import_id": importID})
 			r.data = string(data)
 			r.title = r.c.FirstName + " " + r.c.LastName
@@ -763,6 +716,14 @@ func rawImport(b *testing.B, db *bun.DB, postgres bool, n int, rowsOf func(int) 
 					func(r rawRow) []any { return []any{"default", "contact", [16]byte(r.id), r.title, r.body} }); err != nil {
 					return err
 				}
+				if len(rows[0].c.ExternalIDs) > 0 { // one each (BenchmarkImport's extid rows)
+					if err := copyRows("crm_contact_external_ids", []string{"tenant_id", "source", "external_id", "contact_id", "created_at"},
+						func(r rawRow) []any {
+							return []any{"default", r.c.ExternalIDs[0].Source, r.c.ExternalIDs[0].ID, [16]byte(r.id), now}
+						}); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})
@@ -780,6 +741,8 @@ func rawImport(b *testing.B, db *bun.DB, postgres bool, n int, rowsOf func(int) 
 	require.NoError(b, err)
 	searchSt, err := tx.PrepareContext(ctx, `INSERT INTO crm_search (tenant_id, entity, entity_id, title, body) VALUES ('default', 'contact', ?, ?, ?)`)
 	require.NoError(b, err)
+	extSt, err := tx.PrepareContext(ctx, `INSERT INTO crm_contact_external_ids (tenant_id, source, external_id, contact_id, created_at) VALUES ('default', ?, ?, ?, ?)`)
+	require.NoError(b, err)
 	ts := now.Format("2006-01-02T15:04:05.000000Z")
 	for j := 0; j < n; j++ {
 		r := row(j)
@@ -790,6 +753,11 @@ func rawImport(b *testing.B, db *bun.DB, postgres bool, n int, rowsOf func(int) 
 		}
 		if err == nil && full {
 			_, err = searchSt.ExecContext(ctx, id, r.title, r.body)
+		}
+		for _, x := range r.c.ExternalIDs {
+			if err == nil && full {
+				_, err = extSt.ExecContext(ctx, x.Source, x.ID, id, ts)
+			}
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -833,39 +801,6 @@ func watchHeap() (stop func() uint64) {
 	}
 }
 
-// genContacts inserts contacts 0..n-1 of the benchmark dataset in SQL:
-// contact i has id benchID(i), email user<i>@example.com, created at
-// benchEpoch + i seconds, plan and tags by i%3, stage by i%8.
-func genContacts(ctx context.Context, db *bun.DB, pg bool, n int) error {
-	if pg {
-		_, err := db.DB.ExecContext(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
-				lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
-			SELECT 'default', ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'user' || i || '@example.com', '',
-				'First' || (i % 97), 'Name' || (i % 5003), NULL,
-				(ARRAY['subscriber','lead','mql','sql','opportunity','customer','evangelist','other'])[i % 8 + 1],
-				'user-' || (i % 50),
-				(ARRAY['["newsletter"]','["vip","newsletter"]','[]'])[i % 3 + 1]::jsonb,
-				('{"plan":"' || (ARRAY['free','pro','team'])[i % 3 + 1] || '","seats":' || (i % 100) || '}')::jsonb,
-				$1::timestamptz + i * interval '1 second', $1::timestamptz + i * interval '1 second', 1
-			FROM generate_series(0, $2 - 1) AS i`, benchEpoch, n)
-		return err
-	}
-	_, err := db.DB.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
-			INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id, lifecycle_stage, owner_id,
-				tags, attributes, created_at, updated_at, version)
-			SELECT 'default', printf('00000000-0000-7000-8000-%012x', i), 'user' || i || '@example.com', '',
-				'First' || (i % 97), 'Name' || (i % 5003), NULL,
-				CASE i % 8 WHEN 0 THEN 'subscriber' WHEN 1 THEN 'lead' WHEN 2 THEN 'mql' WHEN 3 THEN 'sql'
-					WHEN 4 THEN 'opportunity' WHEN 5 THEN 'customer' WHEN 6 THEN 'evangelist' ELSE 'other' END,
-				'user-' || (i % 50),
-				CASE i % 3 WHEN 0 THEN '["newsletter"]' WHEN 1 THEN '["vip","newsletter"]' ELSE '[]' END,
-				'{"plan":"' || CASE i % 3 WHEN 0 THEN 'free' WHEN 1 THEN 'pro' ELSE 'team' END || '","seats":' || (i % 100) || '}',
-				strftime('%Y-%m-%dT%H:%M:%f', ? + i, 'unixepoch') || '000Z',
-				strftime('%Y-%m-%dT%H:%M:%f', ? + i, 'unixepoch') || '000Z', 1
-			FROM seq`, n, benchEpoch.Unix(), benchEpoch.Unix())
-	return err
-}
-
 // Rule scoring of N contacts (CRM_BENCH_SCORE, default 1M) with five
 // activities each, in a fresh database: crmkit's Rescore (transactions of
 // 5,000 contacts) against one hand-written UPDATE computing the same scores
@@ -890,9 +825,9 @@ func BenchmarkScoreBatch(b *testing.B) {
 		fresh := func(b *testing.B) (*bun.DB, *contacts.Scoring) {
 			ctx := context.Background()
 			db := kind.open(b)
-			_, err := migrate.Up(ctx, db)
+			_, err := migrate.Up(ctx, db, modules.Migrations())
 			require.NoError(b, err)
-			require.NoError(b, genContacts(ctx, db, pg, n))
+			require.NoError(b, benchdata.Generate(ctx, db, pg, n))
 			// Activity i belongs to contact i/5: web page views, one in ten
 			// a price-calculator use, and emails, over the 90 days before now.
 			gen := `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
@@ -34,17 +35,27 @@ func newCompanies(sc store.Scope) *Companies {
 }
 
 // Get returns the company with id.
-func (s *Companies) Get(ctx context.Context, id core.ID) (*Company, error) {
+func (s *Companies) Get(ctx context.Context, id core.ID) (_ *Company, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Companies.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
+	g, err := checkCompany(ctx, s.sc, id, access.Read)
+	if err != nil {
+		return nil, err
+	}
 	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.id = ?", id)
-	return c, store.Wrap(err, "get company")
+	return g.maskCompany(c), store.Wrap(err, "get company")
 }
 
 // GetByDomain returns the company with domain (normalised first).
-func (s *Companies) GetByDomain(ctx context.Context, domain string) (*Company, error) {
+func (s *Companies) GetByDomain(ctx context.Context, domain string) (_ *Company, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Companies.GetByDomain")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -56,14 +67,28 @@ func (s *Companies) GetByDomain(ctx context.Context, domain string) (*Company, e
 	if domain == "" {
 		return nil, core.Invalid("domain", "is required")
 	}
+	g, err := checkCompany(ctx, s.sc, core.NilID, access.Read)
+	if err != nil {
+		return nil, err
+	}
 	c, err := s.repo.getCompany(ctx, s.sc.Q(), tenant, "co.domain = ? AND co.domain <> ''", domain)
-	return c, store.Wrap(err, "get company by domain")
+	return g.maskCompany(c), store.Wrap(err, "get company by domain")
 }
 
 // Create stores a new company and emits "company.created".
-func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error) {
+func (s *Companies) Create(ctx context.Context, in NewCompany) (_ *Company, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Companies.Create")
+	defer span.End(&err)
+
+	g, err := checkCompany(ctx, s.sc, core.NilID, access.Create)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkCompanyWrite(core.NilID, access.Create, in.Attributes); err != nil {
+		return nil, g.done(ctx, err)
+	}
 	var out *Company
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		now := tx.Runtime().Now()
 		c := &Company{ID: core.NewID(), Name: strings.TrimSpace(in.Name), Domain: NormalizeDomain(in.Domain),
@@ -94,7 +119,7 @@ func (s *Companies) Create(ctx context.Context, in NewCompany) (*Company, error)
 	if err != nil {
 		return nil, store.Wrap(err, "create company")
 	}
-	return out, nil
+	return g.maskCompany(out), nil
 }
 
 func (s *Companies) checkDomain(ctx context.Context, q store.Q, tenant string, c *Company) error {
@@ -120,12 +145,22 @@ func translateCompany(err error, c *Company) error {
 
 // Update applies patch if patch.Version is still the company's version and
 // emits "company.updated". A stale version is ErrConflict.
-func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) (*Company, error) {
+func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) (_ *Company, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Companies.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(patch.Version); err != nil {
 		return nil, err
 	}
+	g, err := checkCompany(ctx, s.sc, id, access.Read, access.Update)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkCompanyWrite(id, access.Update, patch.Attributes); err != nil {
+		return nil, g.done(ctx, err)
+	}
 	var out *Company
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		cur, err := s.repo.getCompany(ctx, tx.Q(), tenant, "co.id = ?", id)
 		if err != nil {
@@ -177,13 +212,25 @@ func (s *Companies) Update(ctx context.Context, id core.ID, patch CompanyPatch) 
 	if err != nil {
 		return nil, store.Wrap(err, "update company")
 	}
-	return out, nil
+	return g.maskCompany(out), nil
 }
 
 // Delete removes the company with id; its contacts stay, without a company.
 // Emits "company.deleted".
-func (s *Companies) Delete(ctx context.Context, id core.ID) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+func (s *Companies) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Companies.Delete", id)
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "company", id, access.Read, access.Delete)
+	if err != nil {
+		return err
+	}
+	if !g.all() {
+		// Deleting a company unlinks its contacts, those the actor does
+		// not see included.
+		return g.done(ctx, g.forbid("company", id, access.Delete, "delete a company without seeing all contacts"))
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		if _, err := s.repo.getCompany(ctx, tx.Q(), tenant, "co.id = ?"+tx.Q().D.LockRows(), id); err != nil {
 			return err
@@ -199,6 +246,12 @@ func (s *Companies) Delete(ctx context.Context, id core.ID) error {
 			return err
 		}
 		if err := unindex(ctx, tx.Q(), tenant, EntityCompany, id); err != nil {
+			return err
+		}
+		if err := s.unlinkContacts(ctx, tx, tenant, id); err != nil {
+			return err
+		}
+		if err := unlinkTasks(ctx, tx, tenant, "company_id", id); err != nil {
 			return err
 		}
 		ok, err := s.repo.deleteCompany(ctx, tx.Q(), tenant, id)
@@ -223,13 +276,23 @@ type CompanyListOptions struct {
 }
 
 // List returns one page of companies.
-func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Page[*Company], error) {
+func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (_ core.Page[*Company], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Companies.List")
+	defer span.End(&err)
+
+	g, err := checkCompany(ctx, s.sc, core.NilID, access.Read)
+	if err != nil {
+		return core.Page[*Company]{}, err
+	}
+	if err := g.checkCompanyQuery(opts.Filter, opts.Sort); err != nil {
+		return core.Page[*Company]{}, g.done(ctx, err)
+	}
 	schema, err := fields.Module.SchemaFor(ctx, s.sc, CompanySchema, EntityCompany, "co.attributes", opts.Filter, opts.Sort)
 	if err != nil {
 		return core.Page[*Company]{}, err
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
-		DefaultSort: "name", Limit: opts.Limit, Cursor: opts.Cursor})
+		DefaultSort: "name", Limit: opts.Limit, Cursor: opts.Cursor, Visible: g.visible("1 = 1", nil)})
 	if err != nil {
 		return core.Page[*Company]{}, err
 	}
@@ -237,6 +300,9 @@ func (s *Companies) List(ctx context.Context, opts CompanyListOptions) (core.Pag
 	rows, err := s.repo.listCompanies(ctx, s.sc.Q(), tenant, plan)
 	if err != nil {
 		return core.Page[*Company]{}, store.Wrap(err, "list companies")
+	}
+	for _, c := range rows {
+		g.maskCompany(c)
 	}
 	return store.PageOf(s.sc, plan, rows, func(c *Company) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -20,7 +21,7 @@ func ptr[T any](v T) *T { return &v }
 func TestCreateAndGet(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "user-7"})
+		ctx := b.as(t, "user-7", access.RoleAdmin)
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme", Domain: "www.Acme.example"})
 		require.NoError(t, err)
 		require.Equal(t, "acme.example", co.Domain)

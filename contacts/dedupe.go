@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -50,7 +51,10 @@ const maxNameBlock = 50
 // person, strongest first, with the reasons. It reads the tenant's contacts
 // in the database (exact reasons are grouped in SQL), so it runs in
 // bounded memory at a million contacts.
-func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]DuplicateGroup, error) {
+func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) (_ []DuplicateGroup, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.FindDuplicates")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -68,6 +72,15 @@ func (s *Service) FindDuplicates(ctx context.Context, opts DuplicateOptions) ([]
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
+	}
+	// Groups are formed across the tenant on equal emails and phones: an
+	// actor needs to see every contact and their personal data.
+	g, err := check(ctx, s.sc, "contact", core.NilID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if !g.all() || !g.pd() {
+		return nil, g.done(ctx, g.forbid("contact", core.NilID, access.Read, "find duplicates without seeing all contacts and their personal data"))
 	}
 
 	d := s.sc.Runtime().Dialect

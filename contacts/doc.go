@@ -28,8 +28,9 @@
 //     reasons; Merge folds contacts into one in a transaction, and later
 //     modules re-point their rows in their OnContactMerge hook.
 //   - Import and export: ImportCSV and Import (upsert by external id or
-//     email, per-row errors, dry run, all-or-nothing, progress), ExportCSV
-//     and ExportJSONL, in constant memory. New contacts are written in bulk:
+//     email, per-row errors, dry run, all-or-nothing, progress; CSV in
+//     UTF-8 or Windows-1252, its delimiter and encoding detected on request
+//     with SniffCSV), ExportCSV and ExportJSONL, in constant memory. New contacts are written in bulk:
 //     COPY on PostgreSQL, multi-row INSERTs on SQLite, events and search
 //     documents included.
 //
@@ -84,4 +85,61 @@
 //   - Money fields filter and sort as "attributes.<key>.amount" (a number,
 //     whatever the currency) and "attributes.<key>.currency"; amounts are
 //     written in plain decimals ("1200.50", not "1.2005e3").
+//
+// # Record access
+//
+// With no core.Actor in the context a call is the host's own trusted code
+// and may do everything. With one, every public method of Service,
+// Companies, Notes, Tasks and Scoring checks the actor's permissions on
+// the module "contacts" (package access): reads need read; Create and
+// Notes/Tasks.Create create; Update, LinkExternalID, Track, Restrict,
+// LiftRestriction, ScoreContact, Adjust and the task changes update (Track
+// with CreateContact create too); Delete delete; ExportJSONL and ExportCSV
+// read and export; Upsert and Import create and update; Scoring.SetModel,
+// Rescore and RebuildSearchIndex manage. A missing permission is
+// core.ErrForbidden.
+//
+// Which records an actor sees is applied in SQL, so pages and counts are
+// right: contacts by their owner (own: the actor; team: a member of one of
+// the actor's teams, the actor included; all), tasks by their assignee,
+// notes and activities through their contact (and so the timeline, which
+// needs its contact visible), search hits of contacts likewise. Companies
+// have no owner: any actor who may read the module sees them all. A record
+// the actor does not see is core.ErrNotFound, as a missing one; one they
+// see but may not change is core.ErrForbidden. A page's cursor is bound
+// to the actor: another actor's (or the host's) cursor is core.ErrInvalid.
+// Writes keep records in the writer's view: with own or team visibility a
+// new contact without an owner (a task without an assignee) becomes the
+// actor's, and an owner or assignee outside the actor's view is refused.
+// Operations across the whole tenant — Import, FindDuplicates,
+// DeleteActivities, Companies.Delete (which unlinks contacts),
+// Scoring.SetPredictedScores — need visibility of all contacts (Import and
+// FindDuplicates personal data too), as an Upsert whose keys match a
+// contact the actor does not see is refused.
+//
+// Personal fields are email and phone, and the contact's custom fields
+// whose definition is marked personal (fields.Definition.Personal). For
+// an actor whose roles do not grant personal data on "contacts" email and
+// phone are the empty string and personal custom fields are left out of
+// Attributes (their keys are absent) in every result (lists, gets,
+// exports — a CSV export's column of such a field is empty —, Upsert and
+// Update results), events in the timeline carry no payload (their Data
+// is nil: payloads hold contacts as they were), and filtering, sorting
+// or looking up by them ("attributes.<key>" and its parts, such as
+// "attributes.salary.amount"; GetByEmail, Track by email) is
+// core.ErrForbidden, as is writing them (setting or removing a personal
+// custom field): such an actor could otherwise learn the values by
+// trying. Attributes are merged on update, so the personal values they do
+// not see stay as they are when they write others. They search companies
+// only, since a contact's search document holds its email and phone.
+// Companies' custom fields marked personal are treated the same way:
+// left out of the Attributes of Companies.Get, GetByDomain, List, Create
+// and Update results, and filtering, sorting or writing them is
+// core.ErrForbidden.
+//
+// A refused attempt — ErrForbidden, or ErrNotFound for a record that
+// exists but is hidden — is written to the audit log through
+// store.Runtime.Audit (set by the consent module, which owns the log):
+// the actor, AuditDenied, the record kind and id (the nil id when the call
+// named none) and "contacts:<action>"; no personal data.
 package contacts

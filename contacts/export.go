@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
+	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
@@ -33,11 +35,11 @@ var exportBatch = 1000
 
 // each calls fn for every contact matching f, oldest first, reading
 // exportBatch at a time.
-func (s *Service) each(ctx context.Context, f filter.Expr, fn func(*Contact) error) (int64, error) {
+func (s *Service) each(ctx context.Context, g *guard, f filter.Expr, fn func(*Contact) error) (int64, error) {
 	var n int64
 	opts := ListOptions{Filter: f, Sort: "created_at", Limit: exportBatch}
 	for {
-		page, err := s.List(ctx, opts)
+		page, err := s.list(ctx, g, opts)
 		if err != nil {
 			return n, err
 		}
@@ -56,11 +58,18 @@ func (s *Service) each(ctx context.Context, f filter.Expr, fn func(*Contact) err
 
 // ExportJSONL writes the contacts matching opts.Filter to w as JSON Lines,
 // one Contact object per line, and returns how many it wrote.
-func (s *Service) ExportJSONL(ctx context.Context, w io.Writer, opts ExportOptions) (int64, error) {
+func (s *Service) ExportJSONL(ctx context.Context, w io.Writer, opts ExportOptions) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.ExportJSONL")
+	defer span.End(&err)
+
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	n, err := s.each(ctx, opts.Filter, func(c *Contact) error { return enc.Encode(c) })
-	return n, store.Wrap(err, "export contacts")
+	g, err := s.exporter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.each(ctx, g, opts.Filter, func(c *Contact) error { return enc.Encode(c) })
+	return n, g.done(ctx, store.Wrap(err, "export contacts"))
 }
 
 // CSVColumns are the fixed columns of a contact CSV export, in order; one
@@ -73,9 +82,18 @@ var CSVColumns = []string{"id", "email", "phone", "first_name", "last_name", "co
 // ExportCSV writes the contacts matching opts.Filter to w as CSV with a
 // header row (see CSVColumns) and returns how many it wrote. Tags are
 // joined with "|", external ids as "source:id" joined with "|", times are
-// RFC 3339 in UTC, money is a decimal in the currency's units.
-func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions) (int64, error) {
+// RFC 3339 in UTC, money is a decimal in the currency's units. An export
+// refused before its first contact (a filter on an unknown field, a
+// missing permission) writes nothing to w.
+func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.ExportCSV")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return 0, err
+	}
+	g, err := s.exporter(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +119,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions
 		return v
 	}
 	row := make([]string, len(header))
-	n, err := s.each(ctx, opts.Filter, func(c *Contact) error {
+	n, err := s.each(ctx, g, opts.Filter, func(c *Contact) error {
 		ext := make([]string, len(c.ExternalIDs))
 		for i, x := range c.ExternalIDs {
 			ext[i] = x.Source + ":" + x.ID
@@ -141,11 +159,13 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, opts ExportOptions
 		}
 		return cw.Write(row)
 	})
-	cw.Flush()
 	if err == nil {
+		// A refused export (a filter or permission problem) writes
+		// nothing, so that a caller can still answer with the error.
+		cw.Flush()
 		err = cw.Error()
 	}
-	return n, store.Wrap(err, "export contacts")
+	return n, g.done(ctx, store.Wrap(err, "export contacts"))
 }
 
 func csvTime(t *time.Time) string {
@@ -185,4 +205,18 @@ func csvValue(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// exporter resolves the actor in ctx for an export: they need the contacts
+// read and export permissions, and get the contacts they see, masked as
+// List masks them (a refusal is recorded and returned).
+func (s *Service) exporter(ctx context.Context) (*guard, error) {
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.require("contact", core.NilID, access.Read, access.Export); err != nil {
+		return nil, g.done(ctx, err)
+	}
+	return g, nil
 }

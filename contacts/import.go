@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
@@ -79,6 +80,8 @@ type ImportResult struct {
 	ImportID core.ID    `json:"import_id"`
 	Errors   []RowError `json:"errors"`
 	DryRun   bool       `json:"dry_run"`
+	// CSV is how ImportCSV read the file (nil for Import).
+	CSV *CSVFormat `json:"csv,omitempty"`
 }
 
 // SourceError, as an ImportRow's Err, reports that the source itself failed
@@ -106,9 +109,16 @@ var errRowsFailed = fmt.Errorf("%w: rows failed", core.ErrInvalid)
 // Rows that match no contact are written in bulk: COPY on PostgreSQL,
 // multi-row INSERTs on SQLite, with one "contact.created" event each. Rows
 // that match an existing contact are upserted one by one (see importBatch).
-func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts ImportOptions) (ImportResult, error) {
+func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts ImportOptions) (_ ImportResult, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Import")
+	defer span.End(&err)
+
 	res := ImportResult{ImportID: core.NewID(), DryRun: opts.DryRun, Errors: []RowError{}}
 	if _, err := s.sc.Tenant(); err != nil {
+		return res, err
+	}
+	g, err := s.importer(ctx)
+	if err != nil {
 		return res, err
 	}
 	if opts.BatchSize == 0 {
@@ -142,7 +152,7 @@ func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts Imp
 			}
 		}
 		return sc.InTx(ctx, func(ctx context.Context, bsc store.Scope) error {
-			n, err := s.importBatch(ctx, bsc, res.ImportID, batch, fail)
+			n, err := s.importBatch(ctx, g, bsc, res.ImportID, batch, fail)
 			if err != nil {
 				return err
 			}
@@ -188,7 +198,6 @@ func (s *Service) Import(ctx context.Context, rows iter.Seq[ImportRow], opts Imp
 		}
 		return nil
 	}
-	var err error
 	if whole {
 		err = s.sc.InTx(ctx, run)
 	} else {
@@ -253,8 +262,14 @@ type CSVImportOptions struct {
 	// with an empty Mapping the header must use field names (as ExportCSV
 	// writes them). Map a column to "-" to skip it.
 	Mapping map[string]string
-	// Comma is the delimiter: default ','.
+	// Comma is the delimiter: default ',' (or detected, see Detect).
 	Comma rune
+	// Encoding is the file's character encoding: EncodingUTF8 (the
+	// default) or EncodingWindows1252, decoded to UTF-8 as it is read.
+	Encoding string
+	// Detect detects the delimiter and the encoding that Comma and
+	// Encoding leave open from the file's first 64 KiB (see SniffCSV).
+	Detect bool
 	// IgnoreUnknownColumns skips columns that map to no field instead of
 	// refusing the file.
 	IgnoreUnknownColumns bool
@@ -268,25 +283,33 @@ const MaxCSVField = 1 << 20
 // anything is written; a row that cannot be parsed (a broken quote, invalid
 // UTF-8, a wrong number of cells) is reported with its line, and the rows
 // after it are still read.
-func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOptions) (ImportResult, error) {
+func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOptions) (_ ImportResult, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.ImportCSV")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return ImportResult{}, err
 	}
-	cr := csv.NewReader(r)
-	if opts.Comma != 0 {
-		cr.Comma = opts.Comma
+	if _, err := s.importer(ctx); err != nil {
+		return ImportResult{}, err
 	}
+	src, format, err := csvSource(r, opts)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	cr := csv.NewReader(src)
+	cr.Comma, _ = utf8.DecodeRuneInString(format.Comma)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
-		return ImportResult{}, core.Invalid("header", "cannot be read: %v", err)
+		return ImportResult{CSV: format}, core.Invalid("header", "cannot be read: %v", err)
 	}
 	header = slices.Clone(header)
 	defs, err := fields.Module.List(ctx, s.sc.Q(), tenant, EntityContact)
 	if err != nil {
-		return ImportResult{}, store.Wrap(err, "import contacts")
+		return ImportResult{CSV: format}, store.Wrap(err, "import contacts")
 	}
 	types := map[string]fields.Type{}
 	for _, d := range defs {
@@ -295,7 +318,6 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOpti
 	fields := make([]string, len(header))
 	v := &core.ValidationError{}
 	for i, col := range header {
-		col = strings.TrimPrefix(col, "\ufeff") // a byte-order mark
 		f := col
 		if m, ok := opts.Mapping[col]; ok {
 			f = m
@@ -311,11 +333,14 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOpti
 				hint = " (is the delimiter right?)"
 			}
 			v.Add("header", "column %q maps to no field%s", col, hint)
+			format.Columns = append(format.Columns, ImportColumn{Column: col})
+			continue
 		}
 		fields[i] = f
+		format.Columns = append(format.Columns, ImportColumn{Column: col, Field: f})
 	}
 	if err := v.Err(); err != nil {
-		return ImportResult{}, err
+		return ImportResult{CSV: format}, err
 	}
 
 	lastLine := 1
@@ -345,7 +370,9 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, opts CSVImportOpti
 			}
 		}
 	}
-	return s.Import(ctx, rows, opts.ImportOptions)
+	res, err := s.Import(ctx, rows, opts.ImportOptions)
+	res.CSV = format
+	return res, err
 }
 
 func validImportField(f string) bool {
@@ -444,4 +471,20 @@ func csvAttribute(val string, t fields.Type) (any, error) {
 		return map[string]any{"amount": amount, "currency": currency}, nil
 	}
 	return val, nil
+}
+
+// importer resolves the actor in ctx for an import. An import matches rows
+// to contacts across the tenant by email and external id and writes
+// personal data: an actor needs the contacts create and update
+// permissions, to see every contact and to see personal data (a refusal
+// is recorded and returned).
+func (s *Service) importer(ctx context.Context) (*guard, error) {
+	g, err := check(ctx, s.sc, "contact", core.NilID, access.Create, access.Update)
+	if err != nil {
+		return nil, err
+	}
+	if !g.all() || !g.pd() {
+		return nil, g.done(ctx, g.forbid("contact", core.NilID, access.Create, "import without seeing all contacts and their personal data"))
+	}
+	return g, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/crmkit/crmkit/contacts"
@@ -13,13 +15,14 @@ import (
 
 // FuzzImportCSV: no file makes ImportCSV panic or write in a dry run; it
 // either refuses the file with ErrInvalid or reports every bad row with a
-// line number.
+// line number; a byte-order mark before it changes nothing.
 func FuzzImportCSV(f *testing.F) {
 	for _, s := range []string{
 		"email,first_name,tags\nada@example.com,Ada,vip|x\n",
 		"email,first_name\n\"broken,quote\nbob@example.com,Bob\n",
 		"email;first_name\na@b.example;A\n",
 		"\ufeffemail,external_id:shop,attributes.plan\nx@y.example,1,pro\n",
+		"\ufeff\"email\",\"first_name\"\r\n\"ada@example.com\",\"Ada\"\r\n",
 		"email\n\xff\xfe\n",
 		"email,first_name\nada@example.com\n",
 		"email,email\na@b.example,c@d.example\n",
@@ -30,8 +33,16 @@ func FuzzImportCSV(f *testing.F) {
 	b := setup(f, dbtest.SQLite(f))
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := b.svc.ImportCSV(ctx, bytes.NewReader(data), contacts.CSVImportOptions{
-			ImportOptions: contacts.ImportOptions{DryRun: true, BatchSize: 3}})
+		opts := contacts.CSVImportOptions{ImportOptions: contacts.ImportOptions{DryRun: true, BatchSize: 3}}
+		res, err := b.svc.ImportCSV(ctx, bytes.NewReader(data), opts)
+		if !bytes.HasPrefix(data, []byte("\ufeff")) {
+			marked, errMarked := b.svc.ImportCSV(ctx, bytes.NewReader(append([]byte("\ufeff"), data...)), opts)
+			if fmt.Sprint(err) != fmt.Sprint(errMarked) || res.ImportProgress != marked.ImportProgress ||
+				!reflect.DeepEqual(res.Errors, marked.Errors) || !reflect.DeepEqual(res.CSV, marked.CSV) {
+				t.Fatalf("a byte-order mark changed the import: %v %+v %v against %v %+v %v",
+					err, res.ImportProgress, res.Errors, errMarked, marked.ImportProgress, marked.Errors)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, core.ErrInvalid) {
 				t.Fatalf("error does not match ErrInvalid: %v", err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -39,7 +40,10 @@ type Merged struct {
 // Merging a contact with itself, the same loser twice, or a contact that does
 // not exist in the tenant is refused. Purchases in different currencies
 // cannot be merged (ErrInvalid).
-func (s *Service) Merge(ctx context.Context, winner core.ID, losers ...core.ID) (*Contact, error) {
+func (s *Service) Merge(ctx context.Context, winner core.ID, losers ...core.ID) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Merge", winner)
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	switch {
 	case len(losers) == 0:
@@ -58,16 +62,33 @@ func (s *Service) Merge(ctx context.Context, winner core.ID, losers ...core.ID) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		// The actor must see every contact and may update the winner and
+		// delete the losers.
+		tenant, _ := s.sc.Tenant()
+		if !g.trusted() {
+			if _, err := s.writable(ctx, g, tx.Q(), tenant, winner, access.Update); err != nil {
+				return err
+			}
+			for _, id := range losers {
+				if _, err := s.writable(ctx, g, tx.Q(), tenant, id, access.Delete); err != nil {
+					return err
+				}
+			}
+		}
 		c, err := s.merge(ctx, tx, winner, losers)
 		out = c
 		return err
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "merge contacts")
+		return nil, g.done(ctx, store.Wrap(err, "merge contacts"))
 	}
-	return out, nil
+	return g.mask(out), nil
 }
 
 func (s *Service) merge(ctx context.Context, tx *store.Tx, winnerID core.ID, loserIDs []core.ID) (*Contact, error) {
@@ -230,8 +251,15 @@ func recomputeFacts(ctx context.Context, q store.Q, tenant string, id core.ID) e
 // MergedInto returns the contact a merged contact's id now lives on (after
 // merges of merges, the last winner), or ErrNotFound when id was never
 // merged.
-func (s *Service) MergedInto(ctx context.Context, id core.ID) (core.ID, error) {
+func (s *Service) MergedInto(ctx context.Context, id core.ID) (_ core.ID, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.MergedInto", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return core.NilID, err
+	}
+	g, err := check(ctx, s.sc, "contact", id, access.Read)
 	if err != nil {
 		return core.NilID, err
 	}
@@ -239,6 +267,15 @@ func (s *Service) MergedInto(ctx context.Context, id core.ID) (core.ID, error) {
 	err = s.sc.Q().QueryRow(ctx, `SELECT winner_id FROM crm_contact_merges WHERE tenant_id = ? AND loser_id = ?`, tenant, id).Scan(&winner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return core.NilID, core.NotFound("merged contact", id)
+	}
+	if err == nil && !g.trusted() {
+		// A winner the actor does not see: as if id was never merged.
+		if _, err := s.visibleContact(ctx, g, s.sc.Q(), tenant, access.Read, false, "c.id = ?", winner); err != nil {
+			if errors.Is(err, core.ErrNotFound) {
+				return core.NilID, g.done(ctx, &denial{err: core.NotFound("merged contact", id), kind: "contact", id: winner, action: access.Read})
+			}
+			return core.NilID, err
+		}
 	}
 	return winner, store.Wrap(err, "merged into")
 }

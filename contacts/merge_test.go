@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -17,7 +18,7 @@ import (
 func TestMerge(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "admin"})
+		ctx := b.as(t, "admin", access.RoleAdmin)
 		co, err := b.companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
 		require.NoError(t, err)
 		winner, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com", FirstName: "Ada", Tags: []string{"vip"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
@@ -66,7 +67,23 @@ func scanNote(row scanner) (*Note, error) {
 }
 
 func getNote(ctx context.Context, q store.Q, tenant string, id core.ID) (*Note, error) {
-	n, err := scanNote(q.QueryRow(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.id = ?`, tenant, id))
+	return getNoteWhere(ctx, q, tenant, id, "", nil)
+}
+
+// visibleNote reads the note with id for action by g's actor: a note is
+// visible when its contact is.
+func visibleNote(ctx context.Context, g *guard, q store.Q, tenant string, id core.ID, action access.Action) (*Note, error) {
+	cond, args := g.byContact("n", "n.contact_id")
+	return fetch(g, "note", id, action, cond, args, func(extra string, args []any) (*Note, error) {
+		return getNoteWhere(ctx, q, tenant, id, extra, args)
+	})
+}
+
+// getNoteWhere reads the note with id where extra (" AND …", with args)
+// holds too.
+func getNoteWhere(ctx context.Context, q store.Q, tenant string, id core.ID, extra string, args []any) (*Note, error) {
+	n, err := scanNote(q.QueryRow(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.id = ?`+extra,
+		append([]any{tenant, id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, core.NotFound("note", id)
 	}
@@ -90,9 +107,16 @@ func noteEvent(tenant, typ string, n *Note) core.Event {
 }
 
 // Create stores a note about a contact and emits "note.created".
-func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
+func (s *Notes) Create(ctx context.Context, in NewNote) (_ *Note, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Notes.Create")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "note", core.NilID, access.Create)
+	if err != nil {
+		return nil, err
+	}
 	var out *Note
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		v := &core.ValidationError{}
 		checkNote(v, in.Body)
@@ -107,7 +131,9 @@ func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
 		if err := v.Err(); err != nil {
 			return err
 		}
-		if _, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?", in.ContactID); errors.Is(err, core.ErrNotFound) {
+		// A contact the actor does not see is one that does not exist.
+		cond, cargs := g.contacts("c")
+		if _, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ? AND "+cond, append([]any{in.ContactID}, cargs...)...); errors.Is(err, core.ErrNotFound) {
 			return core.Invalid("contact_id", "contact %s does not exist", in.ContactID)
 		} else if err != nil {
 			return err
@@ -128,25 +154,39 @@ func (s *Notes) Create(ctx context.Context, in NewNote) (*Note, error) {
 }
 
 // Get returns the note with id.
-func (s *Notes) Get(ctx context.Context, id core.ID) (*Note, error) {
+func (s *Notes) Get(ctx context.Context, id core.ID) (_ *Note, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Notes.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	n, err := getNote(ctx, s.sc.Q(), tenant, id)
-	return n, store.Wrap(err, "get note")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	n, err := visibleNote(ctx, g, s.sc.Q(), tenant, id, access.Read)
+	return n, g.done(ctx, store.Wrap(err, "get note"))
 }
 
 // Update edits a note if patch.Version is still its version (else
 // ErrConflict) and emits "note.updated".
-func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note, error) {
+func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (_ *Note, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Notes.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(patch.Version); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Note
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		cur, err := getNote(ctx, tx.Q(), tenant, id)
+		cur, err := visibleNote(ctx, g, tx.Q(), tenant, id, access.Update)
 		if err != nil {
 			return err
 		}
@@ -183,16 +223,23 @@ func (s *Notes) Update(ctx context.Context, id core.ID, patch NotePatch) (*Note,
 		return tx.Emit(ctx, noteEvent(tenant, EventNoteUpdated, out))
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "update note")
+		return nil, g.done(ctx, store.Wrap(err, "update note"))
 	}
 	return out, nil
 }
 
 // Delete removes a note and emits "note.deleted".
-func (s *Notes) Delete(ctx context.Context, id core.ID) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+func (s *Notes) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Notes.Delete", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		n, err := getNote(ctx, tx.Q(), tenant, id)
+		n, err := visibleNote(ctx, g, tx.Q(), tenant, id, access.Delete)
 		if err != nil {
 			return err
 		}
@@ -202,7 +249,7 @@ func (s *Notes) Delete(ctx context.Context, id core.ID) error {
 		n.UpdatedAt = tx.Runtime().Now()
 		return tx.Emit(ctx, noteEvent(tenant, EventNoteDeleted, n))
 	})
-	return store.Wrap(err, "delete note")
+	return g.done(ctx, store.Wrap(err, "delete note"))
 }
 
 // NoteSchema is the filter allowlist of notes.
@@ -241,13 +288,20 @@ type NoteListOptions struct {
 }
 
 // List returns one page of notes.
-func (s *Notes) List(ctx context.Context, opts NoteListOptions) (core.Page[*Note], error) {
+func (s *Notes) List(ctx context.Context, opts NoteListOptions) (_ core.Page[*Note], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Notes.List")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "note", core.NilID, access.Read)
+	if err != nil {
+		return core.Page[*Note]{}, err
+	}
 	f := opts.Filter
 	if opts.ContactID != core.NilID {
 		f = filter.And(f, filter.Eq("contact_id", opts.ContactID.String()))
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: NoteSchema, Filter: f, Sort: opts.Sort, DefaultSort: "-created_at",
-		Limit: opts.Limit, Cursor: opts.Cursor})
+		Limit: opts.Limit, Cursor: opts.Cursor, Visible: g.visible(g.byContact("n", "n.contact_id"))})
 	if err != nil {
 		return core.Page[*Note]{}, err
 	}
@@ -264,13 +318,21 @@ const MaxPinned = 100
 
 // Pinned returns a contact's pinned notes, newest first (at most
 // MaxPinned), for the top of a contact view.
-func (s *Notes) Pinned(ctx context.Context, contactID core.ID) ([]*Note, error) {
+func (s *Notes) Pinned(ctx context.Context, contactID core.ID) (_ []*Note, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Notes.Pinned", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
+	g, err := check(ctx, s.sc, "note", core.NilID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	cond, cargs := g.byContact("n", "n.contact_id")
 	rows, err := s.sc.Q().Query(ctx, `SELECT `+noteColumns+` FROM crm_notes n WHERE n.tenant_id = ? AND n.contact_id = ? AND n.pinned = ?
-		ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, tenant, contactID, true, MaxPinned)
+		AND `+cond+` ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, append(append([]any{tenant, contactID, true}, cargs...), MaxPinned)...)
 	if err != nil {
 		return nil, store.Wrap(err, "pinned notes")
 	}

@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,35 @@ import (
 // own, so that a legal hold can keep one. The module declares it.
 func personalData() []store.PersonalData {
 	var out []store.PersonalData
+	// The stages a contact went through: no personal data of their own
+	// (stage names and times), exported with the person and deleted with
+	// the contact.
+	out = append(out, store.PersonalData{Name: "stages", Tables: []string{"crm_contact_stages"},
+		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
+			tenant, _ := sc.Tenant()
+			rows, err := sc.Q().Query(ctx, `SELECT stage, entered_at, left_at FROM crm_contact_stages WHERE tenant_id = ? AND contact_id = ?
+				ORDER BY entered_at, id`, tenant, id)
+			if err != nil {
+				return nil, err
+			}
+			out := []StageVisit{}
+			err = store.EachRow(rows, func(r store.Scanner) error {
+				var v StageVisit
+				var stage string
+				var left sql.NullTime
+				if err := r.Scan(&stage, &v.EnteredAt, &left); err != nil {
+					return err
+				}
+				v.Stage, v.EnteredAt = Stage(stage), v.EnteredAt.UTC()
+				if left.Valid {
+					t := left.Time.UTC()
+					v.LeftAt = &t
+				}
+				out = append(out, v)
+				return nil
+			})
+			return out, err
+		}})
 	// exec runs statements that take (tenant, contact id).
 	exec := func(ctx context.Context, sc store.Scope, id core.ID, stmts ...string) error {
 		tenant, _ := sc.Tenant()

@@ -23,7 +23,9 @@ import (
 // one tenant. sqlRepository serves SQLite and PostgreSQL alike.
 type repository interface {
 	getContact(ctx context.Context, q store.Q, tenant string, where string, args ...any) (*Contact, error)
-	insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) error
+	// insertContact reports false, writing nothing, when a unique index
+	// refuses the row (its email is taken).
+	insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) (bool, error)
 	updateContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte, oldVersion int64) error
 	deleteContact(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error)
 	insertExternalID(ctx context.Context, q store.Q, tenant string, id core.ID, x ExternalID, now time.Time) error
@@ -180,13 +182,20 @@ func tagsJSON(tags []string) string {
 	return string(b)
 }
 
-func (sqlRepository) insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) error {
-	_, err := q.Exec(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
+func (sqlRepository) insertContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte) (bool, error) {
+	// DO NOTHING rather than a unique violation: the transaction stays
+	// usable (PostgreSQL aborts it on an error) to tell whose the email is,
+	// and the server's log does not get the address.
+	res, err := q.Exec(ctx, `INSERT INTO crm_contacts (tenant_id, id, email, phone, first_name, last_name, company_id,
 		lifecycle_stage, owner_id, tags, attributes, created_at, updated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		tenant, c.ID, c.Email, c.Phone, c.FirstName, c.LastName, store.NullID(c.CompanyID),
 		string(c.LifecycleStage), c.OwnerID, tagsJSON(c.Tags), string(attrs), c.CreatedAt, c.UpdatedAt, c.Version)
-	return err
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 func (sqlRepository) updateContact(ctx context.Context, q store.Q, tenant string, c *Contact, attrs []byte, oldVersion int64) error {
@@ -307,11 +316,10 @@ func (sqlRepository) updateCompany(ctx context.Context, q store.Q, tenant string
 }
 
 func (sqlRepository) deleteCompany(ctx context.Context, q store.Q, tenant string, id core.ID) (bool, error) {
-	// Contacts, tasks and activities keep existing without their company.
-	for _, table := range []string{"crm_contacts", "crm_tasks", "crm_activities"} {
-		if _, err := q.Exec(ctx, `UPDATE `+table+` SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
-			return false, err
-		}
+	// Activities keep existing without their company (Companies.Delete
+	// unlinked the contacts and tasks, with their events).
+	if _, err := q.Exec(ctx, `UPDATE crm_activities SET company_id = NULL WHERE tenant_id = ? AND company_id = ?`, tenant, id); err != nil {
+		return false, err
 	}
 	res, err := q.Exec(ctx, `DELETE FROM crm_companies WHERE tenant_id = ? AND id = ?`, tenant, id)
 	if err != nil {

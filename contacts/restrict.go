@@ -3,6 +3,7 @@ package contacts
 import (
 	"context"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -12,12 +13,18 @@ import (
 // models leave it out until LiftRestriction. reason is a short code kept
 // in the event (and so in the audit log). Emits "contact.restricted";
 // restricting a restricted contact changes nothing.
-func (s *Service) Restrict(ctx context.Context, id core.ID, reason string) error {
+func (s *Service) Restrict(ctx context.Context, id core.ID, reason string) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Restrict", id)
+	defer span.End(&err)
+
 	return s.setRestricted(ctx, id, true, reason)
 }
 
 // LiftRestriction ends a restriction and emits "contact.restriction_lifted".
-func (s *Service) LiftRestriction(ctx context.Context, id core.ID, reason string) error {
+func (s *Service) LiftRestriction(ctx context.Context, id core.ID, reason string) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.LiftRestriction", id)
+	defer span.End(&err)
+
 	return s.setRestricted(ctx, id, false, reason)
 }
 
@@ -25,9 +32,13 @@ func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason
 	if !core.ValidCode(reason) {
 		return core.Invalid("reason", "must be a short code of lower-case letters, digits and _")
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		c, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?"+tx.Q().D.LockRows(), id)
+		c, err := s.writableLocked(ctx, g, tx.Q(), tenant, id, access.Update)
 		if err != nil {
 			return err
 		}
@@ -44,5 +55,5 @@ func (s *Service) setRestricted(ctx context.Context, id core.ID, on bool, reason
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: typ, SubjectType: "contact", SubjectID: id,
 			Data: store.JSON(RestrictionChanged{Reason: reason})})
 	})
-	return store.Wrap(err, "restrict contact")
+	return g.done(ctx, store.Wrap(err, "restrict contact"))
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
@@ -81,13 +82,27 @@ type Scoring struct {
 func newScoring(sc store.Scope) *Scoring { return &Scoring{sc: sc} }
 
 // Model returns the tenant's scoring model; Version 0 when none is set.
-func (s *Scoring) Model(ctx context.Context) (*ScoringModel, error) {
+func (s *Scoring) Model(ctx context.Context) (_ *ScoringModel, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Scoring.Model")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "scoring_model", core.NilID, access.Read); err != nil {
+		return nil, err
+	}
 	m, err := loadModel(ctx, s.sc.Q(), tenant)
 	return m, store.Wrap(err, "scoring model")
+}
+
+// cachedModel is loadModel for writes in tx, kept per tenant for the
+// runtime's SettingsTTL (store.Cached). The model is shared: callers must
+// not change it.
+func cachedModel(ctx context.Context, tx *store.Tx, tenant string) (*ScoringModel, error) {
+	c := store.CacheOf[*ScoringModel](tx.Runtime(), "contacts.scoring_model", EventScoringModelChanged)
+	return c.Get(tx, tenant, func() (*ScoringModel, error) { return loadModel(ctx, tx.Q(), tenant) })
 }
 
 func loadModel(ctx context.Context, q store.Q, tenant string) (*ScoringModel, error) {
@@ -112,9 +127,15 @@ func loadModel(ctx context.Context, q store.Q, tenant string) (*ScoringModel, er
 // SetModel replaces the tenant's model if version is still its version (0
 // for the first model), and emits "scoring.model_changed". Scores change
 // with the next Rescore.
-func (s *Scoring) SetModel(ctx context.Context, version int64, m ScoringModel) (*ScoringModel, error) {
+func (s *Scoring) SetModel(ctx context.Context, version int64, m ScoringModel) (_ *ScoringModel, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Scoring.SetModel")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "scoring_model", core.NilID, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *ScoringModel
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
 		cur, err := loadModel(ctx, q, tenant)
@@ -223,10 +244,16 @@ var rescoreBatch = 5000
 // Rescore recomputes the score of every contact of the tenant, in SQL, in
 // transactions of 5,000 contacts (memory stays flat, other writers wait at
 // most one batch), and applies the thresholds.
-func (s *Scoring) Rescore(ctx context.Context) (ScoreResult, error) {
+func (s *Scoring) Rescore(ctx context.Context) (_ ScoreResult, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Scoring.Rescore")
+	defer span.End(&err)
+
 	var res ScoreResult
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return res, err
+	}
+	if _, err := check(ctx, s.sc, "scoring_model", core.NilID, access.Manage); err != nil {
 		return res, err
 	}
 	m, err := loadModel(ctx, s.sc.Q(), tenant)
@@ -254,10 +281,20 @@ func (s *Scoring) Rescore(ctx context.Context) (ScoreResult, error) {
 
 // ScoreContact recomputes one contact's score now (Track does this for the
 // contact of each activity).
-func (s *Scoring) ScoreContact(ctx context.Context, id core.ID) (*Contact, error) {
+func (s *Scoring) ScoreContact(ctx context.Context, id core.ID) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Scoring.ScoreContact", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if _, err := (&Service{sc: s.sc, repo: sqlRepository{}}).writable(ctx, g, tx.Q(), tenant, id, access.Update); err != nil {
+			return err
+		}
 		sc := s.sc.WithTx(tx)
 		m, err := loadModel(ctx, tx.Q(), tenant)
 		if err != nil {
@@ -270,9 +307,9 @@ func (s *Scoring) ScoreContact(ctx context.Context, id core.ID) (*Contact, error
 		return err
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "score contact")
+		return nil, g.done(ctx, store.Wrap(err, "score contact"))
 	}
-	return out, nil
+	return g.mask(out), nil
 }
 
 // score recomputes the scores of the contacts where selects (alias c) in
@@ -293,9 +330,9 @@ func (s *Scoring) score(ctx context.Context, sc store.Scope, m *ScoringModel, wh
 	// Scores are computed once per contact; only those that move are
 	// written.
 	// Restricted contacts are not processed (their score stays as it was).
-	res, err := q.Exec(ctx, `WITH s AS (SELECT c.id, `+expr+` AS score FROM crm_contacts c WHERE c.tenant_id = ? AND NOT c.restricted AND `+where+`)
+	res, err := q.Exec(ctx, `WITH s AS (SELECT c.tenant_id, c.id, `+expr+` AS score FROM crm_contacts c WHERE c.tenant_id = ? AND NOT c.restricted AND `+where+`)
 		UPDATE crm_contacts SET score = s.score, scored_at = ?
-		FROM s WHERE crm_contacts.tenant_id = ? AND crm_contacts.id = s.id AND crm_contacts.score <> s.score`,
+		FROM s WHERE crm_contacts.tenant_id = ? AND crm_contacts.tenant_id = s.tenant_id AND crm_contacts.id = s.id AND crm_contacts.score <> s.score`,
 		append(append(append(exprArgs, tenant), args...), now, tenant)...)
 	if err != nil {
 		return 0, 0, err
@@ -423,7 +460,10 @@ const MaxScoreAdjustment = 100_000
 // or by an automation rule. The adjustment is kept as part of the score
 // when the scoring rules recompute it; like other scoring facts it does
 // not change the contact's Version. It emits contact.score_adjusted.
-func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason string) (*Contact, error) {
+func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason string) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Scoring.Adjust", id)
+	defer span.End(&err)
+
 	v := &core.ValidationError{}
 	if points == 0 || points > MaxScoreAdjustment || points < -MaxScoreAdjustment {
 		v.Add("points", "must be between -%d and %d and not 0", MaxScoreAdjustment, MaxScoreAdjustment)
@@ -432,9 +472,16 @@ func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason s
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if _, err := (&Service{sc: s.sc, repo: sqlRepository{}}).writable(ctx, g, tx.Q(), tenant, id, access.Update); err != nil {
+			return err
+		}
 		res, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET score_adjustment = score_adjustment + ?, score = score + ?
 			WHERE tenant_id = ? AND id = ?`, points, points, tenant, id)
 		if err != nil {
@@ -452,9 +499,9 @@ func (s *Scoring) Adjust(ctx context.Context, id core.ID, points int64, reason s
 			Data: store.JSON(ScoreAdjusted{ContactID: id, Points: points, Reason: reason, Score: out.Facts.Score})})
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "adjust score")
+		return nil, g.done(ctx, store.Wrap(err, "adjust score"))
 	}
-	return out, nil
+	return g.mask(out), nil
 }
 
 // floatLiteral writes f as an SQL number literal (points and half-lives are
@@ -472,13 +519,25 @@ type PredictedScore struct {
 // SetPredictedScores stores predicted scores in one write; contacts that no
 // longer exist are skipped. The pipeline package's trained lead model
 // writes them; like the other facts they do not change a contact's Version.
-func (s *Scoring) SetPredictedScores(ctx context.Context, scores []PredictedScore) error {
+func (s *Scoring) SetPredictedScores(ctx context.Context, scores []PredictedScore) (err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Scoring.SetPredictedScores")
+	defer span.End(&err)
+
 	for _, p := range scores {
 		if p.Score < 0 || p.Score > 100 {
 			return core.Invalid("predicted_score", "must be between 0 and 100 (contact %s: %d)", p.ContactID, p.Score)
 		}
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	// A bulk write over the tenant's contacts (a trained model's output):
+	// it takes the update permission and seeing every contact.
+	g, err := check(ctx, s.sc, "contact", core.NilID, access.Update)
+	if err != nil {
+		return err
+	}
+	if !g.all() {
+		return g.done(ctx, g.forbid("contact", core.NilID, access.Update, "set predicted scores without seeing all contacts"))
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		for _, p := range scores {
 			if _, err := tx.Q().Exec(ctx, `UPDATE crm_contacts SET predicted_score = ? WHERE tenant_id = ? AND id = ?`, p.Score, tenant, p.ContactID); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -42,7 +43,10 @@ const (
 // prefix ("ada lov" finds Ada Lovelace), in names, email, phone, company
 // name, tags and domains; best matches first. Matching is case-insensitive
 // and accent-sensitive on both databases.
-func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) ([]SearchHit, error) {
+func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) (_ []SearchHit, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Search")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -72,6 +76,25 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.require("contact", core.NilID, access.Read); err != nil {
+		return nil, g.done(ctx, err)
+	}
+	if !g.pd() {
+		// A contact's search document holds its email and phone: matching
+		// it would tell them. Such actors search companies only.
+		if slices.Contains(opts.Entities, EntityContact) {
+			return nil, g.done(ctx, g.forbid("contact", core.NilID, access.Read, "search contacts by their personal data"))
+		}
+		opts.Entities = []string{EntityCompany}
+	}
+	vis, visArgs := "", []any(nil)
+	if cond, cargs := g.byContact("s", "s.entity_id"); cond != "1 = 1" {
+		vis, visArgs = " AND (s.entity <> 'contact' OR "+cond+")", cargs
+	}
 
 	d := s.sc.Runtime().Dialect
 	var sqlText string
@@ -87,7 +110,7 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 		}
 		sqlText = `SELECT s.entity, s.entity_id, s.title, ts_rank(s.tsv, q.q) AS score
 			FROM crm_search s, (SELECT to_tsquery('simple', ?) AS q) q
-			WHERE s.tenant_id = ? AND s.tsv @@ q.q` + entityFilter + `
+			WHERE s.tenant_id = ? AND s.tsv @@ q.q` + vis + entityFilter + `
 			ORDER BY score DESC, s.entity_id LIMIT ?`
 		args = append(args, strings.Join(terms, " & "), tenant)
 	} else {
@@ -102,10 +125,11 @@ func (s *Service) Search(ctx context.Context, query string, opts SearchOptions) 
 		match := "{body}: (" + strings.Join(terms, " AND ") + ")"
 		sqlText = `SELECT s.entity, s.entity_id, s.title, -bm25(crm_search_fts, 0.0, 1.0) AS score
 			FROM crm_search_fts JOIN crm_search s ON s.doc = crm_search_fts.rowid
-			WHERE crm_search_fts MATCH ? AND s.tenant_id = ?` + entityFilter + `
+			WHERE crm_search_fts MATCH ? AND s.tenant_id = ?` + vis + entityFilter + `
 			ORDER BY score DESC, s.entity_id LIMIT ?`
 		args = append(args, match, tenant)
 	}
+	args = append(args, visArgs...)
 	for _, e := range opts.Entities {
 		args = append(args, e)
 	}
@@ -198,10 +222,20 @@ const reindexBatch = 10_000
 // in SQL, a repair. It works in transactions of 10,000 contacts, so it
 // never holds SQLite's write lock for long, and it is safe to run at any
 // time and to run again.
-func (s *Service) RebuildSearchIndex(ctx context.Context) (int64, error) {
+func (s *Service) RebuildSearchIndex(ctx context.Context) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.RebuildSearchIndex")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return 0, err
+	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return 0, err
+	}
+	if err := g.require("contact", core.NilID, access.Manage); err != nil {
+		return 0, g.done(ctx, err)
 	}
 	var n int64
 	count := func(res sql.Result, err error) error {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
@@ -28,17 +29,35 @@ func newService(sc store.Scope) *Service {
 }
 
 // Get returns the contact with id.
-func (s *Service) Get(ctx context.Context, id core.ID) (*Contact, error) {
+func (s *Service) Get(ctx context.Context, id core.ID) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.id = ?", id)
-	return c, store.Wrap(err, "get contact")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.get(ctx, g, tenant, id)
+	return g.mask(c), g.done(ctx, store.Wrap(err, "get contact"))
+}
+
+// get reads the contact with id that g's actor may read.
+func (s *Service) get(ctx context.Context, g *guard, tenant string, id core.ID) (*Contact, error) {
+	if err := g.require("contact", id, access.Read); err != nil {
+		return nil, err
+	}
+	return s.visibleContact(ctx, g, s.sc.Q(), tenant, access.Read, false, "c.id = ?", id)
 }
 
 // GetByEmail returns the contact with email (compared normalised).
-func (s *Service) GetByEmail(ctx context.Context, email string) (*Contact, error) {
+func (s *Service) GetByEmail(ctx context.Context, email string) (_ *Contact, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.GetByEmail")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -50,12 +69,30 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*Contact, error
 	if email == "" {
 		return nil, core.Invalid("email", "is required")
 	}
-	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant, "c.email = ? AND c.email <> ''", email)
-	return c, store.Wrap(err, "get contact by email")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.getByEmail(ctx, g, tenant, email)
+	return c, g.done(ctx, store.Wrap(err, "get contact by email"))
+}
+
+func (s *Service) getByEmail(ctx context.Context, g *guard, tenant, email string) (*Contact, error) {
+	if err := g.require("contact", core.NilID, access.Read); err != nil {
+		return nil, err
+	}
+	// A lookup by a personal field would tell who has the address.
+	if !g.pd() {
+		return nil, g.forbid("contact", core.NilID, access.Read, "look up by a personal field (email)")
+	}
+	return s.visibleContact(ctx, g, s.sc.Q(), tenant, access.Read, false, "c.email = ? AND c.email <> ''", email)
 }
 
 // GetByExternalID returns the contact linked to source's id.
-func (s *Service) GetByExternalID(ctx context.Context, source, id string) (*Contact, error) {
+func (s *Service) GetByExternalID(ctx context.Context, source, id string) (_ *Contact, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.GetByExternalID")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -66,16 +103,37 @@ func (s *Service) GetByExternalID(ctx context.Context, source, id string) (*Cont
 	if err := checkKey("external_id", source+id); err != nil {
 		return nil, err
 	}
-	c, err := s.repo.getContact(ctx, s.sc.Q(), tenant,
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.require("contact", core.NilID, access.Read); err != nil {
+		return nil, g.done(ctx, err)
+	}
+	c, err := s.visibleContact(ctx, g, s.sc.Q(), tenant, access.Read, false,
 		"c.id = (SELECT x.contact_id FROM crm_contact_external_ids x WHERE x.tenant_id = ? AND x.source = ? AND x.external_id = ?)",
 		tenant, source, id)
-	return c, store.Wrap(err, "get contact by external id")
+	return g.mask(c), g.done(ctx, store.Wrap(err, "get contact by external id"))
 }
 
-// Create stores a new contact and emits "contact.created".
-func (s *Service) Create(ctx context.Context, in NewContact) (*Contact, error) {
+// Create stores a new contact and emits "contact.created". An actor needs
+// the contacts create permission, may only create contacts they will see
+// (with own or team visibility, an owner who is themselves or of their
+// teams; an empty owner becomes the actor), and, without personal data,
+// may not set email or phone.
+func (s *Service) Create(ctx context.Context, in NewContact) (_ *Contact, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Create")
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCreate(g, &in); err != nil {
+		return nil, g.done(ctx, err)
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		c, err := s.create(ctx, tx, in)
 		out = c
 		return err
@@ -83,7 +141,23 @@ func (s *Service) Create(ctx context.Context, in NewContact) (*Contact, error) {
 	if err != nil {
 		return nil, store.Wrap(err, "create contact")
 	}
-	return out, nil
+	return g.mask(out), nil
+}
+
+// checkCreate checks that g's actor may create the contact in describes,
+// and gives it the actor as owner when it names none and the actor sees
+// only their own or their teams' contacts.
+func (s *Service) checkCreate(g *guard, in *NewContact) error {
+	if g.trusted() {
+		return nil
+	}
+	if err := g.require("contact", core.NilID, access.Create); err != nil {
+		return err
+	}
+	if err := g.checkWrite(core.NilID, access.Create, &in.Email, &in.Phone, in.Attributes); err != nil {
+		return err
+	}
+	return g.checkOwner(core.NilID, access.Create, &in.OwnerID)
 }
 
 func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, error) {
@@ -91,7 +165,7 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	in.normalize()
 	now := tx.Runtime().Now()
 	q := tx.Q()
-	defs, err := fields.Module.List(ctx, q, tenant, EntityContact)
+	defs, err := fields.Module.Cached(ctx, tx, tenant, EntityContact)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +173,21 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkUnique(ctx, q, tenant, c, c.ExternalIDs); err != nil {
+	// External ids are checked first; the email's unique index and the
+	// company's foreign key are checked by the insert itself (one round
+	// trip fewer for the common create), and a refused email explained.
+	if err := s.checkUnique(ctx, q, tenant, &Contact{ID: c.ID, CompanyID: c.CompanyID}, c.ExternalIDs); err != nil {
 		return nil, err
 	}
-	if err := s.repo.insertContact(ctx, q, tenant, c, attrs); err != nil {
+	inserted, err := s.repo.insertContact(ctx, q, tenant, c, attrs)
+	if err != nil {
 		return nil, s.translate(err, c)
+	}
+	if !inserted {
+		if err := s.checkUnique(ctx, q, tenant, c, nil); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: contact %s", errTakenConcurrently, c.ID)
 	}
 	for _, x := range c.ExternalIDs {
 		if err := s.repo.insertExternalID(ctx, q, tenant, c.ID, x, now); err != nil {
@@ -200,16 +284,31 @@ func (s *Service) translate(err error, c *Contact) error {
 // its version, and emits "contact.updated" with the fields that changed.
 // A patch that changes nothing returns the contact as it is, without a new
 // version or event. A stale version is ErrConflict.
-func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*Contact, error) {
+func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(patch.Version); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		cur, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?", id)
+		cur, err := s.writable(ctx, g, tx.Q(), tenant, id, access.Update)
 		if err != nil {
 			return err
+		}
+		if err := g.checkWrite(id, access.Update, patch.Email, patch.Phone, patch.Attributes); err != nil {
+			return err
+		}
+		if patch.OwnerID != nil {
+			if err := g.checkOwner(id, access.Update, patch.OwnerID); err != nil {
+				return err
+			}
 		}
 		if patch.Version != cur.Version {
 			return fmt.Errorf("%w: contact %s is at version %d, not %d; read it again", core.ErrConflict, id, cur.Version, patch.Version)
@@ -219,9 +318,9 @@ func (s *Service) Update(ctx context.Context, id core.ID, patch ContactPatch) (*
 		return err
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "update contact")
+		return nil, g.done(ctx, store.Wrap(err, "update contact"))
 	}
-	return out, nil
+	return g.mask(out), nil
 }
 
 func applyPatch(cur *Contact, p ContactPatch) *Contact {
@@ -272,7 +371,7 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 	in.normalize()
 	next.Email, next.Phone, next.FirstName, next.LastName = in.Email, in.Phone, in.FirstName, in.LastName
 	next.LifecycleStage, next.OwnerID, next.Tags = in.LifecycleStage, in.OwnerID, in.Tags
-	defs, err := fields.Module.List(ctx, tx.Q(), tenant, EntityContact)
+	defs, err := fields.Module.Cached(ctx, tx, tenant, EntityContact)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +387,15 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, cur, next *Contact, ne
 		return cur, nil
 	}
 	q := tx.Q()
-	if err := s.checkUnique(ctx, q, tenant, next, newExt); err != nil {
+	// Only what changed can be taken or missing.
+	check := &Contact{ID: next.ID}
+	if next.Email != cur.Email {
+		check.Email = next.Email
+	}
+	if !sameID(next.CompanyID, cur.CompanyID) {
+		check.CompanyID = next.CompanyID
+	}
+	if err := s.checkUnique(ctx, q, tenant, check, newExt); err != nil {
 		return nil, err
 	}
 	next.UpdatedAt = tx.Runtime().Now()
@@ -344,10 +451,17 @@ func sameID(a, b *core.ID) bool {
 // full-text index), and the tasks and deals that outlive it are unlinked
 // and scrubbed of its name and addresses. Event types and times stay.
 // Unlike consent's Erase it writes no receipt and suppresses nothing.
-func (s *Service) Delete(ctx context.Context, id core.ID) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+func (s *Service) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Delete", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		if _, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?"+tx.Q().D.LockRows(), id); err != nil {
+		if _, err := s.writableLocked(ctx, g, tx.Q(), tenant, id, access.Delete); err != nil {
 			return err
 		}
 		// The event comes first: before hooks detach other modules' rows
@@ -365,17 +479,24 @@ func (s *Service) Delete(ctx context.Context, id core.ID) error {
 		}
 		return unindex(ctx, tx.Q(), tenant, EntityContact, id)
 	})
-	return store.Wrap(err, "delete contact")
+	return g.done(ctx, store.Wrap(err, "delete contact"))
 }
 
 // LinkExternalID links source's id to the contact with id. Linking a pair
 // the contact already has does nothing; a pair of another contact is
 // ErrConflict.
-func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) (*Contact, error) {
+func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) (_ *Contact, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.LinkExternalID", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Contact
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		cur, err := s.repo.getContact(ctx, tx.Q(), tenant, "c.id = ?", id)
+		cur, err := s.writable(ctx, g, tx.Q(), tenant, id, access.Update)
 		if err != nil {
 			return err
 		}
@@ -388,16 +509,29 @@ func (s *Service) LinkExternalID(ctx context.Context, id core.ID, x ExternalID) 
 		return err
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "link external id")
+		return nil, g.done(ctx, store.Wrap(err, "link external id"))
 	}
-	return out, nil
+	return g.mask(out), nil
 }
 
 // Count returns the number of contacts matching f.
-func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
+func (s *Service) Count(ctx context.Context, f filter.Expr) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Count")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return 0, err
+	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return 0, err
+	}
+	if err := g.require("contact", core.NilID, access.Read); err != nil {
+		return 0, g.done(ctx, err)
+	}
+	if err := g.checkQuery(f, ""); err != nil {
+		return 0, g.done(ctx, err)
 	}
 	schema, err := fields.Module.SchemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", f, "")
 	if err != nil {
@@ -407,6 +541,8 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	cond, args := g.contacts("c")
+	where.Where, where.Args = and("("+where.Where+")", where.Args, cond, args)
 	n, err := s.repo.countContacts(ctx, s.sc.Q(), tenant, where)
 	return n, store.Wrap(err, "count contacts")
 }
@@ -414,13 +550,37 @@ func (s *Service) Count(ctx context.Context, f filter.Expr) (int64, error) {
 // List returns one page of contacts matching opts.Filter in opts.Sort
 // order. Pass the returned page's Next as opts.Cursor (with the same filter
 // and sort) for the following page.
-func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contact], error) {
+//
+// With an actor, the page holds only the contacts they see (in SQL, so
+// pages and counts agree), its cursor is bound to the actor, and for an
+// actor without personal data email and phone are masked and may be
+// neither filtered nor sorted on (ErrForbidden).
+func (s *Service) List(ctx context.Context, opts ListOptions) (_ core.Page[*Contact], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.List")
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return core.Page[*Contact]{}, err
+	}
+	if err := g.require("contact", core.NilID, access.Read); err != nil {
+		return core.Page[*Contact]{}, g.done(ctx, err)
+	}
+	page, err := s.list(ctx, g, opts)
+	return page, g.done(ctx, err)
+}
+
+// list is List for g's actor, who may read.
+func (s *Service) list(ctx context.Context, g *guard, opts ListOptions) (core.Page[*Contact], error) {
+	if err := g.checkQuery(opts.Filter, opts.Sort); err != nil {
+		return core.Page[*Contact]{}, err
+	}
 	schema, err := fields.Module.SchemaFor(ctx, s.sc, Schema, EntityContact, "c.attributes", opts.Filter, opts.Sort)
 	if err != nil {
 		return core.Page[*Contact]{}, err
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
-		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})
+		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor, Visible: g.visible(g.contacts("c"))})
 	if err != nil {
 		return core.Page[*Contact]{}, err
 	}
@@ -429,5 +589,9 @@ func (s *Service) List(ctx context.Context, opts ListOptions) (core.Page[*Contac
 	if err != nil {
 		return core.Page[*Contact]{}, store.Wrap(err, "list contacts")
 	}
-	return store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
+	page, err := store.PageOf(s.sc, plan, rows, func(c *Contact) (any, core.ID) { return plan.Sort.Field.SortKey(c), c.ID })
+	for _, c := range page.Items {
+		g.mask(c)
+	}
+	return page, err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/store"
@@ -192,7 +193,23 @@ func scanTask(row scanner) (*Task, error) {
 }
 
 func getTask(ctx context.Context, q store.Q, tenant string, id core.ID) (*Task, error) {
-	t, err := scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM crm_tasks t WHERE t.tenant_id = ? AND t.id = ?`, tenant, id))
+	return getTaskWhere(ctx, q, tenant, id, "", nil)
+}
+
+// visibleTask reads the task with id for action by g's actor: a task is
+// visible when its assignee is the actor (own) or of their teams (team).
+func visibleTask(ctx context.Context, g *guard, q store.Q, tenant string, id core.ID, action access.Action) (*Task, error) {
+	cond, args := g.tasks("t")
+	return fetch(g, "task", id, action, cond, args, func(extra string, args []any) (*Task, error) {
+		return getTaskWhere(ctx, q, tenant, id, extra, args)
+	})
+}
+
+// getTaskWhere reads the task with id where extra (" AND …", with args)
+// holds too.
+func getTaskWhere(ctx context.Context, q store.Q, tenant string, id core.ID, extra string, args []any) (*Task, error) {
+	t, err := scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+` FROM crm_tasks t WHERE t.tenant_id = ? AND t.id = ?`+extra,
+		append([]any{tenant, id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, core.NotFound("task", id)
 	}
@@ -257,9 +274,19 @@ func taskEvent(tenant, typ string, t *Task, extra map[string]any) core.Event {
 
 // Create stores a new open task and emits "task.created". The creator is
 // the Actor in the context.
-func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
+func (s *Tasks) Create(ctx context.Context, in NewTask) (_ *Task, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Tasks.Create")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "task", core.NilID, access.Create)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkAssignee(core.NilID, access.Create, &in.AssigneeID); err != nil {
+		return nil, g.done(ctx, err)
+	}
 	var out *Task
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		now := tx.Runtime().Now()
 		t := &Task{ID: core.NewID(), Title: strings.TrimSpace(in.Title), Description: in.Description,
@@ -277,6 +304,15 @@ func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
 		}
 		if err := s.validate(ctx, tx.Q(), tenant, t); err != nil {
 			return err
+		}
+		if t.ContactID != nil && !g.trusted() {
+			// A contact the actor does not see is one that does not exist.
+			cond, cargs := g.contacts("c")
+			if _, err := (sqlRepository{}).getContact(ctx, tx.Q(), tenant, "c.id = ? AND "+cond, append([]any{*t.ContactID}, cargs...)...); errors.Is(err, core.ErrNotFound) {
+				return core.Invalid("contact_id", "contact %s does not exist", *t.ContactID)
+			} else if err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_tasks (tenant_id, id, title, description, due_at, due_key, assignee_id,
 			contact_id, company_id, deal_id, priority, status, completed_at, created_by, created_at, updated_at, version)
@@ -296,13 +332,20 @@ func (s *Tasks) Create(ctx context.Context, in NewTask) (*Task, error) {
 }
 
 // Get returns the task with id.
-func (s *Tasks) Get(ctx context.Context, id core.ID) (*Task, error) {
+func (s *Tasks) Get(ctx context.Context, id core.ID) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	t, err := getTask(ctx, s.sc.Q(), tenant, id)
-	return t, store.Wrap(err, "get task")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	t, err := visibleTask(ctx, g, s.sc.Q(), tenant, id, access.Read)
+	return t, g.done(ctx, store.Wrap(err, "get task"))
 }
 
 // change loads the task, checks version, applies fn, validates, writes the
@@ -313,10 +356,14 @@ func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, ev
 	if err := core.CheckVersion(version); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Task
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		cur, err := getTask(ctx, tx.Q(), tenant, id)
+		cur, err := visibleTask(ctx, g, tx.Q(), tenant, id, access.Update)
 		if err != nil {
 			return err
 		}
@@ -328,6 +375,11 @@ func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, ev
 		extra, err := fn(&next, now)
 		if err != nil {
 			return err
+		}
+		if next.AssigneeID != cur.AssigneeID {
+			if err := g.checkAssignee(id, access.Update, &next.AssigneeID); err != nil {
+				return err
+			}
 		}
 		if sameTask(cur, &next) {
 			out = cur
@@ -353,7 +405,7 @@ func (s *Tasks) change(ctx context.Context, id core.ID, version int64, doing, ev
 		return tx.Emit(ctx, taskEvent(tenant, event, out, extra))
 	})
 	if err != nil {
-		return nil, store.Wrap(err, doing)
+		return nil, g.done(ctx, store.Wrap(err, doing))
 	}
 	return out, nil
 }
@@ -366,7 +418,10 @@ func sameTask(a, b *Task) bool {
 
 // Update edits title, description, due date and priority, if
 // patch.Version is still the task's version; emits "task.updated".
-func (s *Tasks) Update(ctx context.Context, id core.ID, patch TaskPatch) (*Task, error) {
+func (s *Tasks) Update(ctx context.Context, id core.ID, patch TaskPatch) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Update", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, patch.Version, "update task", EventTaskUpdated, func(t *Task, _ time.Time) (map[string]any, error) {
 		if patch.Title != nil {
 			t.Title = strings.TrimSpace(*patch.Title)
@@ -389,7 +444,10 @@ func (s *Tasks) Update(ctx context.Context, id core.ID, patch TaskPatch) (*Task,
 
 // Complete marks an open task done and emits "task.completed". Completing
 // a done task changes nothing; a cancelled one is ErrInvalid.
-func (s *Tasks) Complete(ctx context.Context, id core.ID, version int64) (*Task, error) {
+func (s *Tasks) Complete(ctx context.Context, id core.ID, version int64) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Complete", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "complete task", EventTaskCompleted, func(t *Task, now time.Time) (map[string]any, error) {
 		switch t.Status {
 		case TaskCancelled:
@@ -402,7 +460,10 @@ func (s *Tasks) Complete(ctx context.Context, id core.ID, version int64) (*Task,
 }
 
 // Cancel marks an open task cancelled and emits "task.cancelled".
-func (s *Tasks) Cancel(ctx context.Context, id core.ID, version int64) (*Task, error) {
+func (s *Tasks) Cancel(ctx context.Context, id core.ID, version int64) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Cancel", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "cancel task", EventTaskCancelled, func(t *Task, _ time.Time) (map[string]any, error) {
 		if t.Status == TaskDone {
 			return nil, core.Invalid("status", "a done task cannot be cancelled; reopen it first")
@@ -414,7 +475,10 @@ func (s *Tasks) Cancel(ctx context.Context, id core.ID, version int64) (*Task, e
 
 // Reopen makes a done or cancelled task open again and emits
 // "task.reopened".
-func (s *Tasks) Reopen(ctx context.Context, id core.ID, version int64) (*Task, error) {
+func (s *Tasks) Reopen(ctx context.Context, id core.ID, version int64) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Reopen", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "reopen task", EventTaskReopened, func(t *Task, _ time.Time) (map[string]any, error) {
 		t.Status, t.CompletedAt = TaskOpen, nil
 		return nil, nil
@@ -423,7 +487,10 @@ func (s *Tasks) Reopen(ctx context.Context, id core.ID, version int64) (*Task, e
 
 // Reassign gives the task to assignee ("" unassigns) and emits
 // "task.reassigned" with the previous assignee.
-func (s *Tasks) Reassign(ctx context.Context, id core.ID, version int64, assignee string) (*Task, error) {
+func (s *Tasks) Reassign(ctx context.Context, id core.ID, version int64, assignee string) (_ *Task, err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Reassign", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "reassign task", EventTaskReassigned, func(t *Task, _ time.Time) (map[string]any, error) {
 		prev := t.AssigneeID
 		t.AssigneeID = strings.TrimSpace(assignee)
@@ -432,10 +499,17 @@ func (s *Tasks) Reassign(ctx context.Context, id core.ID, version int64, assigne
 }
 
 // Delete removes a task and emits "task.deleted".
-func (s *Tasks) Delete(ctx context.Context, id core.ID) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+func (s *Tasks) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Tasks.Delete", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
-		t, err := getTask(ctx, tx.Q(), tenant, id)
+		t, err := visibleTask(ctx, g, tx.Q(), tenant, id, access.Delete)
 		if err != nil {
 			return err
 		}
@@ -445,7 +519,7 @@ func (s *Tasks) Delete(ctx context.Context, id core.ID) error {
 		t.UpdatedAt = tx.Runtime().Now()
 		return tx.Emit(ctx, taskEvent(tenant, EventTaskDeleted, t, nil))
 	})
-	return store.Wrap(err, "delete task")
+	return g.done(ctx, store.Wrap(err, "delete task"))
 }
 
 // TaskListOptions select, order and page tasks.
@@ -459,9 +533,16 @@ type TaskListOptions struct {
 }
 
 // List returns one page of tasks matching opts.Filter.
-func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (core.Page[*Task], error) {
+func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (_ core.Page[*Task], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Tasks.List")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "task", core.NilID, access.Read)
+	if err != nil {
+		return core.Page[*Task]{}, err
+	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: TaskSchema, Filter: opts.Filter, Sort: opts.Sort,
-		DefaultSort: "due", Limit: opts.Limit, Cursor: opts.Cursor})
+		DefaultSort: "due", Limit: opts.Limit, Cursor: opts.Cursor, Visible: g.visible(g.tasks("t"))})
 	if err != nil {
 		return core.Page[*Task]{}, err
 	}
@@ -474,19 +555,28 @@ func (s *Tasks) List(ctx context.Context, opts TaskListOptions) (core.Page[*Task
 }
 
 // Open lists assignee's open tasks, soonest due first ("my open tasks").
-func (s *Tasks) Open(ctx context.Context, assignee string, page TaskListOptions) (core.Page[*Task], error) {
+func (s *Tasks) Open(ctx context.Context, assignee string, page TaskListOptions) (_ core.Page[*Task], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Tasks.Open")
+	defer span.End(&err)
+
 	page.Filter = filter.And(filter.Eq("status", "open"), filter.Eq("assignee_id", assignee), page.Filter)
 	return s.List(ctx, page)
 }
 
 // Overdue lists open tasks whose due time has passed, oldest first.
-func (s *Tasks) Overdue(ctx context.Context, page TaskListOptions) (core.Page[*Task], error) {
+func (s *Tasks) Overdue(ctx context.Context, page TaskListOptions) (_ core.Page[*Task], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Tasks.Overdue")
+	defer span.End(&err)
+
 	page.Filter = filter.And(filter.Eq("status", "open"), filter.Lt("due_at", "now"), page.Filter)
 	return s.List(ctx, page)
 }
 
 // DueWithin lists open tasks due from now to now+d, soonest first.
-func (s *Tasks) DueWithin(ctx context.Context, d time.Duration, page TaskListOptions) (core.Page[*Task], error) {
+func (s *Tasks) DueWithin(ctx context.Context, d time.Duration, page TaskListOptions) (_ core.Page[*Task], err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Tasks.DueWithin")
+	defer span.End(&err)
+
 	if d <= 0 {
 		return core.Page[*Task]{}, core.Invalid("within", "must be a positive duration")
 	}

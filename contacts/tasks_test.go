@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -16,7 +17,7 @@ import (
 func TestTaskLifecycle(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "manager"})
+		ctx := b.as(t, "manager", access.RoleAdmin)
 		c, err := b.svc.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
 		due := b.clock.Now().Add(24 * time.Hour)

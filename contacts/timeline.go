@@ -3,6 +3,9 @@ package contacts
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -22,8 +25,10 @@ const (
 )
 
 // TimelineItem is one entry of a contact's timeline: an activity, a note,
-// or an event about the contact (created, updated, …) or about a contact
-// merged into it.
+// or an event about the contact (created, updated, …), about a contact
+// merged into it, or about another record of the person's (a deal, a
+// ticket, a task, a campaign's mail: every event whose ContactID is the
+// contact, but those of activities and notes, which are items themselves).
 type TimelineItem struct {
 	Type     string      `json:"type"`
 	At       time.Time   `json:"at"`
@@ -47,7 +52,10 @@ type TimelineOptions struct {
 
 // Timeline returns a contact's activities, notes and events merged, newest
 // first (by when they occurred), one page at a time.
-func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts TimelineOptions) (core.Page[TimelineItem], error) {
+func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts TimelineOptions) (_ core.Page[TimelineItem], err error) {
+	ctx, span := s.sc.SpanID(ctx, "contacts.Timeline", contactID)
+	defer span.End(&err)
+
 	var page core.Page[TimelineItem]
 	tenant, err := s.sc.Tenant()
 	if err != nil {
@@ -76,6 +84,17 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	if err := v.Err(); err != nil {
 		return page, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return page, err
+	}
+	// The contact must be one the actor sees: its items are then all
+	// theirs to see too.
+	if !g.trusted() {
+		if _, err := s.get(ctx, g, tenant, contactID); err != nil {
+			return page, g.done(ctx, store.Wrap(err, "timeline"))
+		}
+	}
 	all := len(want) == 0
 
 	// The cursor is bound to the tenant, the contact and the selection.
@@ -89,6 +108,10 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	// there are, whatever the caller sent.
 	kinds = slices.Compact(kinds)
 	scope := fmt.Sprintf("%s\x00timeline\x00%s\x00%s\x00%s", tenant, contactID, strings.Join(types, ","), strings.Join(kinds, ","))
+	if key := g.visible("", nil).Key; key != "" {
+		sum := sha256.Sum256([]byte(key))
+		scope += "\x00" + hex.EncodeToString(sum[:12])
+	}
 	var after []any
 	if opts.Cursor != "" {
 		vals, err := s.sc.Runtime().Cursors.Decode(scope, opts.Cursor)
@@ -164,15 +187,33 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 		if err != nil {
 			return page, store.Wrap(err, "timeline")
 		}
-		err = store.EachRow(rows, func(r scanner) error {
-			ev, err := store.ScanEvent(r)
-			if err == nil {
-				items = append(items, TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
-			}
-			return err
-		})
-		if err != nil {
+		if err := eachEvent(rows, g.pd(), func(it TimelineItem) { items = append(items, it) }); err != nil {
 			return page, store.Wrap(err, "timeline")
+		}
+		// The events of other records about the person (their deals,
+		// tickets, tasks, mails): by the event's contact, for the subjects
+		// the actor may see all of. Activities and notes are on the
+		// timeline themselves, so their events are not repeated.
+		subjects, allSubjects := g.otherSubjects(s.sc.Runtime().SubjectModules)
+		if allSubjects || len(subjects) > 0 {
+			where, args := keyset("e.occurred_at", "e.id")
+			if !allSubjects {
+				where += " AND e.subject_type IN (?" + strings.Repeat(", ?", len(subjects)-1) + ")"
+				for _, st := range subjects {
+					args = append(args, st)
+				}
+			}
+			rows, err := q.Query(ctx, `SELECT `+store.EventColumns("e")+`
+				FROM crm_events e WHERE e.tenant_id = ? AND e.contact_id IS NOT NULL
+					AND e.contact_id IN (SELECT ? UNION ALL SELECT m.loser_id FROM crm_contact_merges m WHERE m.tenant_id = ? AND m.winner_id = ?)
+					AND e.subject_type NOT IN (?, ?, ?)`+where+
+				` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ?`, append(append([]any{tenant, contactID, tenant, contactID, "contact", "activity", "note"}, args...), limit+1)...)
+			if err != nil {
+				return page, store.Wrap(err, "timeline")
+			}
+			if err := eachEvent(rows, g.pd(), func(it TimelineItem) { items = append(items, it) }); err != nil {
+				return page, store.Wrap(err, "timeline")
+			}
 		}
 	}
 
@@ -200,4 +241,21 @@ func (s *Service) Timeline(ctx context.Context, contactID core.ID, opts Timeline
 	last := page.Items[limit-1]
 	page.Next, err = s.sc.Runtime().Cursors.Encode(scope, last.At, last.ID)
 	return page, err
+}
+
+// eachEvent reads the events of rows as timeline items. Event payloads
+// hold records as they were (a contact's email and phone): masked as a
+// whole for actors who do not see personal data (pd false).
+func eachEvent(rows *sql.Rows, pd bool, add func(TimelineItem)) error {
+	return store.EachRow(rows, func(r scanner) error {
+		ev, err := store.ScanEvent(r)
+		if err != nil {
+			return err
+		}
+		if !pd {
+			ev.Data = nil
+		}
+		add(TimelineItem{Type: ItemEvent, At: ev.OccurredAt, ID: ev.ID, Event: &ev})
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -18,13 +19,23 @@ import (
 // whether a contact was created. Upsert is idempotent: repeated with the same
 // input it changes nothing and emits nothing.
 func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, created bool, err error) {
+	ctx, span := s.sc.Span(ctx, "contacts.Upsert")
+	defer span.End(&err)
+
 	// Callers upserting the same person at once: a found contact is locked,
 	// so updates queue; of concurrent inserts of a new person one wins, the
 	// others hit the unique index and are retried, then find and update it.
+	g, err := check(ctx, s.sc, "contact", core.NilID, access.Create, access.Update)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := g.checkWrite(core.NilID, access.Update, &in.Email, &in.Phone, in.Attributes); err != nil {
+		return nil, false, g.done(ctx, err)
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 			var o outcome
-			c, o, err = s.upsert(ctx, tx, in)
+			c, o, err = s.upsert(ctx, tx, g, in)
 			created = o == outcomeCreated
 			return err
 		})
@@ -33,9 +44,9 @@ func (s *Service) Upsert(ctx context.Context, in NewContact) (c *Contact, create
 		}
 	}
 	if err != nil {
-		return nil, false, store.Wrap(err, "upsert contact")
+		return nil, false, g.done(ctx, store.Wrap(err, "upsert contact"))
 	}
-	return c, created, nil
+	return g.mask(c), created, nil
 }
 
 // errTakenConcurrently: a unique index refused a write because a concurrent
@@ -53,7 +64,7 @@ const (
 	outcomeUpdated
 )
 
-func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Contact, outcome, error) {
+func (s *Service) upsert(ctx context.Context, tx *store.Tx, g *guard, in NewContact) (*Contact, outcome, error) {
 	tenant, _ := s.sc.Tenant()
 	stageGiven := in.LifecycleStage != ""
 	in.normalize()
@@ -83,6 +94,9 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 		}
 	}
 	if cur == nil {
+		if err := s.checkCreate(g, &in); err != nil {
+			return nil, outcomeUnchanged, err
+		}
 		c, err := s.create(ctx, tx, in)
 		// Nothing matched the email or external ids when this transaction
 		// looked, so a conflict now means a concurrent writer just added them:
@@ -94,6 +108,22 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, in NewContact) (*Con
 			return nil, outcomeUnchanged, err
 		}
 		return c, outcomeCreated, nil
+	}
+	if !g.trusted() {
+		// The email or an external id matched a contact the actor does not
+		// see: they may not change it (that it exists, Create's conflict
+		// tells too).
+		cond, cargs := g.contacts("c")
+		if _, err := s.repo.getContact(ctx, q, tenant, "c.id = ? AND "+cond, append([]any{cur.ID}, cargs...)...); errors.Is(err, core.ErrNotFound) {
+			return nil, outcomeUnchanged, g.forbid("contact", cur.ID, access.Update, "the contact the keys match is not one the actor sees")
+		} else if err != nil {
+			return nil, outcomeUnchanged, err
+		}
+		if in.OwnerID != "" {
+			if err := g.checkOwner(cur.ID, access.Update, &in.OwnerID); err != nil {
+				return nil, outcomeUnchanged, err
+			}
+		}
 	}
 	next := applyPatch(cur, ContactPatch{})
 	setIf := func(dst *string, v string) {

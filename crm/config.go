@@ -9,7 +9,11 @@ import (
 	"maps"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/automation"
+	"github.com/crmkit/crmkit/campaigns"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/module"
 )
@@ -69,6 +73,27 @@ type Config struct {
 	// up Automation.Listener itself unless given.
 	Automation automation.Options
 
+	// Access configures record access: how long a process reuses an
+	// actor's resolved permissions (access.Options.ResolveTTL, default
+	// 1s; a change made through crmkit in the process applies at once).
+	Access access.Options
+
+	// SettingsTTL is how long a process keeps a tenant's settings that
+	// every single write reads — custom field definitions, the scoring
+	// and lead models, whether segments are tracked — instead of reading
+	// them in each write's transaction. A change made through crmkit in
+	// the process applies at once (and in the transaction that makes it);
+	// one made by another process sharing the database (PostgreSQL), or
+	// by the host's own SQL, applies within SettingsTTL. Default 1s;
+	// negative: read them in every write.
+	SettingsTTL time.Duration
+
+	// Campaigns configure sending campaigns: the Mailer (campaigns.SMTP,
+	// or the host's own), the public unsubscribe URL every message links
+	// to (RFC 8058), the return path for bounces, batch size and frequency
+	// cap. Without a Mailer, campaigns can be drafted but not started.
+	Campaigns campaigns.Options
+
 	// RetentionEvery is how often the workers (Start) apply every tenant's
 	// retention policy (ApplyRetention). Default 24h; negative: never.
 	RetentionEvery time.Duration
@@ -76,6 +101,27 @@ type Config struct {
 	// every tenant with a scoring model (engagement fades with time).
 	// Default 24h; negative: never.
 	RescoreEvery time.Duration
+
+	// TracerProvider receives the OpenTelemetry spans of crmkit's
+	// operations: one per public method of every module service
+	// ("contacts.Create", "pipeline.Deals.Update") and of the CRM
+	// (Migrate, InTx, Events, ApplyRetention, …), with the tenant and the
+	// record id as attributes and any error as the span's status; and,
+	// through River's otelriver middleware, one per job inserted
+	// ("river.insert_many") and worked ("river.work/<kind>", linked to
+	// the span that inserted the job). Defaults to the global provider
+	// (otel.GetTracerProvider()), a no-op until the host installs one.
+	TracerProvider trace.TracerProvider
+
+	// QueryHook, when set, sees every SQL statement crmkit runs for the
+	// modules' work after it ran: its text with placeholders, when it
+	// started, how long it took, the rows it wrote and its error — never
+	// its argument values, which are people's data. Its context carries
+	// the span of the operation that ran the statement, so a hook can
+	// log slow statements or make a span of each. Migrations, bun's
+	// BEGIN and COMMIT and River's own statements are not reported.
+	// Defaults to none.
+	QueryHook core.QueryHook
 
 	// Periodic overrides the interval of a module's periodic work by its
 	// name (e.g. "rescore"); zero keeps the module's default, negative

@@ -13,7 +13,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/access"
+	"github.com/crmkit/crmkit/analytics"
 	"github.com/crmkit/crmkit/automation"
+	"github.com/crmkit/crmkit/campaigns"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -21,9 +24,12 @@ import (
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/opendb"
 	"github.com/crmkit/crmkit/internal/store"
+	crmtrace "github.com/crmkit/crmkit/internal/trace"
 	"github.com/crmkit/crmkit/pipeline"
+	"github.com/crmkit/crmkit/tickets"
 )
 
 // CRM is crmkit bound to one tenant and, optionally, one transaction. It is
@@ -54,6 +60,39 @@ type CRM struct {
 	// Automation manages rules, their run log and webhooks. Workers run
 	// after Start.
 	Automation *automation.Service
+	// Segments are saved filters over contacts that campaigns send to.
+	Segments *campaigns.Segments
+	// Templates are the mail templates of campaigns.
+	Templates *campaigns.Templates
+	// Campaigns send a template to a segment over the configured mailer,
+	// with consent checked per recipient. Sending runs after Start.
+	Campaigns *campaigns.Campaigns
+	// Tickets manages the service desk's tickets and their messages, with
+	// SLA due times on business-hours calendars.
+	Tickets *tickets.Tickets
+	// Calendars are the business-hours calendars SLA policies count in.
+	Calendars *tickets.Calendars
+	// SLAPolicies give tickets their response and resolution targets.
+	SLAPolicies *tickets.Policies
+	// Routing routes new tickets to teams by rules and assigns them within
+	// the team (round robin, least loaded), serving the teams' queues.
+	Routing *tickets.Routing
+	// Macros keeps the service desk's canned replies, which
+	// Tickets.ApplyMacro applies (the same as Tickets.Macros()).
+	Macros *tickets.Macros
+	// Classifier learns the tenant's ticket categories and teams from
+	// solved tickets and suggests (or applies) them on new ones.
+	Classifier *tickets.Classifier
+	// KnowledgeBase keeps help articles, searches them and suggests them
+	// for a ticket's text.
+	KnowledgeBase *tickets.KnowledgeBase
+	// Access manages users, teams and roles, and resolves an actor's
+	// permissions (package access).
+	Access *access.Service
+	// Analytics computes reports: pipeline conversion and velocity,
+	// attribution, customer value (BG/NBD, Gamma-Gamma), RFM, cohorts and
+	// churn risk. It only reads.
+	Analytics *analytics.Service
 
 	shared *shared
 	sc     store.Scope
@@ -157,50 +196,75 @@ func newCRM(db *bun.DB, cfg Config, owned bool) (*CRM, error) {
 	if err != nil {
 		return nil, err
 	}
-	mods := modules()
+	rt.SettingsTTL = cfg.SettingsTTL
+	rt.Tracer = crmtrace.Tracer(cfg.TracerProvider)
+	rt.QueryHook = cfg.QueryHook
+	mods := modules.All()
 	module.Wire(rt, mods)
+	access.Module.Configure(rt, cfg.Access)
+	consentOpts := consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails, OptInTTL: cfg.OptInTTL}
+	campaigns.Module.Configure(rt, cfg.Campaigns, consentOpts)
+	tickets.Module.Configure(rt, tickets.Options{Keys: cfg.TokenKeys})
 	opts := cfg.Automation
 	opts.Clocked = !cfg.wallClock
 	if opts.Logger == nil {
 		opts.Logger = cfg.Logger
 	}
-	engine, err := automation.Module.Engine(rt, opts)
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = cfg.TracerProvider
+	}
+	engine, err := automation.Module.Engine(rt, opts, module.Actions(mods), module.Jobs(mods))
 	if err != nil {
 		return nil, err
 	}
 	sh := &shared{rt: rt, owned: owned, engine: engine, cfg: cfg, modules: mods,
-		consent: consent.Options{Keys: cfg.TokenKeys, RecordNetwork: cfg.RecordNetworkDetails, OptInTTL: cfg.OptInTTL}}
+		consent: consentOpts}
 	return bind(sh, store.NewScope(rt)), nil
 }
 
 // bind builds the CRM value for scope sc.
 func bind(sh *shared, sc store.Scope) *CRM {
 	return &CRM{
-		Contacts:   contacts.Module.Contacts(sc),
-		Companies:  contacts.Module.Companies(sc),
-		Notes:      contacts.Module.Notes(sc),
-		Tasks:      contacts.Module.Tasks(sc),
-		Fields:     fields.Module.Service(sc),
-		Scoring:    contacts.Module.Scoring(sc),
-		Consent:    consent.Module.Service(sc, sh.consent),
-		Pipelines:  pipeline.Module.Pipelines(sc),
-		Deals:      pipeline.Module.Deals(sc),
-		Products:   pipeline.Module.Products(sc),
-		Automation: automation.Module.Service(sc, sh.engine),
-		shared:     sh,
-		sc:         sc,
+		Contacts:    contacts.Module.Contacts(sc),
+		Companies:   contacts.Module.Companies(sc),
+		Notes:       contacts.Module.Notes(sc),
+		Tasks:       contacts.Module.Tasks(sc),
+		Fields:      fields.Module.Service(sc),
+		Scoring:     contacts.Module.Scoring(sc),
+		Consent:     consent.Module.Service(sc, sh.consent),
+		Pipelines:   pipeline.Module.Pipelines(sc),
+		Deals:       pipeline.Module.Deals(sc),
+		Products:    pipeline.Module.Products(sc),
+		Automation:  automation.Module.Service(sc, sh.engine),
+		Segments:    campaigns.Module.Segments(sc),
+		Templates:   campaigns.Module.Templates(sc),
+		Campaigns:   campaigns.Module.Campaigns(sc),
+		Tickets:     tickets.Module.Tickets(sc),
+		Calendars:   tickets.Module.Calendars(sc),
+		SLAPolicies: tickets.Module.Policies(sc),
+		Routing:     tickets.Module.Routing(sc),
+		Access:      access.Module.Service(sc),
+		Analytics:   analytics.Module.Service(sc),
+		shared:      sh,
+		sc:          sc,
+
+		Macros:        tickets.Module.Macros(sc),
+		Classifier:    tickets.Module.Classifier(sc),
+		KnowledgeBase: tickets.Module.KnowledgeBase(sc),
 	}
 }
 
 // Migrate brings crmkit's tables up to date, and River's (the job
 // queue's river_* tables). It is idempotent and safe to run from several
 // processes at once.
-func (c *CRM) Migrate(ctx context.Context) error {
+func (c *CRM) Migrate(ctx context.Context) (err error) {
+	ctx, span := c.sc.Span(ctx, "crm.Migrate")
+	defer span.End(&err)
 	if c.shared.rt.Dialect.Kind == dialect.SQLite {
-		_, err := migrate.UpWith(ctx, c.shared.rt.DB, c.shared.engine.Migrate)
+		_, err := migrate.UpWith(ctx, c.shared.rt.DB, module.Migrations(c.shared.modules), c.shared.engine.Migrate)
 		return err
 	}
-	if _, err := migrate.Up(ctx, c.shared.rt.DB); err != nil {
+	if _, err := migrate.Up(ctx, c.shared.rt.DB, module.Migrations(c.shared.modules)); err != nil {
 		return err
 	}
 	return c.shared.engine.Migrate(ctx, nil)
@@ -258,12 +322,18 @@ func (sh *shared) forEachTenant(table string, fn func(ctx context.Context, t *CR
 // SweepEvents queues the events a rule or webhook wants but that got no
 // job (see automation.Engine.Sweep); the workers do it every minute, this
 // does it now.
-func (c *CRM) SweepEvents(ctx context.Context) error { return c.shared.engine.Sweep(ctx) }
+func (c *CRM) SweepEvents(ctx context.Context) (err error) {
+	ctx, span := c.sc.Span(ctx, "crm.SweepEvents")
+	defer span.End(&err)
+	return c.shared.engine.Sweep(ctx)
+}
 
 // PruneAutomationLogs deletes the rule runs and webhook deliveries that
 // finished longer ago than Automation.LogRetention (see
 // automation.Engine.PruneLogs); the workers do it daily.
 func (c *CRM) PruneAutomationLogs(ctx context.Context) (runs, deliveries int64, err error) {
+	ctx, span := c.sc.Span(ctx, "crm.PruneAutomationLogs")
+	defer span.End(&err)
 	return c.shared.engine.PruneLogs(ctx)
 }
 
@@ -330,7 +400,9 @@ func (c *CRM) TenantID() string { return c.sc.TenantName() }
 // when fn returns nil, and none does when it returns an error or panics.
 // Subscribers see the events after the commit. Called on a CRM already bound
 // to a transaction, fn runs in a savepoint of it.
-func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx *CRM) error) error {
+func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx *CRM) error) (err error) {
+	ctx, span := c.sc.Span(ctx, "crm.InTx")
+	defer span.End(&err)
 	return c.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
 		return fn(ctx, bind(c.shared, sc))
 	})
@@ -421,6 +493,8 @@ type EventQuery struct {
 
 // Events returns the tenant's events in the order they were appended:
 // about one subject or contact, of some types, after an event id.
-func (c *CRM) Events(ctx context.Context, q EventQuery) ([]core.Event, error) {
+func (c *CRM) Events(ctx context.Context, q EventQuery) (_ []core.Event, err error) {
+	ctx, span := c.sc.SpanID(ctx, "crm.Events", q.SubjectID)
+	defer span.End(&err)
 	return c.sc.Events(ctx, store.EventQuery{SubjectID: q.SubjectID, ContactID: q.ContactID, Types: q.Types, After: q.After, Limit: q.Limit})
 }

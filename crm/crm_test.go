@@ -18,11 +18,12 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/modules"
 )
 
 // migrated is the template database of these tests: crmkit's migrations and
 // River's, run once per test binary (see dbtest.Template).
-var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+var migrated = &dbtest.Template{Name: "crm", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
 	c, err := crm.New(db, crm.Config{})
 	if err != nil {
 		return err

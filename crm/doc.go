@@ -18,6 +18,12 @@
 // ":memory:" a private in-memory database. New embeds into a *bun.DB the
 // host already owns; Close never closes a database crmkit did not open.
 //
+// Copy moves a whole CRM to another database — from SQLite to PostgreSQL
+// when a host outgrows the file, or back: every tenant's rows of every
+// table and the background jobs not yet done, in one transaction of the
+// destination, checked table by table (rows and a checksum of their
+// content) before it commits.
+//
 // # Tenants
 //
 // A CRM is bound to one tenant: the default one ("default"), or the one of
@@ -47,11 +53,33 @@
 // # Modules
 //
 // crm wires its modules (contacts, consent, pipeline, automation) through
-// one contract: each module package declares its tables, event catalogue,
-// personal data, hooks on contacts (merge, delete), periodic work and
-// custom-field entities in one value, and crm loops over the list in
-// modules.go. A module writes only its own tables (a test reads every
+// one contract: each module package declares its migrations, tables, event
+// catalogue, personal data, hooks on contacts (merge, delete), periodic work
+// and custom-field entities in one value, and crm loops over the list in
+// internal/modules. A module writes only its own tables (a test reads every
 // package's SQL); docs/modules.md describes how to add one.
+//
+// # Observability
+//
+// Config.TracerProvider (default: the global provider, a no-op until the
+// host installs one) receives an OpenTelemetry span for every public
+// operation: "<module>.<Method>" for a module's main service
+// ("contacts.Create", "consent.Grant"), "<module>.<Type>.<Method>" for its
+// other services ("pipeline.Deals.Update"), "crm.<Method>" for the CRM's
+// own (Migrate, InTx, Events, ApplyRetention, SweepEvents,
+// PruneAutomationLogs, and Copy through CopyOptions.TracerProvider). Spans
+// are children of the caller's span, carry crm.tenant and, where the
+// method takes the record's id, crm.id, and end with status Error and an
+// error.type ("not_found", "invalid", "conflict", …, "_OTHER") when the
+// method fails. River's otelriver middleware, on the same provider, makes
+// "river.insert_many" spans for the jobs an operation queues and a
+// "river.work/<kind>" span per job worked, linked to its insert. Analytics
+// reports are not traced yet.
+//
+// Config.QueryHook sees every SQL statement crmkit runs for the modules
+// (core.QueryInfo: text with placeholders, timing, rows, error), with the
+// operation's span in its context, never the argument values. Logs go to
+// Config.Logger (log/slog) with the operation's context.
 //
 // # Background work
 //
@@ -60,5 +88,6 @@
 // listens to become jobs in the change's own transaction, in every
 // process; Start runs workers in the processes that should do the work,
 // Stop and Close stop them. RegisterAction adds the host's own rule
-// actions.
+// actions. In tests, package crmtest runs the jobs that are due without
+// workers (its RunDue, through JobWorker), on a clock the test moves.
 package crm

@@ -11,16 +11,21 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/access"
+	"github.com/crmkit/crmkit/campaigns"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/pipeline"
+	"github.com/crmkit/crmkit/tickets"
 )
 
 // migrated is the template database of these tests: crmkit's migrations and
 // River's, run once per test binary (see dbtest.Template).
-var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, db *bun.DB) error {
+var migrated = &dbtest.Template{Name: "crm", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
 	c, err := New(db, Config{})
 	if err != nil {
 		return err
@@ -33,10 +38,14 @@ var migrated = &dbtest.Template{Name: "crm", Migrate: func(ctx context.Context, 
 func TestErasureLeavesNothingPersonal(t *testing.T) {
 	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo"})
-		c, err := New(db, Config{})
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "dpo", Roles: []string{access.RoleAdmin}})
+		c, err := New(db, Config{Campaigns: campaigns.Options{UnsubscribeURL: "https://shop.example/u",
+			Mailer: campaigns.MailerFunc(func(ctx context.Context, m *campaigns.Message) error { return nil })}})
 		require.NoError(t, err)
 		require.NoError(t, c.Migrate(ctx))
+		t.Cleanup(func() { require.NoError(t, c.Close()) })
+		_, err = c.Access.Roles.InstallBuiltins(context.Background()) // the actor's role
+		require.NoError(t, err)
 
 		p, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "augusta.lovelace@example.com", FirstName: "Augusta", LastName: "Lovelace",
 			Phone: "+44 20 7946 0999", Tags: []string{"vip"}, ExternalIDs: []contacts.ExternalID{{Source: "shop", ID: "cust-augusta-1"}}})
@@ -57,11 +66,40 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		require.NoError(t, err)
 		deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "Lovelace renewal", Amount: core.MustMoney("5000", "EUR"), ContactID: &p.ID})
 		require.NoError(t, err)
+		// A ticket of the person, its subject and messages naming them.
+		tk, err := c.Tickets.Create(ctx, tickets.NewTicket{Subject: "Augusta Lovelace cannot log in", ContactID: p.ID,
+			Message: &tickets.NewMessage{Public: true, AuthorKind: tickets.AuthorCustomer, Body: "This is Augusta Lovelace, call me on +44 20 7946 0999",
+				Attachments: []tickets.Attachment{{Name: "lovelace-screenshot.png", ContentType: "image/png", Size: 10, StorageKey: "k1"}}}})
+		require.NoError(t, err)
+		_, err = c.Tickets.AddMessage(ctx, tk.ID, tickets.NewMessage{Public: true, AuthorKind: tickets.AuthorAgent, AuthorID: "agent-1",
+			Body: "Dear Augusta, we reset your password (augusta.lovelace@example.com)."})
+		require.NoError(t, err)
 		_, err = c.Consent.DefinePurpose(ctx, consent.NewPurpose{Key: "newsletter", Label: "Newsletter", LegalBasis: consent.BasisConsent,
 			Channels: []consent.Channel{consent.Email}, Wording: "Send me news."})
 		require.NoError(t, err)
 		_, err = c.Consent.Grant(ctx, p.ID, "newsletter", consent.Email, consent.Proof{Source: "form"})
 		require.NoError(t, err)
+		// A campaign went to the person.
+		seg, err := c.Segments.Create(ctx, campaigns.NewSegment{Name: "VIP", Filter: filter.Contains("tags", "vip")})
+		require.NoError(t, err)
+		tmpl, err := c.Templates.Create(ctx, campaigns.NewTemplate{Name: "News", Subject: "News", HTML: "<p>Hi {{.Contact.FirstName}}</p>"})
+		require.NoError(t, err)
+		camp, err := c.Campaigns.Create(ctx, campaigns.NewCampaign{Name: "News", SegmentID: seg.ID, TemplateID: tmpl.ID, Purpose: "newsletter",
+			FromAddress: "news@shop.example"})
+		require.NoError(t, err)
+		require.NoError(t, c.Start(ctx))
+		_, err = c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, err := c.Campaigns.Stats(ctx, camp.ID)
+			require.NoError(t, err)
+			return st.Sent == 1
+		}, 10*time.Second, 10*time.Millisecond)
+
+		// Their auto-reply came back to the return path, and is kept.
+		kept, err := c.Campaigns.Inbound(ctx, strings.NewReader("From: Augusta Lovelace <augusta.lovelace@example.com>\r\nSubject: Away\r\n\r\nBack on Monday."), "")
+		require.NoError(t, err)
+		require.True(t, kept.Kept)
 
 		// The scan finds the person before the erasure (it can fail).
 		require.Greater(t, len(leftovers(t, db, "lovelace")), 10)
@@ -69,6 +107,7 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		receipt, err := c.Consent.Erase(ctx, p.ID, "request")
 		require.NoError(t, err)
 		require.Contains(t, receipt.Sections, "deals")
+		require.Contains(t, receipt.Sections, "tickets")
 		_, err = c.Consent.Erase(ctx, p.ID, "request")
 		require.ErrorIs(t, err, core.ErrConflict, "erasing twice")
 		_, err = c.Tenant("other").Consent.Erase(ctx, p.ID, "request")
@@ -84,6 +123,11 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, d.ContactID)
 		require.True(t, d.Amount.Amount.Equal(decimal.NewFromInt(5000)))
+		// The ticket stays for the statistics, without the person.
+		keptTicket, err := c.Tickets.Get(ctx, tk.ID)
+		require.NoError(t, err)
+		require.Equal(t, tk.Number, keptTicket.Number)
+		require.Equal(t, "[erased] cannot log in", keptTicket.Subject)
 		anon, err := c.Contacts.Get(ctx, p.ID)
 		require.NoError(t, err)
 		require.Equal(t, int64(1), anon.Facts.PurchaseCount)

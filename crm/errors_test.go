@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
@@ -65,10 +66,12 @@ func TestNotFoundNamesEntityAndID(t *testing.T) {
 // ErrInvalid naming "version", not a conflict, and changes nothing.
 func TestVersionIsRequired(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "anna"})
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "anna", Roles: []string{access.RoleAdmin}})
 		c, err := crm.New(db, crm.Config{Automation: automation.Options{Webhooks: automation.WebhookOptions{AllowLoopback: true}}})
 		require.NoError(t, err)
 		require.NoError(t, c.Migrate(ctx))
+		_, err = c.Access.Roles.InstallBuiltins(context.Background()) // the actor's role
+		require.NoError(t, err)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
 		co, err := c.Companies.Create(ctx, contacts.NewCompany{Name: "Acme"})

@@ -3,6 +3,7 @@ package crm
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,23 +19,27 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
 // tablesOfPlumbing are the crm_ tables that belong to no module: the
 // outbox (internal/store) and the migration bookkeeping.
-var tablesOfPlumbing = map[string]string{"crm_events": "internal/store", "crm_migrations": "internal/migrate", "crm_migration_locks": "internal/migrate"}
+var tablesOfPlumbing = map[string]string{"crm_events": "internal/store", "crm_idempotency_keys": "internal/store", "crm_migrations": "internal/migrate", "crm_migration_locks": "internal/migrate"}
 
 // Every crm_ table the migrations create has exactly one owner.
 func TestEveryTableHasOneOwner(t *testing.T) {
 	owner := map[string]string{}
-	for _, m := range modules() {
+	for _, m := range modules.All() {
 		for _, table := range m.Tables {
 			require.NotContains(t, owner, table, "%s is claimed by %s and %s", table, owner[table], m.Name)
 			owner[table] = m.Name
 		}
 	}
-	files, err := filepath.Glob("../internal/migrate/sql/*.sql")
+	files, err := filepath.Glob("../*/migrations/*.sql")
+	require.NoError(t, err)
+	store, err := filepath.Glob("../internal/migrate/sql/*.sql")
+	files = append(files, store...)
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	created := regexp.MustCompile(`(?i)CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(crm_\w+)`)
@@ -72,11 +77,11 @@ func TestModulesWriteOnlyTheirOwnTables(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range modules() {
+	for _, m := range modules.All() {
 		check(m.Name, m.Tables)
 	}
 	check("crm", nil)
-	check("internal/store", []string{"crm_events"})
+	check("internal/store", []string{"crm_events", "crm_idempotency_keys"})
 }
 
 // The contract's view of the contacts module's merge and delete events
@@ -106,13 +111,13 @@ func TestModulesDeclareFilterSchemas(t *testing.T) {
 		c := newTestCRM(t, db)
 		_, err := c.Fields.Define(ctx, fields.Definition{Entity: "deal", Key: "region", Label: "Region", Type: fields.Text})
 		require.NoError(t, err)
-		for _, entity := range []string{"contact", "company", "deal"} {
+		for _, entity := range []string{"contact", "company", "deal", "ticket"} {
 			s, err := c.sc.Schema(ctx, entity)
 			require.NoError(t, err, entity)
 			_, custom := s.Field("attributes.region")
 			require.Equal(t, entity == "deal", custom, entity)
 		}
-		_, err = c.sc.Schema(ctx, "ticket")
+		_, err = c.sc.Schema(ctx, "article")
 		require.ErrorIs(t, err, core.ErrInvalid)
 	})
 }
@@ -143,4 +148,52 @@ func TestPeriodicIntervals(t *testing.T) {
 	r, o = every(Config{RescoreEvery: time.Hour, Periodic: host2})
 	require.Equal(t, []time.Duration{time.Hour, time.Second}, []time.Duration{r, o})
 	require.Equal(t, map[string]time.Duration{"sweep": time.Second}, host2, "the host's map is not changed")
+}
+
+// A module's migrations change only its own tables: every statement of
+// every file in its migrations/ folder creates, alters, indexes, fills or
+// drops one of the module's Tables (or a rebuild's temporary copy of one).
+// A module without tables has no migrations.
+func TestMigrationsChangeOnlyTheirModulesTables(t *testing.T) {
+	target := regexp.MustCompile(`(?is)^(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+\w+\s+ON|CREATE\s+TRIGGER\s+\w+\s+\w+\s+\w+\s+ON|` +
+		`CREATE\s+(?:VIRTUAL\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|INSERT\s+INTO|UPDATE|DELETE\s+FROM|ANALYZE)\s+(\w+)`)
+	dropNamed := regexp.MustCompile(`(?i)^DROP\s+(?:TRIGGER|INDEX)\s+(?:IF\s+EXISTS\s+)?(\w+)`)
+	for _, m := range modules.All() {
+		if len(m.Tables) == 0 {
+			// A module that owns no table (analytics, which only reads)
+			// has nothing to migrate.
+			require.Nil(t, m.Migrations, "%s owns no table but declares migrations", m.Name)
+			continue
+		}
+		require.NotNil(t, m.Migrations, "%s declares no migrations", m.Name)
+		entries, err := fs.ReadDir(m.Migrations, ".")
+		require.NoError(t, err)
+		require.NotEmpty(t, entries, m.Name)
+		for _, e := range entries {
+			b, err := fs.ReadFile(m.Migrations, e.Name())
+			require.NoError(t, err)
+			for _, stmt := range strings.SplitAfter(string(b), ";\n") {
+				var code []string
+				for _, line := range strings.Split(stmt, "\n") {
+					if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+						code = append(code, l)
+					}
+				}
+				if len(code) == 0 {
+					continue
+				}
+				sql := strings.Join(code, " ")
+				if trigger := dropNamed.FindStringSubmatch(sql); trigger != nil {
+					// A trigger or an index is named after its table.
+					require.True(t, slices.ContainsFunc(m.Tables, func(t string) bool { return strings.HasPrefix(trigger[1], t+"_") }),
+						"%s/migrations/%s drops trigger or index %s, which is not on one of the module's tables", m.Name, e.Name(), trigger[1])
+					continue
+				}
+				match := target.FindStringSubmatch(sql)
+				require.NotNil(t, match, "%s/migrations/%s: a statement that changes no table: %.60s", m.Name, e.Name(), sql)
+				table := strings.TrimSuffix(match[1], "_new")
+				require.True(t, slices.Contains(m.Tables, table), "%s/migrations/%s changes %s, which is not the module's", m.Name, e.Name(), table)
+			}
+		}
+	}
 }

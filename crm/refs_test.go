@@ -3,6 +3,7 @@ package crm_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -294,5 +295,69 @@ func TestTimelineRepeatedKinds(t *testing.T) {
 		page, err := c.Contacts.Timeline(ctx, ada.ID, contacts.TimelineOptions{Kinds: kinds})
 		require.NoError(t, err)
 		require.NotEmpty(t, page.Items)
+	})
+}
+
+// Deleting a deal or a company unlinks what pointed at it through the
+// module that owns those rows: each changed task and contact gets its next
+// version and its event, so a writer holding the old version conflicts.
+// The database refuses a deal's deletion that would leave a link.
+func TestDeletingUnlinksWithEvents(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		c := newCRM(t, db)
+		co, err := c.Companies.Create(ctx, contacts.NewCompany{Name: "Acme"})
+		require.NoError(t, err)
+		person, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "p@example.com", CompanyID: &co.ID})
+		require.NoError(t, err)
+		deal, err := c.Deals.Create(ctx, pipeline.NewDeal{Title: "d", Amount: core.MoneyFromMinor(100, "EUR"), ContactID: &person.ID})
+		require.NoError(t, err)
+		task, err := c.Tasks.Create(ctx, contacts.NewTask{Title: "call", DealID: &deal.ID, CompanyID: &co.ID, ContactID: &person.ID})
+		require.NoError(t, err)
+		act, err := c.Contacts.Track(ctx, contacts.ByID(person.ID), contacts.NewActivity{Kind: contacts.KindCall, DealID: &deal.ID})
+		require.NoError(t, err)
+
+		// Behind the services' back, the database keeps the link.
+		_, err = db.ExecContext(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ?`, crm.DefaultTenant, deal.ID)
+		require.Error(t, err)
+
+		require.NoError(t, c.Deals.Delete(ctx, deal.ID))
+		got, err := c.Tasks.Get(ctx, task.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.DealID)
+		require.Equal(t, task.Version+1, got.Version)
+		a, err := c.Contacts.GetActivity(ctx, act.ID)
+		require.NoError(t, err)
+		require.Nil(t, a.DealID)
+		evs, err := c.Events(ctx, crm.EventQuery{SubjectID: task.ID, Types: []string{contacts.EventTaskUpdated}})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		var changed contacts.TaskChanged
+		require.NoError(t, json.Unmarshal(evs[0].Data, &changed))
+		require.Nil(t, changed.Task.DealID)
+
+		// The old version of the task is stale now.
+		title := "call back"
+		_, err = c.Tasks.Update(ctx, task.ID, contacts.TaskPatch{Version: task.Version, Title: &title})
+		require.ErrorIs(t, err, core.ErrConflict)
+
+		require.NoError(t, c.Companies.Delete(ctx, co.ID))
+		p, err := c.Contacts.Get(ctx, person.ID)
+		require.NoError(t, err)
+		require.Nil(t, p.CompanyID)
+		require.Equal(t, person.Version+1, p.Version)
+		evs, err = c.Events(ctx, crm.EventQuery{SubjectID: person.ID, Types: []string{contacts.EventContactUpdated}})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		var upd contacts.ContactUpdated
+		require.NoError(t, json.Unmarshal(evs[0].Data, &upd))
+		require.Equal(t, []string{"company_id"}, upd.Changed)
+		evs, err = c.Events(ctx, crm.EventQuery{SubjectID: task.ID, Types: []string{contacts.EventTaskUpdated}})
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+		got, err = c.Tasks.Get(ctx, task.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.CompanyID)
 	})
 }

@@ -26,7 +26,9 @@ type RetentionReport struct {
 // activities, and reports what it did. It runs across several
 // transactions; run it again after an error, it picks up where it
 // stopped. The automation module schedules it.
-func (c *CRM) ApplyRetention(ctx context.Context, now time.Time) (RetentionReport, error) {
+func (c *CRM) ApplyRetention(ctx context.Context, now time.Time) (_ RetentionReport, err error) {
+	ctx, span := c.sc.Span(ctx, "crm.ApplyRetention")
+	defer span.End(&err)
 	var r RetentionReport
 	if err := core.CheckTime("now", now); err != nil {
 		return r, err

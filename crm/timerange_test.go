@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
@@ -30,8 +31,10 @@ func requireField(t *testing.T, err error, field string, what string) {
 func TestTimesOutsideTheSupportedRange(t *testing.T) {
 	t.Parallel()
 	migrated.Run(t, func(t *testing.T, db *bun.DB) {
-		ctx := core.WithActor(context.Background(), core.Actor{ID: "anna"})
+		ctx := core.WithActor(context.Background(), core.Actor{ID: "anna", Roles: []string{access.RoleAdmin}})
 		c := newCRM(t, db)
+		_, err := c.Access.Roles.InstallBuiltins(context.Background()) // the actor's role
+		require.NoError(t, err)
 		ada, err := c.Contacts.Create(ctx, contacts.NewContact{Email: "ada@example.com"})
 		require.NoError(t, err)
 		year10000 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)

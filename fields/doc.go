@@ -11,4 +11,20 @@
 // filterable and sortable as "attributes.<key>" in the filter language,
 // typed by their definition. Defining and removing emit "field.defined" and
 // "field.removed".
+//
+// A definition marked Personal holds personal data: the module that
+// keeps the entity masks its values, and refuses filters, sorts and
+// writes on it, for actors who do not see the module's personal data
+// (contacts does so for contacts' fields, as for email and phone).
+//
+// # Record access
+//
+// With an actor in the context (core.WithActor), Define and Remove need
+// "fields" manage (package access); lacking it is ErrForbidden, nothing
+// is written, and the attempt is recorded in the audit log (action
+// "access.denied", detail "fields:manage", the definition's subject id).
+// Reading definitions (Get, List, FilterFields, CheckAttributes) needs no
+// permission: they are the schema every module's records, forms and
+// filters use, and hold no record's data. Without an actor the call is
+// the host's own code and may do everything.
 package fields

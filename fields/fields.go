@@ -47,7 +47,13 @@ type Definition struct {
 	Type     Type   `json:"type"`
 	Required bool   `json:"required"`
 	// Options are the allowed values of enum and multi_enum fields.
-	Options   []string  `json:"options,omitempty"`
+	Options []string `json:"options,omitempty"`
+	// Personal marks a field that holds personal data (a birthday, a
+	// second address): the modules that keep the entity mask its values,
+	// and refuse filters and sorts on it, for actors who do not see their
+	// personal data (access.Effective.SeesPersonalData), as they do for
+	// email and phone.
+	Personal  bool      `json:"personal"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Version   int64     `json:"version"`
@@ -117,7 +123,10 @@ func (d *Definition) validate(entities []string) error {
 // Define creates or replaces the definition of (entity, key) and emits
 // "field.defined". Existing values are not rewritten; a value that no longer
 // fits is reported by the record's next write.
-func (s *Service) Define(ctx context.Context, d Definition) (*Definition, error) {
+func (s *Service) Define(ctx context.Context, d Definition) (_ *Definition, err error) {
+	ctx, span := s.sc.Span(ctx, "fields.Define")
+	defer span.End(&err)
+
 	d.Label = strings.TrimSpace(d.Label)
 	if err := d.validate(s.entities()); err != nil {
 		return nil, err
@@ -125,7 +134,10 @@ func (s *Service) Define(ctx context.Context, d Definition) (*Definition, error)
 	if d.Options == nil {
 		d.Options = []string{}
 	}
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	if err := check(ctx, s.sc, d.Entity, d.Key); err != nil {
+		return nil, err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		now := tx.Runtime().Now()
 		cur, err := getField(ctx, tx.Q(), tenant, d.Entity, d.Key)
@@ -139,11 +151,11 @@ func (s *Service) Define(ctx context.Context, d Definition) (*Definition, error)
 		}
 		d.UpdatedAt = now
 		opts, _ := json.Marshal(d.Options)
-		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_field_definitions (tenant_id, entity, key, label, type, required, options, created_at, updated_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.Q().Exec(ctx, `INSERT INTO crm_field_definitions (tenant_id, entity, key, label, type, required, options, personal, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, entity, key) DO UPDATE SET label = excluded.label, type = excluded.type, required = excluded.required,
-				options = excluded.options, updated_at = excluded.updated_at, version = excluded.version`,
-			tenant, d.Entity, d.Key, d.Label, string(d.Type), d.Required, string(opts), d.CreatedAt, d.UpdatedAt, d.Version); err != nil {
+				options = excluded.options, personal = excluded.personal, updated_at = excluded.updated_at, version = excluded.version`,
+			tenant, d.Entity, d.Key, d.Label, string(d.Type), d.Required, string(opts), d.Personal, d.CreatedAt, d.UpdatedAt, d.Version); err != nil {
 			return err
 		}
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: EventDefined, SubjectType: "field", SubjectID: fieldSubject(tenant, d.Entity, d.Key),
@@ -162,8 +174,14 @@ func fieldSubject(tenant, entity, key string) core.ID {
 
 // Remove deletes the definition of (entity, key) and emits "field.removed".
 // Values stay in the records' attributes, readable and free-form.
-func (s *Service) Remove(ctx context.Context, entity, key string) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+func (s *Service) Remove(ctx context.Context, entity, key string) (err error) {
+	ctx, span := s.sc.Span(ctx, "fields.Remove")
+	defer span.End(&err)
+
+	if err := check(ctx, s.sc, entity, key); err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		d, err := getField(ctx, tx.Q(), tenant, entity, key)
 		if err != nil {
@@ -178,7 +196,10 @@ func (s *Service) Remove(ctx context.Context, entity, key string) error {
 }
 
 // Get returns the definition of (entity, key).
-func (s *Service) Get(ctx context.Context, entity, key string) (*Definition, error) {
+func (s *Service) Get(ctx context.Context, entity, key string) (_ *Definition, err error) {
+	ctx, span := s.sc.Span(ctx, "fields.Get")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -191,7 +212,10 @@ func (s *Service) Get(ctx context.Context, entity, key string) (*Definition, err
 }
 
 // List returns the definitions of entity, by key.
-func (s *Service) List(ctx context.Context, entity string) ([]*Definition, error) {
+func (s *Service) List(ctx context.Context, entity string) (_ []*Definition, err error) {
+	ctx, span := s.sc.Span(ctx, "fields.List")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -205,7 +229,10 @@ func (s *Service) List(ctx context.Context, entity string) ([]*Definition, error
 // them as JSON: for modules that keep custom fields on their own records
 // (deals). Run it in the write's scope so the definitions are read in its
 // transaction.
-func (s *Service) CheckAttributes(ctx context.Context, v *core.ValidationError, entity string, attrs map[string]any) ([]byte, error) {
+func (s *Service) CheckAttributes(ctx context.Context, v *core.ValidationError, entity string, attrs map[string]any) (_ []byte, err error) {
+	ctx, span := s.sc.Span(ctx, "fields.CheckAttributes")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -221,7 +248,10 @@ func (s *Service) CheckAttributes(ctx context.Context, v *core.ValidationError, 
 
 // FilterFields returns the filter fields of entity's custom fields, their
 // JSON held in column attrCol: for modules whose lists filter by them.
-func (s *Service) FilterFields(ctx context.Context, entity, attrCol string) ([]filter.Field, error) {
+func (s *Service) FilterFields(ctx context.Context, entity, attrCol string) (_ []filter.Field, err error) {
+	ctx, span := s.sc.Span(ctx, "fields.FilterFields")
+	defer span.End(&err)
+
 	defs, err := s.List(ctx, entity)
 	if err != nil {
 		return nil, err
@@ -229,13 +259,13 @@ func (s *Service) FilterFields(ctx context.Context, entity, attrCol string) ([]f
 	return filterFields(defs, s.sc.Runtime().Dialect, attrCol), nil
 }
 
-const fieldColumns = `entity, key, label, type, required, options, created_at, updated_at, version`
+const fieldColumns = `entity, key, label, type, required, options, personal, created_at, updated_at, version`
 
 func scanField(row store.Scanner) (*Definition, error) {
 	var d Definition
 	var typ string
 	var opts []byte
-	if err := row.Scan(&d.Entity, &d.Key, &d.Label, &typ, &d.Required, &opts, &d.CreatedAt, &d.UpdatedAt, &d.Version); err != nil {
+	if err := row.Scan(&d.Entity, &d.Key, &d.Label, &typ, &d.Required, &opts, &d.Personal, &d.CreatedAt, &d.UpdatedAt, &d.Version); err != nil {
 		return nil, err
 	}
 	d.Type = Type(typ)
@@ -408,6 +438,7 @@ func filterFields(defs []*Definition, d *dialect.Dialect, attrCol string) []filt
 // filter or sort names one ("attributes.<key>"); otherwise no definitions
 // are read.
 func schemaFor(ctx context.Context, sc store.Scope, base *filter.Schema, entity, attrCol string, f filter.Expr, sort string) (*filter.Schema, error) {
+	base = base.WithRelations(sc.Runtime().Relations[entity]...)
 	if !strings.Contains(sort, filter.AttributePrefix) && !strings.Contains(f.String(), `"field":"`+filter.AttributePrefix) {
 		return base, nil
 	}

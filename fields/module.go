@@ -2,6 +2,7 @@ package fields
 
 import (
 	"context"
+	"embed"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
@@ -9,6 +10,11 @@ import (
 	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
+
+// migrations are the module's schema migrations (module.Module.Migrations).
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // Module declares the custom-field facility to package crm, which wires
 // it (see internal/module); hosts use c.Fields. The other modules use its
@@ -21,9 +27,11 @@ type declaration struct{}
 // entities it serves are those the other modules declare.
 func (declaration) Declare() module.Module {
 	return module.Module{
-		Name:   "fields",
-		Tables: []string{"crm_field_definitions"},
-		Events: EventTypes(),
+		Name:        "fields",
+		Permissions: []string{"fields"},
+		Migrations:  module.Files(migrations),
+		Tables:      []string{"crm_field_definitions"},
+		Events:      EventTypes(),
 	}
 }
 
@@ -33,6 +41,16 @@ func (declaration) Service(sc store.Scope) *Service { return newService(sc) }
 // List reads entity's definitions through q (a module's transaction).
 func (declaration) List(ctx context.Context, q store.Q, tenant, entity string) ([]*Definition, error) {
 	return listFields(ctx, q, tenant, entity)
+}
+
+// Cached is List for writes in tx: the definitions are kept per tenant
+// and entity for the runtime's SettingsTTL (store.Cached), and read anew
+// after a change of definitions — at once in this process and in the
+// transaction that made it. The result is shared: callers must not change
+// it.
+func (declaration) Cached(ctx context.Context, tx *store.Tx, tenant, entity string) ([]*Definition, error) {
+	c := store.CacheOf[[]*Definition](tx.Runtime(), "fields.definitions", EventDefined, EventRemoved)
+	return c.Get(tx, tenant+"\x00"+entity, func() ([]*Definition, error) { return listFields(ctx, tx.Q(), tenant, entity) })
 }
 
 // Check adds a problem to v for every value of attrs that its definition

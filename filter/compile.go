@@ -99,6 +99,10 @@ func (c *compiler) expr(n node) string {
 var comparison = map[Op]string{OpEq: " = ", OpNe: " <> ", OpLt: " < ", OpLte: " <= ", OpGt: " > ", OpGte: " >= ", OpWithinLast: " >= "}
 
 func (c *compiler) cond(n node) {
+	if n.rel != nil {
+		c.relation(n)
+		return
+	}
 	if n.op == OpExists {
 		c.exists(n)
 		return

@@ -36,4 +36,13 @@
 // is true — in SQL and in Match alike. String comparisons are case-sensitive
 // and compare bytes (code points); "contains" and "prefix" are
 // case-sensitive. Emails are stored lower-case.
+//
+// # Related conditions
+//
+// A condition may name a relation of the schema instead of a field —
+// {"related": "purchases", "params": {"within": "90d"}, "op": "gte",
+// "value": 2} — a count or sum over related records, or whether a related
+// record exists. The module that owns those records declares the relation
+// (Relation) with its SQL; relations are evaluated in SQL only, and Match
+// and Matcher refuse them.
 package filter

@@ -36,7 +36,11 @@ type Expr struct {
 	Not *Expr  `json:"not,omitempty"`
 
 	Field string `json:"field,omitempty"`
-	Op    Op     `json:"op,omitempty"`
+	// Related names a relation of the schema instead of a field, with its
+	// Params (see Relation).
+	Related string         `json:"related,omitempty"`
+	Params  map[string]any `json:"params,omitempty"`
+	Op      Op             `json:"op,omitempty"`
 	// Value is a string, number (float64, int or json.Number), bool, time or
 	// a list of those, as the field and operator require.
 	Value any `json:"value,omitempty"`
@@ -44,7 +48,7 @@ type Expr struct {
 
 // IsZero reports whether e is the empty filter, which matches everything.
 func (e Expr) IsZero() bool {
-	return e.And == nil && e.Or == nil && e.Not == nil && e.Field == "" && e.Op == "" && e.Value == nil
+	return e.And == nil && e.Or == nil && e.Not == nil && e.Field == "" && e.Related == "" && e.Params == nil && e.Op == "" && e.Value == nil
 }
 
 // And matches when every e matches (and nothing: always).
@@ -144,6 +148,14 @@ func (e Expr) MarshalJSON() ([]byte, error) {
 	case e.IsZero():
 		return []byte("{}"), nil
 	}
+	if e.Related != "" {
+		return json.Marshal(struct {
+			Related string         `json:"related"`
+			Params  map[string]any `json:"params,omitempty"`
+			Op      Op             `json:"op"`
+			Value   any            `json:"value"`
+		}{e.Related, e.Params, e.Op, e.Value})
+	}
 	return json.Marshal(struct {
 		Field string `json:"field"`
 		Op    Op     `json:"op"`
@@ -182,7 +194,7 @@ func checkShape(e Expr, path string, depth int, n, values *int, v *core.Validati
 	if e.Not != nil {
 		kinds++
 	}
-	isCond := e.Field != "" || e.Op != "" || e.Value != nil
+	isCond := e.Field != "" || e.Related != "" || e.Params != nil || e.Op != "" || e.Value != nil
 	if isCond {
 		kinds++
 		if e.Op == OpIn {

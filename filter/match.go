@@ -199,6 +199,9 @@ func (s *Schema) Matcher(e Expr, now time.Time) (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if usesRelation(n) {
+		return nil, errRelationInMemory()
+	}
 	return &Matcher{n: n}, nil
 }
 

@@ -82,6 +82,8 @@ type Schema struct {
 	// set by WithJSONPaths, which also allows nested paths.
 	attrPrefix string
 	nested     bool
+	// relations are the schema's related conditions (WithRelations).
+	relations map[string]Relation
 }
 
 // AttributePrefix addresses a custom attribute: "attributes.plan".
@@ -109,7 +111,7 @@ func (s *Schema) With(fields ...Field) *Schema {
 		return s
 	}
 	c := &Schema{entity: s.entity, fields: make(map[string]Field, len(s.fields)+len(fields)), attrColumn: s.attrColumn,
-		attrPrefix: s.attrPrefix, nested: s.nested}
+		attrPrefix: s.attrPrefix, nested: s.nested, relations: s.relations}
 	for k, f := range s.fields {
 		c.fields[k] = f
 	}
@@ -129,7 +131,7 @@ const MaxPathDepth = 6
 func (s *Schema) WithJSONPaths(prefix string) *Schema {
 	c := s.With()
 	if c == s {
-		c = &Schema{entity: s.entity, fields: s.fields, attrColumn: s.attrColumn}
+		c = &Schema{entity: s.entity, fields: s.fields, attrColumn: s.attrColumn, relations: s.relations}
 	}
 	c.attrPrefix, c.nested = prefix, true
 	return c
@@ -175,6 +177,9 @@ type node struct {
 	kind     valueKind
 	vals     []any // string, float64, bool, time.Time or uuid.UUID by kind
 	exists   bool
+	// a relation's condition
+	rel       *Relation
+	relParams map[string]any
 }
 
 // validKey reports whether key may follow the attribute prefix: one
@@ -230,6 +235,9 @@ func (s *Schema) bindNode(e Expr, path string, now time.Time, v *core.Validation
 }
 
 func (s *Schema) bindCond(e Expr, path string, now time.Time, v *core.ValidationError) node {
+	if e.Related != "" || e.Params != nil {
+		return s.bindRelation(e, path, now, v)
+	}
 	out := node{op: e.Op}
 	if f, ok := s.fields[e.Field]; ok {
 		out.field = f

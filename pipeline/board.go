@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -32,9 +33,17 @@ type BoardOptions struct {
 }
 
 // Board counts and sums the open deals of the pipeline per stage, in stage
-// order (archived stages that hold deals included), in one query.
-func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions) (*Board, error) {
+// order (archived stages that hold deals included), in one query. With an
+// actor, only the deals they see are counted and summed.
+func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions) (_ *Board, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Board", pipelineID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	g, err := check(ctx, s.sc, "pipeline", pipelineID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +62,9 @@ func (s *Deals) Board(ctx context.Context, pipelineID core.ID, opts BoardOptions
 		owner = " AND d.owner_id = ?"
 		args = append(args, opts.OwnerID)
 	}
+	vis, vargs := g.where("d")
+	owner += vis
+	args = append(args, vargs...)
 	rows, err := q.Query(ctx, `SELECT d.stage_id, d.currency, count(*), `+q.D.SumInt("d.amount")+` FROM crm_deals d
 		WHERE d.tenant_id = ? AND d.pipeline_id = ? AND `+statuses+owner+`
 		GROUP BY d.stage_id, d.currency`, args...)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
 )
@@ -21,7 +22,10 @@ type StageChange struct {
 // records the stage visit and emits "deal.stage_changed"; reaching a won or
 // lost stage also closes the deal ("deal.won", "deal.lost"), and leaving one
 // reopens it ("deal.reopened").
-func (s *Deals) MoveStage(ctx context.Context, id core.ID, version int64, stageID core.ID) (*Deal, error) {
+func (s *Deals) MoveStage(ctx context.Context, id core.ID, version int64, stageID core.ID) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.MoveStage", id)
+	defer span.End(&err)
+
 	return s.move(ctx, id, version, "move deal", nil, func(p *Pipeline, _ *Deal) (*Stage, error) {
 		st := p.Stage(stageID)
 		if st == nil {
@@ -32,14 +36,20 @@ func (s *Deals) MoveStage(ctx context.Context, id core.ID, version int64, stageI
 }
 
 // Win moves the deal to its pipeline's won stage.
-func (s *Deals) Win(ctx context.Context, id core.ID, version int64) (*Deal, error) {
+func (s *Deals) Win(ctx context.Context, id core.ID, version int64) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Win", id)
+	defer span.End(&err)
+
 	return s.move(ctx, id, version, "win deal", nil, func(p *Pipeline, _ *Deal) (*Stage, error) {
 		return p.FirstStage(StageWon), nil
 	})
 }
 
 // Lose moves the deal to its pipeline's lost stage, with a reason.
-func (s *Deals) Lose(ctx context.Context, id core.ID, version int64, reason string) (*Deal, error) {
+func (s *Deals) Lose(ctx context.Context, id core.ID, version int64, reason string) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Lose", id)
+	defer span.End(&err)
+
 	return s.move(ctx, id, version, "lose deal", &reason, func(p *Pipeline, _ *Deal) (*Stage, error) {
 		return p.FirstStage(StageLost), nil
 	})
@@ -47,7 +57,10 @@ func (s *Deals) Lose(ctx context.Context, id core.ID, version int64, reason stri
 
 // Reopen moves a won or lost deal back to stageID, an open stage of its
 // pipeline.
-func (s *Deals) Reopen(ctx context.Context, id core.ID, version int64, stageID core.ID) (*Deal, error) {
+func (s *Deals) Reopen(ctx context.Context, id core.ID, version int64, stageID core.ID) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Reopen", id)
+	defer span.End(&err)
+
 	return s.move(ctx, id, version, "reopen deal", nil, func(p *Pipeline, d *Deal) (*Stage, error) {
 		st := p.Stage(stageID)
 		if st == nil || st.Kind != StageOpen {
@@ -61,11 +74,15 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 	if err := core.CheckVersion(version); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Deal
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := lockDeal(ctx, q, tenant, id, version)
+		cur, err := g.lockDeal(ctx, q, tenant, id, version, access.Update)
 		if err != nil {
 			return err
 		}
@@ -136,7 +153,7 @@ func (s *Deals) move(ctx context.Context, id core.ID, version int64, doing strin
 		return tx.Emit(ctx, core.Event{TenantID: tenant, Type: what, SubjectType: "deal", SubjectID: id, ContactID: out.ContactID, OccurredAt: now, Data: store.JSON(out)})
 	})
 	if err != nil {
-		return nil, store.Wrap(err, doing)
+		return nil, g.done(ctx, store.Wrap(err, doing))
 	}
 	return out, nil
 }
@@ -177,21 +194,39 @@ func moveAllDeals(ctx context.Context, tx *store.Tx, tenant string, from, to cor
 }
 
 // History returns the stages the deal was in, oldest first.
-func (s *Deals) History(ctx context.Context, id core.ID) ([]StageVisit, error) {
+func (s *Deals) History(ctx context.Context, id core.ID) (_ []StageVisit, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.History", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	q := s.sc.Q()
-	if _, err := getDeal(ctx, q, tenant, id, false); err != nil {
-		return nil, store.Wrap(err, "deal history")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
 	}
+	q := s.sc.Q()
+	if _, err := g.deal(ctx, q, tenant, id, access.Read, false); err != nil {
+		return nil, g.done(ctx, store.Wrap(err, "deal history"))
+	}
+	return history(ctx, s.sc, id)
+}
+
+// history reads the stage visits of the deal with id, for whoever may read
+// it.
+func history(ctx context.Context, sc store.Scope, id core.ID) ([]StageVisit, error) {
+	tenant, err := sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	q := sc.Q()
 	rows, err := q.Query(ctx, `SELECT stage_id, entered_at, left_at FROM crm_deal_stage_history
 		WHERE tenant_id = ? AND deal_id = ? ORDER BY entered_at, id`, tenant, id)
 	if err != nil {
 		return nil, store.Wrap(err, "deal history")
 	}
-	now := s.sc.Runtime().Now()
+	now := sc.Runtime().Now()
 	out := []StageVisit{}
 	err = store.EachRow(rows, func(r store.Scanner) error {
 		var v StageVisit

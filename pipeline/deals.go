@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
+	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
 	"github.com/crmkit/crmkit/filter"
@@ -70,28 +72,21 @@ func scanDeal(r store.Scanner) (*Deal, error) {
 }
 
 func getDeal(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool) (*Deal, error) {
-	query := `SELECT ` + dealColumns + ` FROM crm_deals d WHERE d.tenant_id = ? AND d.id = ?`
+	return getDealWhere(ctx, q, tenant, id, lock, "", nil)
+}
+
+// getDealWhere is getDeal with extra (" AND " and a condition on "d", or
+// "") appended to the WHERE, with its args.
+func getDealWhere(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool, extra string, args []any) (*Deal, error) {
+	query := `SELECT ` + dealColumns + ` FROM crm_deals d WHERE d.tenant_id = ? AND d.id = ?` + extra
 	if lock {
 		query += q.D.LockRows()
 	}
-	d, err := scanDeal(q.QueryRow(ctx, query, tenant, id))
+	d, err := scanDeal(q.QueryRow(ctx, query, append([]any{tenant, id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, core.NotFound("deal", id)
 	}
 	return d, err
-}
-
-// lockDeal reads the deal for a change, locked, if version is still its
-// version; a stale version is ErrConflict.
-func lockDeal(ctx context.Context, q store.Q, tenant string, id core.ID, version int64) (*Deal, error) {
-	d, err := getDeal(ctx, q, tenant, id, true)
-	if err != nil {
-		return nil, err
-	}
-	if d.Version != version {
-		return nil, fmt.Errorf("%w: deal %s is at version %d, not %d; read it again", core.ErrConflict, id, d.Version, version)
-	}
-	return d, nil
 }
 
 // checkDeal validates the fields of d the caller sets, and returns its
@@ -145,10 +140,22 @@ func (s *Deals) checkDeal(ctx context.Context, tx *store.Tx, v *core.ValidationE
 
 // Create stores a new deal in its pipeline's stage (by default the default
 // pipeline's first open stage), records its first stage visit, and emits
-// "deal.created".
-func (s *Deals) Create(ctx context.Context, in NewDeal) (*Deal, error) {
+// "deal.created". An actor needs the pipeline create permission and may
+// only create deals they will see (with own or team visibility, an owner
+// who is themselves or of their teams; an empty owner becomes the actor).
+func (s *Deals) Create(ctx context.Context, in NewDeal) (_ *Deal, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.Create")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "deal", core.NilID, access.Create)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkOwner(core.NilID, access.Create, &in.OwnerID); err != nil {
+		return nil, g.done(ctx, err)
+	}
 	var out *Deal
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		now := tx.Runtime().Now()
 		q := tx.Q()
@@ -250,30 +257,56 @@ func translate(err error) error {
 	return err
 }
 
-// Get returns the deal with id.
-func (s *Deals) Get(ctx context.Context, id core.ID) (*Deal, error) {
+// Get returns the deal with id. A deal the actor may not see is
+// ErrNotFound.
+func (s *Deals) Get(ctx context.Context, id core.ID) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	d, err := getDeal(ctx, s.sc.Q(), tenant, id, false)
-	return d, store.Wrap(err, "get deal")
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
+	d, err := g.deal(ctx, s.sc.Q(), tenant, id, access.Read, false)
+	if err != nil {
+		return nil, g.done(ctx, store.Wrap(err, "get deal"))
+	}
+	return d, nil
 }
 
 // Update applies patch if patch.Version is still the deal's version and
 // emits "deal.updated" with the fields that changed. A stale version is
-// ErrConflict; a patch that changes nothing writes nothing.
-func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal, error) {
+// ErrConflict; a patch that changes nothing writes nothing. A deal the
+// actor may not see is ErrNotFound, one they may not update ErrForbidden;
+// with own or team visibility the new owner must be one whose deals they
+// see.
+func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (_ *Deal, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(patch.Version); err != nil {
 		return nil, err
 	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return nil, err
+	}
 	var out *Deal
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := lockDeal(ctx, q, tenant, id, patch.Version)
+		cur, err := g.lockDeal(ctx, q, tenant, id, patch.Version, access.Update)
 		if err != nil {
 			return err
+		}
+		if patch.OwnerID != nil {
+			if err := g.checkOwner(id, access.Update, patch.OwnerID); err != nil {
+				return err
+			}
 		}
 		next := *cur
 		next.Attributes = maps.Clone(cur.Attributes)
@@ -340,7 +373,7 @@ func (s *Deals) Update(ctx context.Context, id core.ID, patch DealPatch) (*Deal,
 			Data: store.JSON(DealUpdated{Deal: out, Changed: changed})})
 	})
 	if err != nil {
-		return nil, store.Wrap(err, "update deal")
+		return nil, g.done(ctx, store.Wrap(err, "update deal"))
 	}
 	return out, nil
 }
@@ -382,10 +415,26 @@ func changedFields(a, b *Deal) []string {
 }
 
 // Delete removes the deal, its stage history and line items, and emits
-// "deal.deleted".
-func (s *Deals) Delete(ctx context.Context, id core.ID) error {
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+// "deal.deleted". A deal the actor may not see is ErrNotFound, one they
+// may not delete ErrForbidden.
+func (s *Deals) Delete(ctx context.Context, id core.ID) (err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Delete", id)
+	defer span.End(&err)
+
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
+		return err
+	}
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
+		if _, err := g.deal(ctx, tx.Q(), tenant, id, access.Delete, true); err != nil {
+			return err
+		}
+		// The deal's tasks and activities stay, without the link (the
+		// contacts module changes them, with their events).
+		if err := contacts.Module.UnlinkDeal(ctx, s.sc.WithTx(tx), id); err != nil {
+			return err
+		}
 		var contact uuid.NullUUID
 		err := tx.Q().QueryRow(ctx, `DELETE FROM crm_deals WHERE tenant_id = ? AND id = ? RETURNING contact_id`, tenant, id).Scan(&contact)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -400,7 +449,7 @@ func (s *Deals) Delete(ctx context.Context, id core.ID) error {
 		}
 		return tx.Emit(ctx, ev)
 	})
-	return store.Wrap(err, "delete deal")
+	return g.done(ctx, store.Wrap(err, "delete deal"))
 }
 
 // DealListOptions select, order and page a list of deals.
@@ -415,14 +464,23 @@ type DealListOptions struct {
 	Cursor string
 }
 
-// List returns one page of deals.
-func (s *Deals) List(ctx context.Context, opts DealListOptions) (core.Page[*Deal], error) {
+// List returns one page of deals. With an actor, the page holds only the
+// deals they see (in SQL, so pages agree) and its cursor is bound to the
+// actor.
+func (s *Deals) List(ctx context.Context, opts DealListOptions) (_ core.Page[*Deal], err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.List")
+	defer span.End(&err)
+
+	g, err := check(ctx, s.sc, "deal", core.NilID, access.Read)
+	if err != nil {
+		return core.Page[*Deal]{}, err
+	}
 	schema, err := fields.Module.SchemaFor(ctx, s.sc, DealSchema, EntityDeal, "d.attributes", opts.Filter, opts.Sort)
 	if err != nil {
 		return core.Page[*Deal]{}, err
 	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: schema, Filter: opts.Filter, Sort: opts.Sort,
-		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor})
+		DefaultSort: "-created_at", Limit: opts.Limit, Cursor: opts.Cursor, Visible: g.visible("d")})
 	if err != nil {
 		return core.Page[*Deal]{}, err
 	}

@@ -24,6 +24,21 @@
 //     best-case and commit amounts per month or quarter (and owner,
 //     pipeline, currency); win rate, average deal size and sales cycle —
 //     each one SQL query with exact integer sums on both databases.
+//   - Forecast snapshots (Deals.SnapshotForecast): the forecast as it
+//     stands on a day — won, weighted, best-case and commit amounts with
+//     their counts, per month, pipeline, owner and currency, for the
+//     months of the day's quarter and the three quarters after it
+//     (SnapshotRange) — kept in crm_forecast_snapshots and
+//     crm_forecast_snapshot_lines so that analytics can measure the
+//     forecast's accuracy once the months are over. The module's periodic
+//     work "forecast_snapshot" takes it daily for every tenant with deals
+//     (crm.Config.Periodic overrides the interval); hosts and tests call
+//     it too. One snapshot per tenant and day: taking it again replaces
+//     it in one transaction (the day's row is updated first, so two
+//     processes take turns), so a repeated or retried run changes nothing
+//     but its time. Weighted sums are kept unrounded (amount × percent),
+//     so sums over owners and months stay exact. Snapshots are not
+//     pruned; they emit no event.
 //   - Next best action (NextActions, LeadActions): ranked suggestions with
 //     reasons from explainable signals — no activity for N days (follow up),
 //     longer in the stage than its median (escalate), expected close date
@@ -52,6 +67,54 @@
 //	deal, _ = c.Deals.MoveStage(ctx, deal.ID, deal.Version, stageID)
 //	rows, _ := c.Deals.Forecast(ctx, pipeline.ForecastOptions{
 //		From: core.NewDate(2026, 1, 1), To: core.NewDate(2027, 1, 1), Period: pipeline.Quarter})
+//
+// # Record access
+//
+// With an actor in the context (core.WithActor) every public method checks
+// the actor's permissions on "pipeline" (package access; no actor is the
+// host's own trusted code, which may do everything, as before roles
+// existed). Lacking the permission is core.ErrForbidden:
+//
+//   - read: Deals.Get, List, History, LineItems, Board, Forecast, Stats,
+//     Velocity, NextActions, LeadActions, LeadModel, PredictLead;
+//     Pipelines.Get, List, Default (which makes the first pipeline of a
+//     tenant without one, as Deals.Create does); Products.Get, GetBySKU,
+//     List.
+//   - create: Deals.Create.
+//   - update: Deals.Update, MoveStage, Win, Lose, Reopen, SetLineItems.
+//   - delete: Deals.Delete.
+//   - manage: Pipelines.Create, Rename, Archive, AddStage, UpdateStage,
+//     ReorderStages, ArchiveStage, DeleteStage (which moves every deal of
+//     the stage, seen or not); Products.Create, Update; TrainLeadModel and
+//     ScoreLeads (they read, and score, every contact of the tenant);
+//     SnapshotForecast (it keeps every owner's deals, whatever the actor
+//     sees).
+//
+// Deals are visible by their owner_id: own (the actor's), team (owned by a
+// member of one of the actor's teams, or the actor) or all, as the role
+// grants. The condition is part of the SQL of every list, board, forecast,
+// stats, velocity and count (LeadActions' open deals), so pages and totals
+// cover only the deals the actor sees; Deals.List binds its cursor to the
+// actor (another actor's cursor is core.ErrInvalid). A deal the actor may
+// not see is core.ErrNotFound for every get and change, like a missing
+// one; one they see but may not change is core.ErrForbidden. With own or
+// team visibility a deal is created and updated only with an owner whose
+// deals the actor sees (an empty owner on create becomes the actor).
+// NextActions' stage medians are over the deals the actor sees.
+// PredictLead and LeadActions read the contact through the contacts
+// module, whose access applies (a hidden contact is core.ErrNotFound).
+//
+// Pipelines, stages and products have no owner: anyone allowed to read the
+// module reads them all. Amounts are not personal data and are not
+// masked; a deal's title or source may name a person and is not masked
+// either (only the contacts module masks personal fields), so a host that
+// puts names there should give such roles no pipeline read.
+//
+// Refused attempts are written to the audit log through
+// store.Runtime.Audit (the consent module's crm_audit, when wired): action
+// AuditDenied ("access.denied"), the record kind and id ("deal", "product",
+// "pipeline", "contact", "lead_model"; core.NilID when the call named
+// none) and the detail "pipeline:<action>" — ids only, never titles.
 //
 // Decisions worth knowing:
 //   - A deal's status follows the kind of its stage; won stages have

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -100,7 +101,10 @@ func periodSQL(p Period, day string) string {
 // of the deals whose day (close date of won deals, expected close date of
 // open ones) is in range, so the planner picks the expected/closed indexes
 // for a narrow range and a table scan for a wide one.
-func forecastSQL(d *dialect.Dialect, tenant string, o ForecastOptions) (string, []any) {
+//
+// visible (" AND " and a condition on "d", or "") narrows the deals to
+// those the actor sees, with vargs.
+func forecastSQL(d *dialect.Dialect, tenant string, o ForecastOptions, visible string, vargs []any) (string, []any) {
 	from, to := o.From.String(), o.To.String()
 	args := []any{tenant, from, to, from, to}
 	where := ""
@@ -112,6 +116,8 @@ func forecastSQL(d *dialect.Dialect, tenant string, o ForecastOptions) (string, 
 		where += " AND d.owner_id = ?"
 		args = append(args, o.OwnerID)
 	}
+	where += visible
+	args = append(args, vargs...)
 	group := "period"
 	if o.ByOwner {
 		group += ", d.owner_id"
@@ -139,9 +145,16 @@ func forecastSQL(d *dialect.Dialect, tenant string, o ForecastOptions) (string, 
 // Forecast sums won, weighted, best-case and commit amounts per period (and
 // owner, pipeline, currency as asked), in one SQL query with exact integer
 // sums. The weighted amount is rounded to the currency's minor unit once per
-// row, after summing.
-func (s *Deals) Forecast(ctx context.Context, o ForecastOptions) ([]ForecastRow, error) {
+// row, after summing. With an actor, only the deals they see count.
+func (s *Deals) Forecast(ctx context.Context, o ForecastOptions) (_ []ForecastRow, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.Forecast")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	g, err := check(ctx, s.sc, "deal", core.NilID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +174,8 @@ func (s *Deals) Forecast(ctx context.Context, o ForecastOptions) ([]ForecastRow,
 		return nil, err
 	}
 	q := s.sc.Q()
-	query, args := forecastSQL(q.D, tenant, o)
+	visible, vargs := g.where("d")
+	query, args := forecastSQL(q.D, tenant, o, visible, vargs)
 	rows, err := q.PlanPerCall().Query(ctx, query, args...)
 	if err != nil {
 		return nil, store.Wrap(err, "forecast")
@@ -274,9 +288,17 @@ type Stats struct {
 }
 
 // Stats computes win rate, average deal size and average sales cycle of
-// the deals closed in the period, in one SQL query.
-func (s *Deals) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
+// the deals closed in the period, in one SQL query. With an actor, only
+// the deals they see count.
+func (s *Deals) Stats(ctx context.Context, o StatsOptions) (_ *Stats, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.Stats")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	g, err := check(ctx, s.sc, "deal", core.NilID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +318,9 @@ func (s *Deals) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
 		where += " AND d.owner_id = ?"
 		args = append(args, o.OwnerID)
 	}
+	visible, vargs := g.where("d")
+	where += visible
+	args = append(args, vargs...)
 	rows, err := q.PlanPerCall().Query(ctx, `SELECT d.currency,
 		`+q.D.SumInt("CASE WHEN d.status = 'won' THEN 1 ELSE 0 END")+`,
 		`+q.D.SumInt("CASE WHEN d.status = 'lost' THEN 1 ELSE 0 END")+`,

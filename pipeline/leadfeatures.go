@@ -59,9 +59,9 @@ func (fs featureSet) scan(ctx context.Context, q store.Q, tenant string, now tim
 	since := now.AddDate(0, 0, -fs.window)
 	query := `SELECT c.id, c.last_activity_at, c.purchase_count, c.attributes,
 		EXISTS (SELECT 1 FROM crm_deals d WHERE d.tenant_id = c.tenant_id AND d.contact_id = c.id AND d.status = 'won')` + cols.String() + `
-		FROM crm_contacts c LEFT JOIN (SELECT a.contact_id` + kinds.String() + `
-			FROM crm_activities a WHERE a.tenant_id = ? AND a.occurred_at >= ? AND ` + cond("a.contact_id") + ` GROUP BY a.contact_id) k
-			ON k.contact_id = c.id
+		FROM crm_contacts c LEFT JOIN (SELECT a.tenant_id, a.contact_id` + kinds.String() + `
+			FROM crm_activities a WHERE a.tenant_id = ? AND a.occurred_at >= ? AND ` + cond("a.contact_id") + ` GROUP BY a.tenant_id, a.contact_id) k
+			ON k.tenant_id = c.tenant_id AND k.contact_id = c.id
 		WHERE c.tenant_id = ? AND NOT c.restricted AND ` + cond("c.id") + ` ORDER BY c.id`
 	all := append(append([]any{tenant, since}, args...), tenant)
 	rows, err := q.PlanPerCall().Query(ctx, query, append(all, args...)...)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/fields"
@@ -108,7 +109,16 @@ var ErrTooFewWins = fmt.Errorf("%w: too few contacts with won deals to train a l
 //
 // Features are taken as of now, so activity after a deal was won counts
 // too: a model of "who buys", not a forecast at the time of the lead.
-func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (*LeadModel, error) {
+//
+// Training reads every contact and deal of the tenant: an actor needs the
+// pipeline manage permission.
+func (s *Deals) TrainLeadModel(ctx context.Context, opts TrainOptions) (_ *LeadModel, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.TrainLeadModel")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "lead_model", core.NilID, access.Manage); err != nil {
+		return nil, err
+	}
 	if opts.HoldoutPercent == 0 {
 		opts.HoldoutPercent = 20
 	}
@@ -335,13 +345,38 @@ func evaluate(m *LeadModel, rows []row) ModelMetrics {
 }
 
 // LeadModel returns the tenant's trained model, or core.ErrNotFound.
-func (s *Deals) LeadModel(ctx context.Context) (*LeadModel, error) {
+func (s *Deals) LeadModel(ctx context.Context) (_ *LeadModel, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.LeadModel")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "lead_model", core.NilID, access.Read); err != nil {
+		return nil, err
+	}
 	m, err := loadLeadModel(ctx, s.sc.Q(), tenant)
 	return m, store.Wrap(err, "lead model")
+}
+
+// cachedLeadModel is the tenant's model, nil when none was trained, kept
+// per tenant for the runtime's SettingsTTL (store.Cached) when s is bound
+// to a transaction (the hooks that predict again after a change). The
+// model is shared: callers must not change it.
+func (s *Deals) cachedLeadModel(ctx context.Context, tenant string) (*LeadModel, error) {
+	load := func() (*LeadModel, error) {
+		m, err := loadLeadModel(ctx, s.sc.Q(), tenant)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, nil
+		}
+		return m, err
+	}
+	tx := s.sc.Tx()
+	if tx == nil {
+		return load()
+	}
+	return store.CacheOf[*LeadModel](tx.Runtime(), "pipeline.lead_model", EventLeadModelTrained).Get(tx, tenant, load)
 }
 
 func loadLeadModel(ctx context.Context, q store.Q, tenant string) (*LeadModel, error) {
@@ -361,11 +396,25 @@ func loadLeadModel(ctx context.Context, q store.Q, tenant string) (*LeadModel, e
 }
 
 // PredictLead returns the contact's predicted chance to buy under the
-// tenant's model, with the features that moved it most.
-func (s *Deals) PredictLead(ctx context.Context, contactID core.ID) (*Prediction, error) {
+// tenant's model, with the features that moved it most. An actor needs
+// the pipeline read permission and to see the contact (the contacts
+// module's access: a contact hidden from them is ErrNotFound).
+func (s *Deals) PredictLead(ctx context.Context, contactID core.ID) (_ *Prediction, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.PredictLead", contactID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
+	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	if !g.trusted() {
+		if _, err := contacts.Module.Contacts(s.sc).Get(ctx, contactID); err != nil {
+			return nil, err
+		}
 	}
 	q := s.sc.Q()
 	m, err := loadLeadModel(ctx, q, tenant)
@@ -419,10 +468,17 @@ func cmpFloat(a, b float64) int {
 // ScoreLeads predicts every contact of the tenant with its model and stores
 // the percentages (contacts.Facts.PredictedScore, filterable as
 // "predicted_score"), in writes of 1,000 contacts. It returns how many it
-// scored.
-func (s *Deals) ScoreLeads(ctx context.Context) (int64, error) {
+// scored. It writes every contact's score: an actor needs the pipeline
+// manage permission (and the contacts module's, which stores them).
+func (s *Deals) ScoreLeads(ctx context.Context) (_ int64, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Deals.ScoreLeads")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return 0, err
+	}
+	if _, err := check(ctx, s.sc, "lead_model", core.NilID, access.Manage); err != nil {
 		return 0, err
 	}
 	m, err := loadLeadModel(ctx, s.sc.Q(), tenant)
@@ -466,11 +522,8 @@ func (s *Deals) ScoreLeads(ctx context.Context) (int64, error) {
 // model.
 func (s *Deals) predictAgain(ctx context.Context, contactID core.ID) error {
 	tenant, _ := s.sc.Tenant()
-	m, err := loadLeadModel(ctx, s.sc.Q(), tenant)
-	if errors.Is(err, core.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	m, err := s.cachedLeadModel(ctx, tenant)
+	if err != nil || m == nil {
 		return err
 	}
 	fs, err := s.features(ctx, m)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
@@ -63,17 +64,25 @@ func (o *NextActionOptions) defaults() {
 // NextActions suggests what to do about an open deal, from explainable
 // signals: no activity on the deal or its contact for IdleDays, longer in
 // its stage than the stage's median, an expected close date in the past, no
-// owner. A closed deal gets none.
-func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextActionOptions) ([]Suggestion, error) {
+// owner. A closed deal gets none. With an actor, a deal they may not see
+// is ErrNotFound, and the stage's median is over the deals they see.
+func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextActionOptions) (_ []Suggestion, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.NextActions", dealID)
+	defer span.End(&err)
+
 	opts.defaults()
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
 	}
-	q := s.sc.Q()
-	d, err := getDeal(ctx, q, tenant, dealID, false)
+	g, err := guardOf(ctx, s.sc)
 	if err != nil {
-		return nil, store.Wrap(err, "next actions")
+		return nil, err
+	}
+	q := s.sc.Q()
+	d, err := g.deal(ctx, q, tenant, dealID, access.Read, false)
+	if err != nil {
+		return nil, g.done(ctx, store.Wrap(err, "next actions"))
 	}
 	out := []Suggestion{}
 	if d.Status != DealOpen {
@@ -114,7 +123,7 @@ func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextAction
 		}
 	}
 
-	n, _, median, err := stageStays(ctx, q, tenant, d.StageID, time.Time{}, time.Time{})
+	n, _, median, err := stageStays(ctx, q, g, tenant, d.StageID, time.Time{}, time.Time{})
 	if err != nil {
 		return nil, store.Wrap(err, "next actions")
 	}
@@ -129,12 +138,18 @@ func (s *Deals) NextActions(ctx context.Context, dealID core.ID, opts NextAction
 
 // stageStays measures the stays in stage that ended in [lo, hi) — or all
 // ended stays, with zero times: how many, their average and their median.
-func stageStays(ctx context.Context, q store.Q, tenant string, stage core.ID, lo, hi time.Time) (n int, avg, median time.Duration, err error) {
+// Only the stays of deals g's actor sees count.
+func stageStays(ctx context.Context, q store.Q, g *guard, tenant string, stage core.ID, lo, hi time.Time) (n int, avg, median time.Duration, err error) {
 	where := `tenant_id = ? AND stage_id = ? AND left_at IS NOT NULL`
 	args := []any{tenant, stage}
 	if !lo.IsZero() {
 		where += ` AND left_at >= ? AND left_at < ?`
 		args = append(args, lo, hi)
+	}
+	if visible, vargs := g.where("d"); visible != "" {
+		where += ` AND EXISTS (SELECT 1 FROM crm_deals d WHERE d.tenant_id = crm_deal_stage_history.tenant_id
+			AND d.id = crm_deal_stage_history.deal_id` + visible + `)`
+		args = append(args, vargs...)
 	}
 	secs := q.D.SecondsBetween("entered_at", "left_at")
 	var mean sql.NullFloat64
@@ -164,9 +179,19 @@ func rank(s []Suggestion) {
 // least HotScore) without an owner should get one; an owned hot lead nobody
 // was in touch with for IdleDays needs a follow-up; a qualified lead (MQL,
 // SQL) without an open deal is ready for one. Customers and others get none.
-func (s *Deals) LeadActions(ctx context.Context, contactID core.ID, opts NextActionOptions) ([]Suggestion, error) {
+// With an actor, the contact is read with the contacts module's access
+// (a contact they may not see is ErrNotFound), and only the open deals
+// they see count.
+func (s *Deals) LeadActions(ctx context.Context, contactID core.ID, opts NextActionOptions) (_ []Suggestion, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.LeadActions", contactID)
+	defer span.End(&err)
+
 	opts.defaults()
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	g, err := check(ctx, s.sc, "contact", contactID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +221,9 @@ func (s *Deals) LeadActions(ctx context.Context, contactID core.ID, opts NextAct
 	}
 	if c.LifecycleStage == contacts.StageMQL || c.LifecycleStage == contacts.StageSQL {
 		var open int
-		err := s.sc.Q().QueryRow(ctx, `SELECT count(*) FROM crm_deals WHERE tenant_id = ? AND contact_id = ? AND status = 'open'`,
-			tenant, contactID).Scan(&open)
+		visible, vargs := g.where("d")
+		err := s.sc.Q().QueryRow(ctx, `SELECT count(*) FROM crm_deals d WHERE d.tenant_id = ? AND d.contact_id = ? AND d.status = 'open'`+visible,
+			append([]any{tenant, contactID}, vargs...)...).Scan(&open)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, store.Wrap(err, "lead actions")
 		}
@@ -221,9 +247,17 @@ type StageVelocity struct {
 
 // Velocity reports, per stage of the pipeline, how long deals stayed in it:
 // over the stage visits that ended in [from, to) (days, UTC), in stage
-// order. Stages without such visits report zeros.
-func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to core.Date) ([]StageVelocity, error) {
+// order. Stages without such visits report zeros. With an actor, only the
+// stays of the deals they see count.
+func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to core.Date) (_ []StageVelocity, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.Velocity", pipelineID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
+	if err != nil {
+		return nil, err
+	}
+	g, err := check(ctx, s.sc, "pipeline", pipelineID, access.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +275,7 @@ func (s *Deals) Velocity(ctx context.Context, pipelineID core.ID, from, to core.
 	out := make([]StageVelocity, 0, len(p.Stages))
 	for _, st := range p.Stages {
 		sv := StageVelocity{Stage: st}
-		n, avg, median, err := stageStays(ctx, q, tenant, st.ID, lo, hi)
+		n, avg, median, err := stageStays(ctx, q, g, tenant, st.ID, lo, hi)
 		if err != nil {
 			return nil, store.Wrap(err, "velocity")
 		}

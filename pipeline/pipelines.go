@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
@@ -85,9 +86,15 @@ func checkStages(v *core.ValidationError, stages []Stage) {
 // Create stores a new pipeline, after the existing ones, and emits
 // "pipeline.created". Its stages must include at least one open, one won
 // and one lost stage; won stages have probability 100, lost ones 0.
-func (s *Pipelines) Create(ctx context.Context, in NewPipeline) (*Pipeline, error) {
+func (s *Pipelines) Create(ctx context.Context, in NewPipeline) (_ *Pipeline, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Pipelines.Create")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "pipeline", core.NilID, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *Pipeline
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		p, err := s.create(ctx, tx, in)
 		out = p
 		return err
@@ -177,9 +184,15 @@ func insertStages(ctx context.Context, q store.Q, tenant string, stages []Stage)
 }
 
 // Get returns the pipeline with id and its stages.
-func (s *Pipelines) Get(ctx context.Context, id core.ID) (*Pipeline, error) {
+func (s *Pipelines) Get(ctx context.Context, id core.ID) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := check(ctx, s.sc, "pipeline", id, access.Read); err != nil {
 		return nil, err
 	}
 	p, err := getPipeline(ctx, s.sc.Q(), tenant, id, false)
@@ -188,9 +201,15 @@ func (s *Pipelines) Get(ctx context.Context, id core.ID) (*Pipeline, error) {
 
 // List returns every pipeline of the tenant, archived ones included, in
 // order.
-func (s *Pipelines) List(ctx context.Context) ([]*Pipeline, error) {
+func (s *Pipelines) List(ctx context.Context) (_ []*Pipeline, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Pipelines.List")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := check(ctx, s.sc, "pipeline", core.NilID, access.Read); err != nil {
 		return nil, err
 	}
 	out, err := listPipelines(ctx, s.sc.Q(), tenant)
@@ -200,9 +219,18 @@ func (s *Pipelines) List(ctx context.Context) ([]*Pipeline, error) {
 // Default returns the first pipeline that is not archived. A tenant without
 // any pipeline gets one, named "Sales", with DefaultStages: hosts can create
 // deals without setting anything up.
-func (s *Pipelines) Default(ctx context.Context) (*Pipeline, error) {
+//
+// An actor needs the pipeline read permission: making the first pipeline
+// is part of reading the default, as it is of creating a deal.
+func (s *Pipelines) Default(ctx context.Context) (_ *Pipeline, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Pipelines.Default")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "pipeline", core.NilID, access.Read); err != nil {
+		return nil, err
+	}
 	var out *Pipeline
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		p, err := s.defaultPipeline(ctx, tx)
 		out = p
 		return err
@@ -347,6 +375,9 @@ func (s *Pipelines) change(ctx context.Context, id core.ID, version int64, doing
 	if err := core.CheckVersion(version); err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "pipeline", id, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *Pipeline
 	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
@@ -399,7 +430,10 @@ func (s *Pipelines) change(ctx context.Context, id core.ID, version int64, doing
 }
 
 // Rename renames the pipeline.
-func (s *Pipelines) Rename(ctx context.Context, id core.ID, version int64, name string) (*Pipeline, error) {
+func (s *Pipelines) Rename(ctx context.Context, id core.ID, version int64, name string) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.Rename", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "rename pipeline", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		p.Name = name
 		return nil
@@ -408,7 +442,10 @@ func (s *Pipelines) Rename(ctx context.Context, id core.ID, version int64, name 
 
 // Archive archives (or, with archived false, restores) the pipeline: its
 // deals stay, and it is no longer the default.
-func (s *Pipelines) Archive(ctx context.Context, id core.ID, version int64, archived bool) (*Pipeline, error) {
+func (s *Pipelines) Archive(ctx context.Context, id core.ID, version int64, archived bool) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.Archive", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "archive pipeline", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		p.Archived = archived
 		return nil
@@ -417,7 +454,10 @@ func (s *Pipelines) Archive(ctx context.Context, id core.ID, version int64, arch
 
 // AddStage inserts a stage at position at (0 = first; len(stages) or more
 // = last).
-func (s *Pipelines) AddStage(ctx context.Context, id core.ID, version int64, st NewStage, at int) (*Pipeline, error) {
+func (s *Pipelines) AddStage(ctx context.Context, id core.ID, version int64, st NewStage, at int) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.AddStage", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "add stage", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		at = max(0, min(at, len(p.Stages)))
 		ns := Stage{ID: core.NewID(), PipelineID: p.ID, Name: st.Name, Probability: st.Probability, Kind: st.Kind}
@@ -428,7 +468,10 @@ func (s *Pipelines) AddStage(ctx context.Context, id core.ID, version int64, st 
 
 // UpdateStage renames a stage or changes its probability. A stage's kind
 // does not change: deals in it have the status it gave them.
-func (s *Pipelines) UpdateStage(ctx context.Context, id core.ID, version int64, stageID core.ID, patch StagePatch) (*Pipeline, error) {
+func (s *Pipelines) UpdateStage(ctx context.Context, id core.ID, version int64, stageID core.ID, patch StagePatch) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.UpdateStage", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "update stage", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		st := p.Stage(stageID)
 		if st == nil {
@@ -446,7 +489,10 @@ func (s *Pipelines) UpdateStage(ctx context.Context, id core.ID, version int64, 
 
 // ReorderStages puts the stages in the order of stageIDs, which must name
 // every stage of the pipeline once.
-func (s *Pipelines) ReorderStages(ctx context.Context, id core.ID, version int64, stageIDs []core.ID) (*Pipeline, error) {
+func (s *Pipelines) ReorderStages(ctx context.Context, id core.ID, version int64, stageIDs []core.ID) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.ReorderStages", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "reorder stages", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		if len(stageIDs) != len(p.Stages) {
 			return core.Invalid("stage_ids", "must name all %d stages of the pipeline once", len(p.Stages))
@@ -468,7 +514,10 @@ func (s *Pipelines) ReorderStages(ctx context.Context, id core.ID, version int64
 
 // ArchiveStage archives (or restores) a stage: its deals stay in it, and no
 // deal is created in or moved to it.
-func (s *Pipelines) ArchiveStage(ctx context.Context, id core.ID, version int64, stageID core.ID, archived bool) (*Pipeline, error) {
+func (s *Pipelines) ArchiveStage(ctx context.Context, id core.ID, version int64, stageID core.ID, archived bool) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.ArchiveStage", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "archive stage", func(_ context.Context, _ *store.Tx, p *Pipeline) error {
 		st := p.Stage(stageID)
 		if st == nil {
@@ -483,7 +532,10 @@ func (s *Pipelines) ArchiveStage(ctx context.Context, id core.ID, version int64,
 // moveTo, another stage of the pipeline of the same kind, where its deals
 // go (each gets a stage visit and "deal.stage_changed"); without it the
 // call fails with ErrConflict.
-func (s *Pipelines) DeleteStage(ctx context.Context, id core.ID, version int64, stageID, moveTo core.ID) (*Pipeline, error) {
+func (s *Pipelines) DeleteStage(ctx context.Context, id core.ID, version int64, stageID, moveTo core.ID) (_ *Pipeline, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Pipelines.DeleteStage", id)
+	defer span.End(&err)
+
 	return s.change(ctx, id, version, "delete stage", func(ctx context.Context, tx *store.Tx, p *Pipeline) error {
 		tenant, _ := s.sc.Tenant()
 		st := p.Stage(stageID)

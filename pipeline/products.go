@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
@@ -116,9 +117,15 @@ func getProduct(ctx context.Context, q store.Q, tenant, where string, args ...an
 
 // Create adds a product (active) and emits "product.created". SKUs are
 // unique per tenant.
-func (s *Products) Create(ctx context.Context, in NewProduct) (*Product, error) {
+func (s *Products) Create(ctx context.Context, in NewProduct) (_ *Product, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Products.Create")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "product", core.NilID, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *Product
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		now := tx.Runtime().Now()
 		p := &Product{ID: core.NewID(), SKU: in.SKU, Name: in.Name, Description: in.Description, UnitPrice: in.UnitPrice,
@@ -145,9 +152,15 @@ func (s *Products) Create(ctx context.Context, in NewProduct) (*Product, error) 
 }
 
 // Get returns the product with id.
-func (s *Products) Get(ctx context.Context, id core.ID) (*Product, error) {
+func (s *Products) Get(ctx context.Context, id core.ID) (_ *Product, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Products.Get", id)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := check(ctx, s.sc, "product", id, access.Read); err != nil {
 		return nil, err
 	}
 	p, err := getProduct(ctx, s.sc.Q(), tenant, "p.id = ?", id)
@@ -155,7 +168,10 @@ func (s *Products) Get(ctx context.Context, id core.ID) (*Product, error) {
 }
 
 // GetBySKU returns the product with sku.
-func (s *Products) GetBySKU(ctx context.Context, sku string) (*Product, error) {
+func (s *Products) GetBySKU(ctx context.Context, sku string) (_ *Product, err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Products.GetBySKU")
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, err
@@ -165,18 +181,27 @@ func (s *Products) GetBySKU(ctx context.Context, sku string) (*Product, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "product", core.NilID, access.Read); err != nil {
+		return nil, err
+	}
 	p, err := getProduct(ctx, s.sc.Q(), tenant, "p.sku = ?", strings.TrimSpace(sku))
 	return p, store.Wrap(err, "get product")
 }
 
 // Update applies patch if patch.Version is still the product's version and
 // emits "product.updated". Deals keep the prices their lines were given.
-func (s *Products) Update(ctx context.Context, id core.ID, patch ProductPatch) (*Product, error) {
+func (s *Products) Update(ctx context.Context, id core.ID, patch ProductPatch) (_ *Product, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Products.Update", id)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(patch.Version); err != nil {
 		return nil, err
 	}
+	if _, err := check(ctx, s.sc, "product", id, access.Manage); err != nil {
+		return nil, err
+	}
 	var out *Product
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		cur, err := getProduct(ctx, tx.Q(), tenant, "p.id = ?"+tx.Q().D.LockRows(), id)
 		if err != nil {
@@ -231,7 +256,13 @@ type ProductListOptions struct {
 }
 
 // List returns one page of products.
-func (s *Products) List(ctx context.Context, opts ProductListOptions) (core.Page[*Product], error) {
+func (s *Products) List(ctx context.Context, opts ProductListOptions) (_ core.Page[*Product], err error) {
+	ctx, span := s.sc.Span(ctx, "pipeline.Products.List")
+	defer span.End(&err)
+
+	if _, err := check(ctx, s.sc, "product", core.NilID, access.Read); err != nil {
+		return core.Page[*Product]{}, err
+	}
 	plan, err := s.sc.PlanList(store.ListRequest{Schema: ProductSchema, Filter: opts.Filter, Sort: opts.Sort,
 		DefaultSort: "name", Limit: opts.Limit, Cursor: opts.Cursor})
 	if err != nil {
@@ -266,17 +297,24 @@ func computeLine(li *LineItem) bool {
 // amount to the sum of their nets. Lines take a product's name, price and
 // tax rate unless given; every price must be in the deal's currency.
 // Emits "deal.updated".
-func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64, items []NewLineItem) (*Deal, []LineItem, Totals, error) {
+func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64, items []NewLineItem) (_ *Deal, _ []LineItem, _ Totals, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.SetLineItems", dealID)
+	defer span.End(&err)
+
 	if err := core.CheckVersion(version); err != nil {
+		return nil, nil, Totals{}, err
+	}
+	g, err := guardOf(ctx, s.sc)
+	if err != nil {
 		return nil, nil, Totals{}, err
 	}
 	var out *Deal
 	var lines []LineItem
 	var totals Totals
-	err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		tenant, _ := s.sc.Tenant()
 		q := tx.Q()
-		cur, err := lockDeal(ctx, q, tenant, dealID, version)
+		cur, err := g.lockDeal(ctx, q, tenant, dealID, version, access.Update)
 		if err != nil {
 			return err
 		}
@@ -382,22 +420,35 @@ func (s *Deals) SetLineItems(ctx context.Context, dealID core.ID, version int64,
 			Data: store.JSON(DealUpdated{Deal: out, Changed: []string{"line_items", "amount"}})})
 	})
 	if err != nil {
-		return nil, nil, Totals{}, store.Wrap(err, "set line items")
+		return nil, nil, Totals{}, g.done(ctx, store.Wrap(err, "set line items"))
 	}
 	return out, lines, totals, nil
 }
 
 // LineItems returns the deal's lines, in order, and their totals.
-func (s *Deals) LineItems(ctx context.Context, dealID core.ID) ([]LineItem, Totals, error) {
+func (s *Deals) LineItems(ctx context.Context, dealID core.ID) (_ []LineItem, _ Totals, err error) {
+	ctx, span := s.sc.SpanID(ctx, "pipeline.Deals.LineItems", dealID)
+	defer span.End(&err)
+
 	tenant, err := s.sc.Tenant()
 	if err != nil {
 		return nil, Totals{}, err
 	}
-	q := s.sc.Q()
-	d, err := getDeal(ctx, q, tenant, dealID, false)
+	g, err := guardOf(ctx, s.sc)
 	if err != nil {
-		return nil, Totals{}, store.Wrap(err, "line items")
+		return nil, Totals{}, err
 	}
+	q := s.sc.Q()
+	d, err := g.deal(ctx, q, tenant, dealID, access.Read, false)
+	if err != nil {
+		return nil, Totals{}, g.done(ctx, store.Wrap(err, "line items"))
+	}
+	return lineItems(ctx, q, tenant, d)
+}
+
+// lineItems reads d's lines and their totals, for whoever may read d.
+func lineItems(ctx context.Context, q store.Q, tenant string, d *Deal) ([]LineItem, Totals, error) {
+	dealID := d.ID
 	currency := d.Amount.Currency
 	rows, err := q.Query(ctx, `SELECT id, position, product_id, name, quantity, unit_price, discount_percent, discount_amount, tax_rate, net, tax
 		FROM crm_line_items WHERE tenant_id = ? AND deal_id = ? ORDER BY position`, tenant, dealID)

@@ -15,6 +15,7 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/migrate"
 	"github.com/crmkit/crmkit/internal/module"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/store"
 	"github.com/crmkit/crmkit/pipeline"
 )
@@ -34,14 +35,14 @@ type bundle struct {
 
 // migrated is the template database of these tests: crmkit's migrations,
 // run once per test binary (see dbtest.Template).
-var migrated = &dbtest.Template{Name: "store", Migrate: func(ctx context.Context, db *bun.DB) error {
-	_, err := migrate.Up(ctx, db)
+var migrated = &dbtest.Template{Name: "store", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
+	_, err := migrate.Up(ctx, db, modules.Migrations())
 	return err
 }}
 
 func setup(t testing.TB, db *bun.DB) *bundle {
 	t.Helper()
-	_, err := migrate.Up(context.Background(), db)
+	_, err := migrate.Up(context.Background(), db, modules.Migrations())
 	require.NoError(t, err)
 	clock := dbtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	rt, err := store.NewRuntime(db, clock, []byte("test-secret-test-secret-test-secret!"), slog.Default())

@@ -30,7 +30,15 @@ func Run(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 // SQLite opens a fresh SQLite database file for t.
 func SQLite(t testing.TB) *bun.DB {
 	t.Helper()
-	db, err := opendb.OpenSQLite(context.Background(), fileURI(t.TempDir()+"/crm.db"), opendb.Options{})
+	return SQLiteWith(t, opendb.Options{})
+}
+
+// SQLiteWith opens a fresh SQLite database file for t with options, e.g.
+// a longer busy timeout for a test that saturates the one writer on
+// purpose.
+func SQLiteWith(t testing.TB, o opendb.Options) *bun.DB {
+	t.Helper()
+	db, err := opendb.OpenSQLite(context.Background(), fileURI(t.TempDir()+"/crm.db"), o)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -90,8 +98,12 @@ func PostgresSchema(t testing.TB) (dsn, schema string) {
 	return dsn, schema
 }
 
-// WithSearchPath returns dsn with its connections' search_path set to schema.
+// WithSearchPath returns dsn with its connections' search_path set to
+// schema, in the DSN's own form (URL or keywords).
 func WithSearchPath(dsn, schema string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn + " search_path=" + schema
+	}
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"

@@ -75,14 +75,21 @@ type Template struct {
 	Name string
 	// Migrate brings an empty database up to date.
 	Migrate func(ctx context.Context, db *bun.DB) error
+	// Sources are the crmkit migrations Migrate applies
+	// (modules.Migrations()): their text is part of the fingerprint that
+	// tells a kept template from a stale one.
+	Sources []migrate.Source
+
+	fingerprintOnce sync.Once
+	fingerprintVal  string
+	fingerprintErr  error
 
 	sqliteOnce sync.Once
 	sqlitePath string
 	sqliteErr  error
 
-	pgOnce sync.Once
-	pg     *schemaPool
-	pgErr  error
+	pgMu    sync.Mutex
+	pgPools map[string]*schemaPool // by DSN
 }
 
 // Run runs fn as subtests "sqlite" and "postgres", each on its own copy of
@@ -110,8 +117,26 @@ func (tp *Template) check(t testing.TB) {
 	}
 }
 
+// RunWith is Run with the databases opened with o (e.g. a connector
+// wrapper that injects faults).
+func (tp *Template) RunWith(t *testing.T, o opendb.Options, fn func(t *testing.T, db *bun.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, tp.SQLiteWith(t, o))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, tp.PostgresWith(t, o))
+	})
+}
+
 // SQLite returns a copy of the migrated SQLite template in t.TempDir().
 func (tp *Template) SQLite(t testing.TB) *bun.DB {
+	t.Helper()
+	return tp.SQLiteWith(t, opendb.Options{})
+}
+
+// SQLiteWith is SQLite with the database opened with o.
+func (tp *Template) SQLiteWith(t testing.TB, o opendb.Options) *bun.DB {
 	t.Helper()
 	tp.check(t)
 	tp.sqliteOnce.Do(func() { tp.sqlitePath, tp.sqliteErr = tp.buildSQLite() })
@@ -122,7 +147,7 @@ func (tp *Template) SQLite(t testing.TB) *bun.DB {
 	if err := copyFile(tp.sqlitePath, path); err != nil {
 		t.Fatalf("copy sqlite template: %v", err)
 	}
-	db, err := opendb.OpenSQLite(context.Background(), fileURI(path), opendb.Options{})
+	db, err := opendb.OpenSQLite(context.Background(), fileURI(path), o)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -131,7 +156,7 @@ func (tp *Template) SQLite(t testing.TB) *bun.DB {
 }
 
 func (tp *Template) buildSQLite() (string, error) {
-	fp, err := fingerprint()
+	fp, err := tp.fingerprint()
 	if err != nil {
 		return "", err
 	}
@@ -224,28 +249,68 @@ func copyFile(from, to string) error {
 // a table, changed one, changed rows the migrations wrote).
 func (tp *Template) Postgres(t testing.TB) *bun.DB {
 	t.Helper()
-	tp.check(t)
-	dsn := PostgresDSN(t)
-	tp.pgOnce.Do(func() { tp.pg, tp.pgErr = newSchemaPool(dsn, tp) })
-	if tp.pgErr != nil {
-		t.Fatalf("postgres template %s: %v", tp.Name, tp.pgErr)
-	}
-	schema, err := tp.pg.get()
-	if err != nil {
-		t.Fatalf("postgres template %s: %v", tp.Name, err)
-	}
-	// Registered before the pool's Close, so it runs after it.
-	t.Cleanup(func() {
-		if err := tp.pg.put(schema); err != nil {
-			t.Errorf("postgres template %s: give back %s: %v", tp.Name, schema, err)
-		}
-	})
-	db, err := opendb.OpenPostgres(context.Background(), WithSearchPath(dsn, schema), opendb.Options{})
+	return tp.PostgresWith(t, opendb.Options{})
+}
+
+// PostgresWith is Postgres with the pool opened with o.
+func (tp *Template) PostgresWith(t testing.TB, o opendb.Options) *bun.DB {
+	t.Helper()
+	return tp.PostgresAt(t, PostgresDSN(t), o)
+}
+
+// PostgresAt is PostgresWith on the database of dsn rather than the test
+// database of the environment.
+func (tp *Template) PostgresAt(t testing.TB, dsn string, o opendb.Options) *bun.DB {
+	t.Helper()
+	schema := tp.PostgresSchemaAt(t, dsn)
+	db, err := opendb.OpenPostgres(context.Background(), WithSearchPath(dsn, schema), o)
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// PostgresSchemaAt returns a migrated schema of dsn's database for t, from
+// the process's pool, for a pool of the caller's own (WithSearchPath).
+// Register the cleanup that closes that pool after calling it: the schema
+// goes back (emptied) at t's end, after the caller's pool is closed.
+func (tp *Template) PostgresSchemaAt(t testing.TB, dsn string) string {
+	t.Helper()
+	tp.check(t)
+	pool, err := tp.schemaPool(dsn)
+	if err != nil {
+		t.Fatalf("postgres template %s: %v", tp.Name, err)
+	}
+	schema, err := pool.get()
+	if err != nil {
+		t.Fatalf("postgres template %s: %v", tp.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := pool.put(schema); err != nil {
+			t.Errorf("postgres template %s: give back %s: %v", tp.Name, schema, err)
+		}
+	})
+	return schema
+}
+
+// schemaPool returns the process's pool of migrated schemas on dsn's
+// database, made on first use.
+func (tp *Template) schemaPool(dsn string) (*schemaPool, error) {
+	tp.pgMu.Lock()
+	defer tp.pgMu.Unlock()
+	if p, ok := tp.pgPools[dsn]; ok {
+		return p, nil
+	}
+	p, err := newSchemaPool(dsn, tp)
+	if err != nil {
+		return nil, err
+	}
+	if tp.pgPools == nil {
+		tp.pgPools = map[string]*schemaPool{}
+	}
+	tp.pgPools[dsn] = p
+	return p, nil
 }
 
 // schemaPool is one Template's migrated schemas in this process.
@@ -558,48 +623,43 @@ func dropStale(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-var (
-	fingerprintOnce sync.Once
-	fingerprintVal  string
-	fingerprintErr  error
-)
-
 // fingerprint hashes what a template holds: crmkit's migrations as each
 // database runs them, and River's.
-func fingerprint() (string, error) {
-	fingerprintOnce.Do(func() {
-		h := sha256.New()
-		all, err := migrate.All()
-		if err != nil {
-			fingerprintErr = err
-			return
-		}
-		for _, d := range []*dialect.Dialect{{Kind: dialect.SQLite}, {Kind: dialect.Postgres}} {
-			for _, m := range all {
-				fmt.Fprintf(h, "crmkit %s %d %s\n", d.Kind, m.Version, m.Name)
-				for _, s := range m.Statements(d) {
-					fmt.Fprintf(h, "%s\n;\n", s)
-				}
-			}
-		}
-		pg, err := rivermigrate.New(riverdatabasesql.New(nil), nil)
-		if err != nil {
-			fingerprintErr = err
-			return
-		}
-		lite, err := rivermigrate.New(riversqlite.New(nil), nil)
-		if err != nil {
-			fingerprintErr = err
-			return
-		}
-		for i, m := range [][]rivermigrate.Migration{pg.AllVersions(), lite.AllVersions()} {
-			for _, v := range m {
-				fmt.Fprintf(h, "river %d %d %s\n%s\n", i, v.Version, v.Name, v.SQLUp)
-			}
-		}
-		fingerprintVal = hex.EncodeToString(h.Sum(nil))[:16]
+func (tp *Template) fingerprint() (string, error) {
+	tp.fingerprintOnce.Do(func() {
+		tp.fingerprintVal, tp.fingerprintErr = fingerprint(tp.Sources)
 	})
-	return fingerprintVal, fingerprintErr
+	return tp.fingerprintVal, tp.fingerprintErr
+}
+
+func fingerprint(sources []migrate.Source) (string, error) {
+	h := sha256.New()
+	all, err := migrate.Collect(sources)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range []*dialect.Dialect{{Kind: dialect.SQLite}, {Kind: dialect.Postgres}} {
+		for _, m := range all {
+			fmt.Fprintf(h, "crmkit %s %d %s\n", d.Kind, m.Version, m.Name)
+			for _, s := range m.Statements(d) {
+				fmt.Fprintf(h, "%s\n;\n", s)
+			}
+		}
+	}
+	pg, err := rivermigrate.New(riverdatabasesql.New(nil), nil)
+	if err != nil {
+		return "", err
+	}
+	lite, err := rivermigrate.New(riversqlite.New(nil), nil)
+	if err != nil {
+		return "", err
+	}
+	for i, m := range [][]rivermigrate.Migration{pg.AllVersions(), lite.AllVersions()} {
+		for _, v := range m {
+			fmt.Fprintf(h, "river %d %d %s\n%s\n", i, v.Version, v.Name, v.SQLUp)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 func randomHex(n int) string {

@@ -8,9 +8,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/internal/dbtest"
+	"github.com/crmkit/crmkit/internal/modules"
 )
 
-var tpl = &dbtest.Template{Name: "dbtest_self", Migrate: func(ctx context.Context, db *bun.DB) error {
+var tpl = &dbtest.Template{Name: "dbtest_self", Sources: modules.Migrations(), Migrate: func(ctx context.Context, db *bun.DB) error {
 	id := "INTEGER PRIMARY KEY"
 	if db.Dialect().Name().String() == "pg" {
 		id = "BIGSERIAL PRIMARY KEY"
@@ -90,7 +91,7 @@ func TestTemplateCopies(t *testing.T) {
 		}
 		t.Run("two templates of one name", func(t *testing.T) {
 			// A package's internal and external tests each declare one.
-			twin := &dbtest.Template{Name: tpl.Name, Migrate: tpl.Migrate}
+			twin := &dbtest.Template{Name: tpl.Name, Sources: tpl.Sources, Migrate: tpl.Migrate}
 			a, b := tpl.Postgres(t), twin.Postgres(t)
 			require.NotEqual(t, schemaOf(t, a), schemaOf(t, b))
 			use(t, a)

@@ -269,6 +269,19 @@ func (d *Dialect) ArrayContains(col string) string {
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) WHERE json_each.value = ?)", col)
 }
 
+// ArrayHasObject is the SQL testing that JSON array column col holds an
+// object whose string key equals the bound value (one ? placeholder): an
+// order's items with a SKU.
+func (d *Dialect) ArrayHasObject(col, key string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("(%s @> jsonb_build_array(jsonb_build_object(%s, ?::text)))", col, quoteLiteral(key))
+	}
+	p := quoteLiteral(jsonPath(key))
+	// Nested CASEs: json_type of an element that is no object is an error.
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s) WHERE (CASE WHEN json_each.type = 'object' THEN "+
+		"CASE WHEN json_type(json_each.value, %s) = 'text' THEN json_extract(json_each.value, %s) END END) = ?)", col, p, p)
+}
+
 // ArrayNotEmpty is the SQL testing that JSON array column col has elements.
 func (d *Dialect) ArrayNotEmpty(col string) string {
 	if d.Kind == Postgres {
@@ -323,6 +336,18 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsTransactionCollision reports whether err is PostgreSQL aborting a
+// transaction because it collided with a concurrent one: a deadlock
+// (40P01) or a serialization failure (40001). Running it again can
+// succeed.
+func IsTransactionCollision(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40P01" || pg.Code == "40001"
+	}
+	return false
+}
+
 // IsForeignKeyViolation reports whether err is a foreign key refusal.
 func IsForeignKeyViolation(err error) bool {
 	var pg *pgconn.PgError
@@ -364,6 +389,18 @@ func (d *Dialect) JSONPairsAgg(a, b string) string {
 func (d *Dialect) LockRows() string {
 	if d.Kind == Postgres {
 		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// KeepRows is appended to a SELECT of rows the transaction relies on but
+// does not change, so that a writer that locks them FOR UPDATE (an
+// erasure, a deletion) waits for it, or it for the writer: FOR KEY SHARE
+// on PostgreSQL, which ordinary updates do not wait for; nothing on
+// SQLite, whose transactions hold the database write lock from BEGIN.
+func (d *Dialect) KeepRows() string {
+	if d.Kind == Postgres {
+		return " FOR KEY SHARE"
 	}
 	return ""
 }

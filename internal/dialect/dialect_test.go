@@ -108,8 +108,9 @@ func TestDialectConformance(t *testing.T) {
 			n         any
 			flag      bool
 		}{
-			{"Alpha", `{"s": "x", "n": 2.5, "b": true, "d": "12.50", "arr": ["a", "b"], "o": {"k": "v"}, "key.dot": "dot", "nul": null}`, 90 * time.Second, 5, true},
-			{"beta", `{"s": 3, "n": "7", "b": "true", "d": "1e5", "arr": [], "o": {"k": 1}}`, 500 * time.Millisecond, 7, false},
+			{"Alpha", `{"s": "x", "n": 2.5, "b": true, "d": "12.50", "arr": ["a", "b"], "o": {"k": "v"}, "key.dot": "dot", "nul": null,
+				"objs": [{"sku": "A"}, {"sku": "B", "n": 1}]}`, 90 * time.Second, 5, true},
+			{"beta", `{"s": 3, "n": "7", "b": "true", "d": "1e5", "arr": [], "o": {"k": 1}, "objs": [{"sku": 1}, "B"]}`, 500 * time.Millisecond, 7, false},
 			{"alphabet", `{"b": false, "d": "-3", "n": -1}`, 0, nil, false},
 		}
 		for i, r := range rows {
@@ -196,6 +197,12 @@ func TestDialectConformance(t *testing.T) {
 			require.Equal(t, ptr("a b"), c.text(d.JSONArrayJoin(arr), 1))
 			require.Equal(t, ptr(""), c.text(d.JSONArrayJoin(arr), 2))
 			require.Equal(t, []int{}, c.ids(d.JSONArray("doc", "s")+" IS NOT NULL", ""), "a string is not an array")
+		})
+		run("ArrayHasObject", func(t *testing.T, c *conformance) {
+			objs := d.JSONArray("doc", "objs")
+			require.Equal(t, []int{1}, c.ids(d.ArrayHasObject(objs, "sku"), "", "B"))
+			require.Equal(t, []int{}, c.ids(d.ArrayHasObject(objs, "sku"), "", "1"), "a number is not the string")
+			require.Equal(t, []int{}, c.ids(d.ArrayHasObject(objs, "sku"), "", "C"))
 		})
 		run("StringCompare", func(t *testing.T, c *conformance) {
 			// Byte order: upper case before lower case.

@@ -1,7 +1,15 @@
 // Package migrate brings crmkit's tables up to date.
 //
-// Migrations are SQL files embedded from sql/, named NNNN_name.sql and applied
-// in order, each recorded in crm_migrations. One file serves both databases:
+// Each module declares its own migrations (module.Module.Migrations): SQL
+// files in the module's migrations/ folder, named NNNN_name.sql. Collect
+// gathers them, with the store's own (sql/ here: the outbox, crm_events),
+// into one history ordered by version; Up applies what is pending, each
+// version recorded in crm_migrations. A version after SharedHistory
+// belongs to one module: take the next number free across all modules (a
+// clash is an error at Collect). Up to SharedHistory a version may have
+// parts in several modules — the history from before each module held its
+// own, kept under the versions existing databases recorded — and the
+// parts run in the order of the module list. One file serves both databases:
 // {{ID}}, {{JSON}}, {{TIME}}, {{BIGINT}} and {{BOOL}} become the column types
 // of the database, and a statement that starts with the comment
 // "-- postgres only" or "-- sqlite only" runs on that database alone.
@@ -18,9 +26,10 @@
 // is part of a composite foreign key (tenant_id, x_id) → crm_x (tenant_id,
 // id), so the database refuses a reference across tenants or to nothing.
 // The exceptions, with their reasons, are Unreferenced; a test reads the
-// schema of both databases and holds it to that. Optional links to a row
-// another module owns are cleared by the database when that row is
-// deleted: ON DELETE SET NULL (column) on PostgreSQL, which needs
-// PostgreSQL 15 or newer (Up checks), a BEFORE DELETE trigger on SQLite,
-// whose SET NULL would null tenant_id too.
+// schema of both databases and holds it to that. A link to a row another
+// module owns is cleared by that module's service when the row is deleted
+// (pipeline's Deals.Delete asks contacts to unlink the deal's tasks and
+// activities, with their events); the key refuses a deletion that would
+// leave one. PostgreSQL 15 or newer is needed (Up checks) for the ON DELETE
+// SET NULL (column) of the history (0014).
 package migrate

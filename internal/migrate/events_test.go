@@ -12,6 +12,7 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/modules"
 )
 
 // Events stored before 0016 get the contact they are about from their
@@ -46,7 +47,7 @@ func TestEventContactBackfill(t *testing.T) {
 				VALUES ('a', ?, ?, ?, ?, '', ?, ?)`), ids[typ], typ, ev.subjectType, ev.subject, now, ev.data)
 			require.NoError(t, err)
 		}
-		_, err = migrate.Up(ctx, db)
+		_, err = migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(t, err)
 		for typ, ev := range events {
 			var got *core.ID

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
@@ -18,48 +19,117 @@ import (
 )
 
 //go:embed sql/*.sql
-var files embed.FS
+var storeFiles embed.FS
 
-// Migration is one versioned schema change.
+// Source is one module's migrations: files named NNNN_name.sql at the root
+// of FS, which the module embeds from its own migrations folder.
+type Source struct {
+	// Module names the module, for messages.
+	Module string
+	FS     fs.FS
+}
+
+// storeSource holds the migrations of the tables that belong to no module
+// (the outbox, crm_events, of internal/store). Collect always puts it first.
+func storeSource() Source {
+	sub, err := fs.Sub(storeFiles, "sql")
+	if err != nil {
+		panic(err)
+	}
+	return Source{Module: "store", FS: sub}
+}
+
+// SharedHistory is the last version whose changes are split over several
+// modules: the schema's history from before each module declared its own
+// migrations, kept under the versions existing databases recorded. Every
+// later version belongs to exactly one module.
+const SharedHistory = 16
+
+// Migration is one versioned schema change: one step of crmkit's schema
+// history, in one module (or, up to SharedHistory, in several).
 type Migration struct {
 	Version int
 	Name    string
-	sql     string
+	parts   []part
+}
+
+// part is one module's share of a migration.
+type part struct {
+	module string
+	sql    string
 }
 
 var fileName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 
-// All returns the embedded migrations in version order.
-func All() ([]Migration, error) {
-	entries, err := files.ReadDir("sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []Migration
-	for _, e := range entries {
-		m := fileName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("crm: migration file %s is not named NNNN_name.sql", e.Name())
+// Collect returns the migrations of sources (after the store's own) in
+// version order. The parts of one version run in the order of sources.
+func Collect(sources []Source) ([]Migration, error) {
+	byVersion := map[int]*Migration{}
+	for _, src := range append([]Source{storeSource()}, sources...) {
+		if src.FS == nil {
+			continue
 		}
-		body, err := files.ReadFile("sql/" + e.Name())
+		entries, err := fs.ReadDir(src.FS, ".")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("crm: migrations of %s: %w", src.Module, err)
 		}
-		v, _ := strconv.Atoi(m[1])
-		out = append(out, Migration{Version: v, Name: m[2], sql: string(body)})
+		for _, e := range entries {
+			m := fileName.FindStringSubmatch(e.Name())
+			if m == nil {
+				return nil, fmt.Errorf("crm: migration file %s of %s is not named NNNN_name.sql", e.Name(), src.Module)
+			}
+			body, err := fs.ReadFile(src.FS, e.Name())
+			if err != nil {
+				return nil, err
+			}
+			v, _ := strconv.Atoi(m[1])
+			mig := byVersion[v]
+			if mig == nil {
+				mig = &Migration{Version: v, Name: m[2]}
+				byVersion[v] = mig
+			}
+			switch {
+			case mig.Name != m[2]:
+				return nil, fmt.Errorf("crm: migration %04d is named %s in %s and %s in %s", v, mig.Name, mig.parts[0].module, m[2], src.Module)
+			case len(mig.parts) > 0 && v > SharedHistory:
+				return nil, fmt.Errorf("crm: migration %04d is declared by %s and %s: a migration after %04d belongs to one module (take the next free version)",
+					v, mig.parts[0].module, src.Module, SharedHistory)
+			}
+			for _, p := range mig.parts {
+				if p.module == src.Module {
+					return nil, fmt.Errorf("crm: two migrations with version %d in %s", v, src.Module)
+				}
+			}
+			mig.parts = append(mig.parts, part{module: src.Module, sql: string(body)})
+		}
+	}
+	out := make([]Migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i := 1; i < len(out); i++ {
-		if out[i].Version == out[i-1].Version {
-			return nil, fmt.Errorf("crm: two migrations with version %d", out[i].Version)
-		}
-	}
 	return out, nil
+}
+
+// Modules names the modules m has parts in, in the order they run.
+func (m Migration) Modules() []string {
+	out := make([]string, len(m.parts))
+	for i, p := range m.parts {
+		out[i] = p.module
+	}
+	return out
 }
 
 // Statements returns the statements of m for dialect d.
 func (m Migration) Statements(d *dialect.Dialect) []string {
-	body := m.sql
+	var out []string
+	for _, p := range m.parts {
+		out = append(out, statements(p.sql, d)...)
+	}
+	return out
+}
+
+func statements(body string, d *dialect.Dialect) []string {
 	for token, typ := range d.Types() {
 		body = strings.ReplaceAll(body, "{{"+token+"}}", typ)
 	}
@@ -105,21 +175,21 @@ func statementFor(stmt string, d *dialect.Dialect) string {
 	return strings.TrimSpace(strings.Join(body, "\n"))
 }
 
-// Up applies every pending migration and returns the names of those it
-// applied.
-func Up(ctx context.Context, db *bun.DB) ([]string, error) {
-	return UpWith(ctx, db, nil)
+// Up applies every pending migration of sources (and of the store) and
+// returns the names of those it applied.
+func Up(ctx context.Context, db *bun.DB, sources []Source) ([]string, error) {
+	return UpWith(ctx, db, sources, nil)
 }
 
 // UpWith is Up, and then runs after (when not nil) in the same transaction,
 // under the same lock: for the migrations of the libraries crmkit embeds
 // (River's), so that processes starting together do not race on them.
-func UpWith(ctx context.Context, db *bun.DB, after func(ctx context.Context, tx *sql.Tx) error) ([]string, error) {
+func UpWith(ctx context.Context, db *bun.DB, sources []Source, after func(ctx context.Context, tx *sql.Tx) error) ([]string, error) {
 	d, err := dialect.For(db)
 	if err != nil {
 		return nil, err
 	}
-	all, err := All()
+	all, err := Collect(sources)
 	if err != nil {
 		return nil, err
 	}

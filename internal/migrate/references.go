@@ -15,6 +15,8 @@ var Unreferenced = map[string]string{
 	// The host's own keys.
 	"crm_contact_external_ids.external_id": "the host's id of the contact in source",
 	"crm_activities.order_id":              "the host's order number",
+	// Not a reference: a value of the protocol.
+	"crm_campaign_recipients.message_id": "the Message-ID header of the mail sent (RFC 5322)",
 	// Polymorphic subjects: an id of a contact, deal, task, rule … named by
 	// subject_type (entity).
 	"crm_events.subject_id": "polymorphic: the subject_type's id",

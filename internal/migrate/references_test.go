@@ -14,6 +14,7 @@ import (
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/migrate"
+	"github.com/crmkit/crmkit/internal/modules"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -31,7 +32,7 @@ type fk struct {
 func TestEveryReferenceHasATenantForeignKey(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		_, err := migrate.Up(ctx, db)
+		_, err := migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(t, err)
 		d, err := dialect.For(db)
 		require.NoError(t, err)
@@ -185,7 +186,7 @@ func TestTenantReferencesUpgrade(t *testing.T) {
 		exec(`INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, snapshot) VALUES ('a', ?, ?, ?, '{}')`, id(), nowhere, now)
 		exec(`INSERT INTO crm_contact_merges (tenant_id, loser_id, winner_id, merged_at, snapshot) VALUES ('a', ?, ?, ?, '{}')`, id(), contact, now)
 
-		done, err := migrate.Up(ctx, db)
+		done, err := migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(t, err)
 		require.Equal(t, "0014_tenant_references", done[0])
 
@@ -214,7 +215,7 @@ func TestTenantReferencesUpgrade(t *testing.T) {
 func TestForeignKeyRefusalIsInvalid(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		_, err := migrate.Up(ctx, db)
+		_, err := migrate.Up(ctx, db, modules.Migrations())
 		require.NoError(t, err)
 		d, err := dialect.For(db)
 		require.NoError(t, err)
@@ -239,7 +240,7 @@ func TestForeignKeyRefusalIsInvalid(t *testing.T) {
 func migrateBelow(t *testing.T, db *bun.DB, d *dialect.Dialect, below int) {
 	t.Helper()
 	ctx := context.Background()
-	all, err := migrate.All()
+	all, err := migrate.Collect(modules.Migrations())
 	require.NoError(t, err)
 	_, err = db.DB.ExecContext(ctx, `CREATE TABLE crm_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
 	require.NoError(t, err)

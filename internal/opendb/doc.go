@@ -11,4 +11,11 @@
 // take one round trip instead of a prepare per query; crmkit's own queries,
 // which bind parameters, ask pgx for cached prepared statements (see
 // internal/dialect).
+//
+// When CRM_TEST_SQL_LOG names a directory (EnvSQLLog), every PostgreSQL
+// pool records each distinct statement it sends, with the crmkit functions
+// that sent it, through a pgx tracer (queries, COPY, batches): below bun
+// and database/sql, so crmkit's own prepared statements are seen as well
+// as bun's queries. The test suite runs with it in CI, for
+// internal/tenantcheck. Unset, no tracer is installed.
 package opendb

@@ -102,9 +102,10 @@ type fullConn interface {
 }
 
 type gatedConn struct {
-	raw  driver.Conn
-	gate *gate
-	inTx bool
+	raw   driver.Conn
+	gate  *gate
+	inTx  bool
+	stmts connStmts // see stmts.go
 }
 
 func (c *gatedConn) full() (fullConn, error) {
@@ -131,7 +132,10 @@ func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.St
 	return &gatedStmt{raw: s, conn: c, write: writes(query)}, nil
 }
 
-func (c *gatedConn) Close() error { return c.raw.Close() }
+func (c *gatedConn) Close() error {
+	c.closeStmts()
+	return c.raw.Close()
+}
 
 func (c *gatedConn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
@@ -174,6 +178,11 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 	if err != nil {
 		return nil, err
 	}
+	if len(args) > 0 {
+		if k := c.kept(ctx, f, query); k != nil {
+			return c.exec(ctx, k.write, func() (driver.Result, error) { return k.st.ExecContext(ctx, args) })
+		}
+	}
 	return c.exec(ctx, writes(query), func() (driver.Result, error) { return f.ExecContext(ctx, query, args) })
 }
 
@@ -181,6 +190,17 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	f, err := c.full()
 	if err != nil {
 		return nil, err
+	}
+	if len(args) > 0 {
+		if k := c.kept(ctx, f, query); k != nil {
+			k.open = true
+			rows, err := c.query(ctx, k.write, func() (driver.Rows, error) { return k.st.QueryContext(ctx, args) })
+			if err != nil {
+				k.open = false
+				return nil, err
+			}
+			return &keptRows{Rows: rows, k: k}, nil
+		}
 	}
 	return c.query(ctx, writes(query), func() (driver.Rows, error) { return f.QueryContext(ctx, query, args) })
 }

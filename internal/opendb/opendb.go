@@ -3,6 +3,7 @@ package opendb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -27,6 +28,17 @@ type Options struct {
 	BusyTimeout time.Duration
 	// CacheKiB is SQLite's page cache per connection. 0 means 65536 (64 MiB).
 	CacheKiB int
+	// Wrap, when set, wraps the pool's connector: for tests that inject
+	// faults under crmkit (internal/faultdb). An SQLite Sibling pool is
+	// not wrapped.
+	Wrap func(driver.Connector) driver.Connector
+}
+
+func (o Options) wrap(c driver.Connector) driver.Connector {
+	if o.Wrap == nil {
+		return c
+	}
+	return o.Wrap(c)
 }
 
 // Open opens dsn: a PostgreSQL URL or keyword/value string, or an SQLite
@@ -55,7 +67,12 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (*bun.DB, error) {
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	sqldb := stdlib.OpenDB(*cfg)
+	if l, err := sqlLogger(); err != nil {
+		return nil, err
+	} else if l != nil && cfg.Tracer == nil {
+		cfg.Tracer = l
+	}
+	sqldb := sql.OpenDB(o.wrap(stdlib.GetConnector(*cfg)))
 	n := o.MaxOpenConns
 	if n == 0 {
 		n = 4 * runtime.GOMAXPROCS(0)
@@ -80,7 +97,7 @@ func OpenSQLite(ctx context.Context, dsn string, o Options) (*bun.DB, error) {
 	// Writers of this process queue at a gate instead of racing in
 	// SQLite's busy handler (see gate.go).
 	connector := &gatedConnector{drv: &sqlite.Driver{}, dsn: full, gate: newGate(o.busyTimeout())}
-	sqldb := sql.OpenDB(connector)
+	sqldb := sql.OpenDB(o.wrap(connector))
 	if !memory {
 		connectors.Store(sqldb, connector)
 	}

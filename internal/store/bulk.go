@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,10 +20,15 @@ const maxBulkParams = 8192
 // maxBulkRows bounds the rows of one multi-row INSERT.
 const maxBulkRows = 256
 
+// minCopyRows is the fewest rows InsertRows copies: COPY takes more round
+// trips than one INSERT.
+const minCopyRows = 16
+
 // InsertRows appends rows (values in the order of columns) to table in the
-// transaction. On PostgreSQL, in a transaction crmkit began, it streams them
-// with COPY. Otherwise it sends multi-row INSERTs, prepared once per call,
-// in power-of-two sizes so that few statement shapes exist. Values are
+// transaction. On PostgreSQL, in a transaction crmkit began, it streams
+// 16 rows or more with COPY. Otherwise it sends multi-row INSERTs, in
+// power-of-two sizes so that few statement shapes exist: a size sent once
+// through the statement cache, one sent again prepared for the call. Values are
 // converted as Q converts parameters (ids, times).
 //
 // A constraint violation fails the whole call; run it in a savepoint
@@ -31,7 +37,7 @@ func (t *Tx) InsertRows(ctx context.Context, table string, columns []string, row
 	if len(rows) == 0 {
 		return nil
 	}
-	if t.conn != nil && t.rt.Dialect.Kind == dialect.Postgres {
+	if t.conn != nil && t.rt.Dialect.Kind == dialect.Postgres && len(rows) >= minCopyRows {
 		copied, err := t.copyRows(ctx, table, columns, rows)
 		if copied || err != nil {
 			return err
@@ -52,7 +58,8 @@ func (t *Tx) copyRows(ctx context.Context, table string, columns []string, rows 
 		copied = true
 		i := 0
 		vals := make([]any, len(columns))
-		_, err := pc.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+		start := time.Now()
+		n, err := pc.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
 			if i == len(rows) {
 				return nil, nil
 			}
@@ -62,6 +69,13 @@ func (t *Tx) copyRows(ctx context.Context, table string, columns []string, rows 
 			i++
 			return vals, nil
 		}))
+		if h := t.rt.QueryHook; h != nil {
+			if err != nil {
+				n = -1
+			}
+			h.AfterQuery(ctx, core.QueryInfo{SQL: "COPY " + table + " (" + strings.Join(columns, ", ") + ") FROM STDIN",
+				Start: start, Duration: time.Since(start), Rows: n, Err: err})
+		}
 		return err
 	})
 	if err != nil {
@@ -85,8 +99,20 @@ func (t *Tx) insertValues(ctx context.Context, table string, columns []string, r
 		for n > len(rows) {
 			n /= 2
 		}
-		query := d.Rebind(head + row + strings.Repeat(", "+row, n-1))
-		st, err := t.bun.Tx.PrepareContext(ctx, query)
+		query := head + row + strings.Repeat(", "+row, n-1)
+		if len(rows) < 2*n {
+			// Once: the statement cache (or the driver's) has it.
+			args = args[:0]
+			for _, r := range rows[:n] {
+				args = append(args, r...)
+			}
+			if _, err := t.q.Exec(ctx, query, args...); err != nil {
+				return fmt.Errorf("crm: insert into %s: %w", table, err)
+			}
+			rows = rows[n:]
+			continue
+		}
+		st, err := t.bun.Tx.PrepareContext(ctx, d.Rebind(query))
 		if err != nil {
 			return fmt.Errorf("crm: insert into %s: %w", table, err)
 		}
@@ -98,7 +124,18 @@ func (t *Tx) insertValues(ctx context.Context, table string, columns []string, r
 					args = append(args, d.Value(v))
 				}
 			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
+			start := time.Now()
+			res, err := st.ExecContext(ctx, args...)
+			if h := t.rt.QueryHook; h != nil {
+				affected := int64(-1)
+				if err == nil {
+					if a, err := res.RowsAffected(); err == nil {
+						affected = a
+					}
+				}
+				h.AfterQuery(ctx, core.QueryInfo{SQL: d.Rebind(query), Start: start, Duration: time.Since(start), Rows: affected, Err: err})
+			}
+			if err != nil {
 				_ = st.Close()
 				return fmt.Errorf("crm: insert into %s: %w", table, err)
 			}

@@ -26,6 +26,25 @@
 //     the parameter with a driver error.
 //   - Join refuses a transaction of another database (see Scope.Join).
 //
+// Observability: Scope.Span and Scope.SpanID start the span of a module's
+// public operation with the runtime's Tracer and the scope's tenant (see
+// internal/trace). Q, and Tx.InsertRows for what it sends past Q (COPY,
+// prepared multi-row INSERTs), report every statement to the runtime's
+// QueryHook after running it: text with placeholders, start, duration,
+// rows (affected by a write, 0 or 1 for QueryRow, read when the row is
+// scanned; -1 for Query, whose rows the caller reads later) and the
+// driver's error, never the arguments. Without a hook Q takes no time
+// stamps.
+//
 // Lists of values ("in" filters, event types) are bound as one JSON array
 // parameter (dialect.InList), never one parameter per value.
+//
+// Single writes: settings a write reads on every call (field definitions,
+// models, a tenant's switches) go through CacheOf, kept per tenant for
+// Runtime.SettingsTTL and dropped by the events that change them, in the
+// changing transaction and after its commit; a transaction that changed
+// one reads through. On SQLite, statements that ran unprepared in a
+// transaction are prepared once it ends (the statement cache), and small
+// writes of one kind that arrive together share a commit
+// (Scope.WriteGrouped: group commit, a savepoint each).
 package store

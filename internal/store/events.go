@@ -89,12 +89,14 @@ func EventColumns(alias string) string {
 	return strings.Join(cols, ", ")
 }
 
-// ScanEvent reads one row selected with EventColumns.
-func ScanEvent(row interface{ Scan(dest ...any) error }) (core.Event, error) {
+// ScanEvent reads one row selected with EventColumns, and into extra the
+// columns selected after them.
+func ScanEvent(row interface{ Scan(dest ...any) error }, extra ...any) (core.Event, error) {
 	var ev core.Event
 	var data []byte
 	var contact uuid.NullUUID
-	if err := row.Scan(&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &contact, &ev.ActorID, &ev.OccurredAt, &data); err != nil {
+	dest := append([]any{&ev.TenantID, &ev.ID, &ev.Type, &ev.SubjectType, &ev.SubjectID, &contact, &ev.ActorID, &ev.OccurredAt, &data}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return core.Event{}, err
 	}
 	if contact.Valid {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -22,6 +24,24 @@ type ListRequest struct {
 	DefaultSort string
 	Limit       int
 	Cursor      string
+	// Visible narrows the list to the records the actor sees (a module's
+	// record visibility); the zero value narrows nothing.
+	Visible Visible
+}
+
+// Visible is the record visibility of one actor as a list applies it: a
+// condition ANDed to the list's WHERE, and a key that names the actor and
+// what they see, which the page's cursor is bound to, so that a cursor made
+// for one actor is refused for another. The zero value (the host's own
+// code) adds nothing.
+type Visible struct {
+	// Key names the actor and their visibility; it is hashed into the
+	// cursor's scope, never stored in it as it is.
+	Key string
+	// Where is trusted SQL of the module's own (with ? placeholders for
+	// Args); "" adds nothing.
+	Where string
+	Args  []any
 }
 
 // ListPlan is a checked ListRequest ready for SQL.
@@ -39,7 +59,8 @@ type ListPlan struct {
 }
 
 // PlanList checks r (filter, sort, limit, cursor) for the scope's tenant.
-// A cursor made for another tenant, list, filter or sort is ErrInvalid.
+// A cursor made for another tenant, list, filter or sort, or for an actor
+// of another Visible key, is ErrInvalid.
 func (s Scope) PlanList(r ListRequest) (ListPlan, error) {
 	if s.err != nil {
 		return ListPlan{}, s.err
@@ -59,8 +80,16 @@ func (s Scope) PlanList(r ListRequest) (ListPlan, error) {
 	if err := v.Err(); err != nil {
 		return ListPlan{}, err
 	}
+	if r.Visible.Where != "" {
+		where.Where = "(" + where.Where + ") AND " + r.Visible.Where
+		where.Args = append(append([]any(nil), where.Args...), r.Visible.Args...)
+	}
 	p := ListPlan{Where: where, Sort: sort, Fetch: limit + 1, limit: limit,
 		scope: s.tenant + "\x00" + r.Schema.Entity() + "\x00" + sort.String() + "\x00" + r.Filter.String()}
+	if r.Visible.Key != "" {
+		sum := sha256.Sum256([]byte(r.Visible.Key))
+		p.scope += "\x00" + hex.EncodeToString(sum[:12])
+	}
 	if r.Cursor != "" {
 		vals, err := s.rt.Cursors.Decode(p.scope, r.Cursor)
 		if err != nil {

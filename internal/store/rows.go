@@ -31,6 +31,23 @@ func EachRow(rows interface {
 	return rows.Err()
 }
 
+// ScanIDs reads rows of one id column (a RETURNING id) and closes rows.
+func ScanIDs(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}) ([]core.ID, error) {
+	var ids []core.ID
+	err := EachRow(rows, func(s Scanner) error {
+		var id core.ID
+		err := s.Scan(&id)
+		ids = append(ids, id)
+		return err
+	})
+	return ids, err
+}
+
 // ListPage runs one page of a list: sel is "SELECT … FROM table alias ",
 // alias the table's alias; rows come back in the plan's keyset order.
 func ListPage[T any](ctx context.Context, q Q, tenant, sel, alias string, plan ListPlan, scan func(Scanner) (T, error)) ([]T, error) {
@@ -72,6 +89,10 @@ func Wrap(err error, doing string) error {
 	switch {
 	case dialect.IsMissingTable(err):
 		return fmt.Errorf("%w (%s)", core.ErrNotMigrated, doing)
+	case dialect.IsTransactionCollision(err):
+		// Concurrent writers that lock the same rows in opposite orders:
+		// PostgreSQL aborts one of them, which may simply run again.
+		return fmt.Errorf("%w: %s: the database aborted the transaction, which collided with a concurrent one (deadlock or serialization failure); run it again", core.ErrConflict, doing)
 	case dialect.IsForeignKeyViolation(err):
 		// Writes check their references first (CheckRefs); this is one that
 		// went away meanwhile, or one a write did not check.

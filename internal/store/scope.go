@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
 	"github.com/crmkit/crmkit/internal/dialect"
+	"github.com/crmkit/crmkit/internal/trace"
 )
 
 // Runtime is what every module of one CRM shares. It is immutable after
@@ -32,17 +35,58 @@ type Runtime struct {
 	// defaults apply).
 	Events        *core.EventCatalogue
 	FieldEntities []string
+	// SubjectModules names, by an event's subject type ("deal"), the
+	// module permission ("pipeline") under which roles see that subject:
+	// the first wired module declaring events about it. crm sets it with
+	// the catalogue; a contact's timeline shows an actor the events of
+	// another module's records about the contact only when the actor
+	// reads all of that module's records.
+	SubjectModules map[string]string
 	// Schemas are the filter schemas of the modules' entities, by entity
 	// (module.Module.Schemas); see Schema.
 	Schemas map[string]func(ctx context.Context, sc Scope) (*filter.Schema, error)
+	// Relations are the related conditions modules declare on entities
+	// (module.Module.Relations), by entity: what lists and segments may
+	// filter on besides fields.
+	Relations map[string][]filter.Relation
 	// ImportSuppression tells a contact import which of its emails and
 	// phones are on the suppression list (erased or objecting people, who
 	// must not come back for marketing), reading in sc. The consent
 	// module sets it when it is wired; nil imports everything.
 	ImportSuppression func(ctx context.Context, sc Scope, emails, phones []string) (map[string]bool, error)
+	// Audit appends e to the audit log, writing in sc (its own atomic
+	// change, or a savepoint of sc's transaction), with the actor in ctx:
+	// what a module records that is not an event, such as an attempt its
+	// record access refused. The consent module, which owns the audit log,
+	// sets it when it is wired; nil records nothing.
+	Audit func(ctx context.Context, sc Scope, e AuditEntry) error
+	// ModuleOptions are the options crm gives each module (by module
+	// name), for the module's code that runs without a service of crm's —
+	// its jobs and hooks. Set while crm wires the modules, read-only after.
+	ModuleOptions map[string]any
+	// Jobs queues the modules' durable jobs (Tx.Enqueue); automation's
+	// engine sets it. Nil without an engine.
+	Jobs JobQueue
+
+	// SettingsTTL is how long a process keeps a tenant's settings that
+	// writes read (see Cached): crm sets it from its Config before the
+	// runtime is used. Zero: DefaultSettingsTTL; negative: read them on
+	// every call.
+	SettingsTTL time.Duration
+
+	// Tracer starts the spans of the modules' public operations (see
+	// Scope.Span). NewRuntime sets the global provider's; crm sets its
+	// Config.TracerProvider's before the runtime is used.
+	Tracer oteltrace.Tracer
+	// QueryHook, when not nil, sees every statement crmkit's queriers
+	// (Q, Tx.InsertRows) run. crm sets it from its Config before the
+	// runtime is used.
+	QueryHook core.QueryHook
 
 	raw     conn
 	stmts   *stmtCache // nil when the driver caches statements itself
+	caches  sync.Map   // of *Cached[T], by name (CacheOf)
+	groups  sync.Map   // of *writeGroup, by key (WriteGrouped)
 	privacy privacyRegistry
 }
 
@@ -52,13 +96,22 @@ func NewRuntime(db *bun.DB, clock core.Clock, cursorKey []byte, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{DB: db, Dialect: d, Clock: clock, Cursors: core.NewCursorSigner(cursorKey), Logger: logger, Hooks: &Hooks{}, raw: db.DB}
+	rt := &Runtime{DB: db, Dialect: d, Clock: clock, Cursors: core.NewCursorSigner(cursorKey), Logger: logger, Hooks: &Hooks{}, raw: db.DB,
+		Tracer: trace.Tracer(nil)}
 	if d.PrepareCache {
 		rt.stmts = newStmtCache(db.DB, 512)
 		rt.raw = cachedConn{cache: rt.stmts}
 	}
 	rt.registerEvents()
 	return rt, nil
+}
+
+// prepareMissed prepares the statements crmkit's transactions ran
+// unprepared (see stmtCache.prepareMissed), if the runtime caches them.
+func (rt *Runtime) prepareMissed(ctx context.Context) {
+	if rt.stmts != nil {
+		rt.stmts.prepareMissed(context.WithoutCancel(ctx))
+	}
 }
 
 // txConn is the conn crmkit's queries use inside tx.
@@ -68,6 +121,9 @@ func (rt *Runtime) txConn(tx *sql.Tx) conn {
 	}
 	return tx
 }
+
+// q is the querier of the runtime on c.
+func (rt *Runtime) q(c conn) Q { return Q{c: c, D: rt.Dialect, hook: rt.QueryHook} }
 
 // Now is the runtime clock's time, normalised for storage.
 func (rt *Runtime) Now() time.Time { return core.NormalizeTime(rt.Clock.Now()) }
@@ -123,7 +179,27 @@ func (s Scope) Q() Q {
 	if s.tx != nil {
 		return s.tx.q
 	}
-	return Q{c: s.rt.raw, D: s.rt.Dialect}
+	return s.rt.q(s.rt.raw)
+}
+
+// Span starts the span of the public operation name ("contacts.List")
+// for s's tenant; end it with `defer span.End(&err)`. See internal/trace.
+// An invalid tenant is left out of the span (the operation fails with
+// ErrInvalid).
+func (s Scope) Span(ctx context.Context, name string) (context.Context, trace.Span) {
+	return trace.Start(ctx, s.rt.Tracer, name, s.spanTenant(), core.NilID)
+}
+
+// SpanID is Span for an operation about the record id.
+func (s Scope) SpanID(ctx context.Context, name string, id core.ID) (context.Context, trace.Span) {
+	return trace.Start(ctx, s.rt.Tracer, name, s.spanTenant(), id)
+}
+
+func (s Scope) spanTenant() string {
+	if s.err != nil {
+		return ""
+	}
+	return s.tenant
 }
 
 // Write runs fn as one atomic change. See the package documentation.
@@ -177,7 +253,7 @@ func (s Scope) Join(tx bun.Tx) Scope {
 		return s.WithTenant(s.tenant)
 	}
 	s = s.WithTenant(s.tenant)
-	s.tx = &Tx{rt: s.rt, bun: tx, q: Q{c: s.rt.txConn(tx.Tx), D: s.rt.Dialect}}
+	s.tx = &Tx{rt: s.rt, bun: tx, q: s.rt.q(s.rt.txConn(tx.Tx))}
 	return s
 }
 
@@ -205,7 +281,7 @@ func (rt *Runtime) begin(ctx context.Context) (*Tx, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("crm: begin transaction: %w", err)
 	}
-	return &Tx{rt: rt, bun: btx, q: Q{c: rt.txConn(btx.Tx), D: rt.Dialect}, own: true, conn: c.Conn}, nil
+	return &Tx{rt: rt, bun: btx, q: rt.q(rt.txConn(btx.Tx)), own: true, conn: c.Conn}, nil
 }
 
 // WithTx returns a copy of s bound to tx, e.g. for a before hook that must
@@ -216,9 +292,11 @@ func (s Scope) WithTx(tx *Tx) Scope {
 }
 
 // TenantsWithRows returns the tenants that have rows in table (for
-// periodic work that goes tenant by tenant).
+// periodic work that goes tenant by tenant). It is a tenant listing: the
+// one kind of statement that reads across tenants, marked as such for
+// internal/tenantcheck.
 func (rt *Runtime) TenantsWithRows(ctx context.Context, table string) ([]string, error) {
-	rows, err := NewScope(rt).Q().Query(ctx, `SELECT DISTINCT tenant_id FROM `+table+` ORDER BY tenant_id`)
+	rows, err := NewScope(rt).Q().Query(ctx, `SELECT DISTINCT tenant_id FROM `+table+` ORDER BY tenant_id /* crm:tenant-listing */`)
 	if err != nil {
 		return nil, err
 	}

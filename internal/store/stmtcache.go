@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // stmtCache keeps the most recently used prepared statements of one pool,
@@ -20,7 +21,13 @@ type stmtCache struct {
 	mu    sync.Mutex
 	order *list.List // of *cachedStmt, most recent first
 	byKey map[string]*list.Element
+	// missed are queries run unprepared in a transaction, to prepare
+	// once a connection is free (prepareMissed).
+	missed map[string]bool
 }
+
+// maxMissed bounds the queries waiting to be prepared.
+const maxMissed = 64
 
 type cachedStmt struct {
 	query string
@@ -28,7 +35,7 @@ type cachedStmt struct {
 }
 
 func newStmtCache(db *sql.DB, max int) *stmtCache {
-	return &stmtCache{db: db, max: max, order: list.New(), byKey: map[string]*list.Element{}}
+	return &stmtCache{db: db, max: max, order: list.New(), byKey: map[string]*list.Element{}, missed: map[string]bool{}}
 }
 
 // lookup returns the cached statement of query, or nil.
@@ -40,6 +47,40 @@ func (c *stmtCache) lookup(query string) *sql.Stmt {
 		return e.Value.(*cachedStmt).stmt
 	}
 	return nil
+}
+
+// miss records that query ran unprepared in a transaction.
+func (c *stmtCache) miss(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.missed) < maxMissed {
+		c.missed[query] = true
+	}
+}
+
+// prepareMissed prepares the queries that ran unprepared in transactions,
+// so that the next transaction runs them prepared: writes run in
+// transactions, and without this their statements would be parsed anew
+// every time. Call it with no transaction open on this goroutine.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	// Preparing takes a connection: never wait long for one.
+	if len(c.missed) == 0 || c.db.Stats().Idle == 0 {
+		c.mu.Unlock()
+		return
+	}
+	queries := make([]string, 0, len(c.missed))
+	for q := range c.missed {
+		queries = append(queries, q)
+	}
+	clear(c.missed)
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	for _, q := range queries {
+		// A query that fails to prepare runs unprepared, as before.
+		_, _ = c.get(ctx, q)
+	}
 }
 
 // get returns the prepared statement of query, preparing it on the pool on
@@ -91,6 +132,7 @@ func (c cachedConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := c.cache.lookup(query); st != nil {
 		return c.tx.StmtContext(ctx, st), nil
 	}
+	c.cache.miss(query)
 	return nil, nil
 }
 

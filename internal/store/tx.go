@@ -26,6 +26,7 @@ type Tx struct {
 	mu         sync.Mutex
 	pending    []core.Event
 	savepoints int
+	marks      map[any]bool // the caches whose values this transaction changed (Cached)
 }
 
 // Q returns the querier of the transaction.
@@ -117,10 +118,12 @@ func (t *Tx) run(ctx context.Context, fn func(ctx context.Context) error) (err e
 	if err := fn(ctx); err != nil {
 		_ = t.bun.Rollback()
 		release()
+		t.rt.prepareMissed(ctx)
 		return err
 	}
 	err = t.bun.Commit()
 	release()
+	t.rt.prepareMissed(ctx)
 	if err != nil {
 		return fmt.Errorf("crm: commit: %w", err)
 	}

@@ -1,0 +1,303 @@
+package analytics_test
+
+// Benchmarks of reports against hand-written SQL for the same result, on
+// a generated tenant (CRM_BENCH_ANALYTICS_CONTACTS contacts, default
+// 5,000, with about 5.5 activities each, a quarter of them purchases, and
+// two deals per contact):
+//
+//	CRM_TEST_POSTGRES_DSN=… go test -run XXX -bench . -count 5 ./analytics
+
+import (
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/crmkit/crmkit/analytics"
+	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
+)
+
+func benchContacts() int {
+	if n, err := strconv.Atoi(os.Getenv("CRM_BENCH_ANALYTICS_CONTACTS")); err == nil && n > 0 {
+		return n
+	}
+	return 5000
+}
+
+// benchData loads a generated tenant into db and refreshes the planner's
+// statistics.
+func benchData(b *testing.B, db *bun.DB) *bundle {
+	bd := setup(b, db)
+	n := benchContacts()
+	bd.load(b, randomData(b, bd, rand.New(rand.NewPCG(1, 1)), n, 2*n))
+	maintain := "ANALYZE"
+	if bd.rt.Dialect.Kind == dialect.Postgres {
+		maintain = "VACUUM ANALYZE"
+	}
+	_, err := db.DB.ExecContext(context.Background(), maintain)
+	require.NoError(b, err)
+	return bd
+}
+
+func benchDBs(b *testing.B, fn func(b *testing.B, bd *bundle, pg bool)) {
+	b.Run("sqlite", func(b *testing.B) { fn(b, benchData(b, migrated.SQLite(b)), false) })
+	b.Run("postgres", func(b *testing.B) { fn(b, benchData(b, migrated.Postgres(b)), true) })
+}
+
+var benchEnd = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+
+// rfmRow is the raw baseline's result row.
+type rfmRow struct {
+	contact, currency string
+	f, m              int64
+	recency           float64
+	r, fs, ms         int
+}
+
+// RFM scores of every purchasing contact.
+func BenchmarkRFM(b *testing.B) {
+	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
+		ctx := context.Background()
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				r, err := bd.svc.RFM(ctx, analytics.RFMOptions{Period: analytics.Period{To: core.DateOf(benchEnd)}})
+				if err != nil || len(r.Customers) == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			query := `SELECT s.contact_id, s.currency, s.f, s.m, (julianday(?1) - julianday(s.last_at)) * 86400.0,
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.last_at, s.contact_id),
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.f, s.contact_id),
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.m, s.contact_id)
+				FROM (SELECT contact_id, currency, COUNT(*) AS f, SUM(amount) AS m, MAX(occurred_at) AS last_at
+					FROM crm_activities WHERE tenant_id = ?2 AND kind = 'purchase' AND amount IS NOT NULL AND occurred_at < ?1
+					GROUP BY contact_id, currency) s
+				ORDER BY s.currency, s.contact_id`
+			var end any = benchEnd.Format(dialect.TimeLayout)
+			if pg {
+				query = `SELECT s.contact_id, s.currency, s.f, s.m, EXTRACT(EPOCH FROM ($1::timestamptz - s.last_at))::double precision,
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.last_at, s.contact_id),
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.f, s.contact_id),
+				NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.m, s.contact_id)
+				FROM (SELECT contact_id, currency, COUNT(*) AS f, SUM(amount)::bigint AS m, MAX(occurred_at) AS last_at
+					FROM crm_activities WHERE tenant_id = $2 AND kind = 'purchase' AND amount IS NOT NULL AND occurred_at < $1
+					GROUP BY contact_id, currency) s
+				ORDER BY s.currency, s.contact_id`
+				end = benchEnd
+			}
+			st, err := bd.db.DB.PrepareContext(ctx, query)
+			require.NoError(b, err)
+			defer st.Close()
+			for b.Loop() {
+				rows, err := st.QueryContext(ctx, end, "default")
+				if err != nil {
+					b.Fatal(err)
+				}
+				var out []rfmRow
+				for rows.Next() {
+					var r rfmRow
+					if err := rows.Scan(&r.contact, &r.currency, &r.f, &r.m, &r.recency, &r.r, &r.fs, &r.ms); err != nil {
+						b.Fatal(err)
+					}
+					out = append(out, r)
+				}
+				if rows.Err() != nil || len(out) == 0 {
+					b.Fatal(rows.Err())
+				}
+				rows.Close()
+			}
+		})
+	})
+}
+
+// winRow is the raw baseline's result row of the deals' query.
+type winRow struct {
+	pipeline, currency               string
+	won, lost, amount, open, openSum int64
+	seconds                          float64
+}
+
+// The pipeline report: win rate, deal size, cycle and open deals per
+// pipeline and currency, and the stage conversion.
+func BenchmarkWinRate(b *testing.B) {
+	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
+		ctx := context.Background()
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				r, err := bd.svc.Pipelines(ctx, analytics.PipelineOptions{Period: period})
+				if err != nil || len(r.Pipelines) == 0 || r.Pipelines[0].Won == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			deals := `SELECT pipeline_id, currency,
+				SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END), 0),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN (julianday(closed_at) - julianday(created_at)) * 86400.0 END), 0),
+				SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COALESCE(SUM(CASE WHEN status = 'open' THEN amount ELSE 0 END), 0)
+				FROM crm_deals WHERE tenant_id = ? AND (status = 'open' OR (status IN ('won', 'lost') AND closed_on >= ? AND closed_on < ?))
+				GROUP BY pipeline_id, currency ORDER BY pipeline_id, currency`
+			stages := `WITH h AS (
+					SELECT h.deal_id, h.stage_id, h.entered_at,
+						MAX(CASE WHEN s.kind <> 'lost' THEN s.position END) OVER (PARTITION BY h.deal_id, s.pipeline_id ORDER BY h.entered_at, h.id
+							ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later
+					FROM crm_deal_stage_history h JOIN crm_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id
+					WHERE h.tenant_id = ? AND h.entered_at >= ?
+				)
+				SELECT s.pipeline_id, p.name, s.id, s.name, s.position, s.kind,
+					COUNT(DISTINCT h.deal_id), COUNT(DISTINCT CASE WHEN h.later > s.position THEN h.deal_id END)
+				FROM crm_stages s JOIN crm_pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id
+				LEFT JOIN h ON h.stage_id = s.id AND h.entered_at >= ? AND h.entered_at < ?
+				WHERE s.tenant_id = ?
+				GROUP BY s.pipeline_id, p.name, p.position, s.id, s.name, s.position, s.kind
+				ORDER BY p.position, s.pipeline_id, s.position, s.id`
+			var from, to any = period.From.Time().Format(dialect.TimeLayout), period.To.Time().Format(dialect.TimeLayout)
+			if pg {
+				deals = `SELECT pipeline_id, currency,
+				SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END), 0)::bigint,
+				COALESCE(SUM(CASE WHEN status = 'won' THEN EXTRACT(EPOCH FROM (closed_at - created_at))::double precision END), 0),
+				SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COALESCE(SUM(CASE WHEN status = 'open' THEN amount ELSE 0 END), 0)::bigint
+				FROM crm_deals WHERE tenant_id = $1 AND (status = 'open' OR (status IN ('won', 'lost') AND closed_on >= $2 AND closed_on < $3))
+				GROUP BY pipeline_id, currency ORDER BY pipeline_id, currency`
+				stages = rebindDollar(stages)
+				from, to = period.From.Time(), period.To.Time()
+			}
+			dst, err := bd.db.DB.PrepareContext(ctx, deals)
+			require.NoError(b, err)
+			defer dst.Close()
+			sst, err := bd.db.DB.PrepareContext(ctx, stages)
+			require.NoError(b, err)
+			defer sst.Close()
+			for b.Loop() {
+				n := scanRows(b, sst, []any{"default", from, from, to, "default"}, func(rows *sql.Rows) error {
+					var pid, pname, sid, sname, kind string
+					var pos, entered, advanced int64
+					return rows.Scan(&pid, &pname, &sid, &sname, &pos, &kind, &entered, &advanced)
+				})
+				var out []winRow
+				n += scanRows(b, dst, []any{"default", period.From.String(), period.To.String()}, func(rows *sql.Rows) error {
+					var r winRow
+					err := rows.Scan(&r.pipeline, &r.currency, &r.won, &r.lost, &r.amount, &r.seconds, &r.open, &r.openSum)
+					out = append(out, r)
+					return err
+				})
+				if n == 0 || len(out) == 0 {
+					b.Fatal("no rows")
+				}
+			}
+		})
+	})
+}
+
+func scanRows(b *testing.B, st *sql.Stmt, args []any, scan func(*sql.Rows) error) int {
+	rows, err := st.Query(args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func rebindDollar(q string) string {
+	out := make([]byte, 0, len(q)+16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			out = append(out, '$')
+			out = strconv.AppendInt(out, int64(n), 10)
+			continue
+		}
+		out = append(out, q[i])
+	}
+	return string(out)
+}
+
+// Monthly cohorts of a year in New York time: retention and revenue.
+func BenchmarkCohorts(b *testing.B) {
+	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
+		ctx := context.Background()
+		ny, err := time.LoadLocation("America/New_York")
+		require.NoError(b, err)
+		p := analytics.Period{From: core.NewDate(2025, 7, 1), To: core.NewDate(2026, 7, 1)}
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				c, err := bd.svc.Cohorts(ctx, analytics.CohortOptions{Period: p, Location: ny})
+				if err != nil || len(c.Cohorts) == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			// The month bounds in New York, as UTC instants.
+			var bounds []any
+			for m := time.Date(2025, 7, 1, 0, 0, 0, 0, ny); !m.After(time.Date(2026, 7, 1, 0, 0, 0, 0, ny)); m = m.AddDate(0, 1, 0) {
+				if pg {
+					bounds = append(bounds, m.UTC())
+				} else {
+					bounds = append(bounds, m.UTC().Format(dialect.TimeLayout))
+				}
+			}
+			month := "CASE"
+			for i := range bounds {
+				month += " WHEN occurred_at < ? THEN " + strconv.Itoa(i-1)
+			}
+			month += " END"
+			query := `WITH p AS (SELECT contact_id, currency, amount, ` + month + ` AS m FROM crm_activities
+					WHERE tenant_id = ? AND kind = 'purchase' AND amount IS NOT NULL AND occurred_at < ?),
+				f AS (SELECT contact_id, MIN(m) AS c FROM p GROUP BY contact_id)
+				SELECT f.c, p.m - f.c, '', COUNT(DISTINCT p.contact_id), 0 FROM p JOIN f ON f.contact_id = p.contact_id
+					WHERE f.c >= 0 GROUP BY f.c, p.m - f.c
+				UNION ALL
+				SELECT f.c, p.m - f.c, p.currency, 0, SUM(p.amount) FROM p JOIN f ON f.contact_id = p.contact_id
+					WHERE f.c >= 0 GROUP BY f.c, p.m - f.c, p.currency`
+			if pg {
+				query = strings.ReplaceAll(query, "occurred_at < ?", "occurred_at < ?::timestamptz")
+				query = strings.Replace(query, "SUM(p.amount)", "SUM(p.amount)::bigint", 1)
+				query = rebindDollar(query)
+			}
+			st, err := bd.db.DB.PrepareContext(ctx, query)
+			require.NoError(b, err)
+			defer st.Close()
+			args := append(append(bounds, "default"), bounds[len(bounds)-1])
+			type cell struct {
+				c, n, active, amount int64
+				currency             string
+			}
+			for b.Loop() {
+				var out []cell
+				n := scanRows(b, st, args, func(rows *sql.Rows) error {
+					var x cell
+					err := rows.Scan(&x.c, &x.n, &x.currency, &x.active, &x.amount)
+					out = append(out, x)
+					return err
+				})
+				if n == 0 {
+					b.Fatal("no rows")
+				}
+			}
+		})
+	})
+}
