@@ -895,16 +895,14 @@ func failedJobs(ctx context.Context, c *crm.CRM, since time.Time) error {
 	return nil
 }
 
-// dueJobs counts crmkit's jobs that are due at now or running.
+// dueJobs counts crmkit's jobs that are due at now or running: those
+// available or running, and those scheduled (or waiting for a retry) at
+// now or before. One query reads them all: River's scheduler moves a job
+// from scheduled to available at any moment, and two queries (available,
+// then scheduled) could each miss a job it moved between them.
 func dueJobs(ctx context.Context, c *crm.CRM, now time.Time) (int, error) {
-	res, err := c.River().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable, rivertype.JobStateRunning).First(1))
-	if err != nil {
-		return 0, err
-	}
-	if len(res.Jobs) > 0 {
-		return len(res.Jobs), nil
-	}
-	res, err = c.River().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateScheduled, rivertype.JobStateRetryable).
+	res, err := c.River().JobList(ctx, river.NewJobListParams().
+		States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable).
 		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(1))
 	if err != nil {
 		return 0, err
