@@ -434,12 +434,38 @@ func filterFields(defs []*Definition, d *dialect.Dialect, attrCol string) []filt
 	return out
 }
 
+// namesAttribute reports whether f has a condition on a custom field
+// ("attributes.<key>"). A related predicate's parameters may hold a filter
+// of their own: they are searched in their JSON form.
+func namesAttribute(f filter.Expr) bool {
+	if strings.HasPrefix(f.Field, filter.AttributePrefix) {
+		return true
+	}
+	if f.Params != nil {
+		b, err := json.Marshal(f.Params)
+		if err != nil || strings.Contains(string(b), `"field":"`+filter.AttributePrefix) {
+			return true
+		}
+	}
+	if f.Not != nil && namesAttribute(*f.Not) {
+		return true
+	}
+	for _, list := range [][]filter.Expr{f.And, f.Or} {
+		for _, e := range list {
+			if namesAttribute(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // schemaFor extends base with the tenant's custom fields of entity when the
 // filter or sort names one ("attributes.<key>"); otherwise no definitions
 // are read.
 func schemaFor(ctx context.Context, sc store.Scope, base *filter.Schema, entity, attrCol string, f filter.Expr, sort string) (*filter.Schema, error) {
 	base = base.WithRelations(sc.Runtime().Relations[entity]...)
-	if !strings.Contains(sort, filter.AttributePrefix) && !strings.Contains(f.String(), `"field":"`+filter.AttributePrefix) {
+	if !strings.Contains(sort, filter.AttributePrefix) && !namesAttribute(f) {
 		return base, nil
 	}
 	tenant, err := sc.Tenant()
