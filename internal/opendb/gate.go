@@ -199,7 +199,7 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 				k.open = false
 				return nil, err
 			}
-			return &keptRows{Rows: rows, k: k}, nil
+			return &keptRows{passedRows: passedRows{rows}, k: k}, nil
 		}
 	}
 	return c.query(ctx, writes(query), func() (driver.Rows, error) { return f.QueryContext(ctx, query, args) })
@@ -230,7 +230,7 @@ func (c *gatedConn) query(ctx context.Context, write bool, run func() (driver.Ro
 	if !write || c.inTx {
 		return rows, nil
 	}
-	return &gatedRows{Rows: rows, leave: leave}, nil
+	return &gatedRows{passedRows: passedRows{rows}, leave: leave}, nil
 }
 
 func (c *gatedConn) Ping(ctx context.Context) error {
@@ -315,10 +315,12 @@ func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	return s.conn.query(ctx, s.write, func() (driver.Rows, error) { return f.QueryContext(ctx, args) })
 }
 
+// gatedRows are the rows of a writing query outside a transaction: the
+// gate is held until they are read to the end or closed.
 type gatedRows struct {
-	driver.Rows
-	leave func()
-	done  bool
+	passedRows // the column type methods, see rows.go
+	leave      func()
+	done       bool
 }
 
 func (r *gatedRows) Close() error {
@@ -338,14 +340,6 @@ func (r *gatedRows) Next(dest []driver.Value) error {
 		r.leave()
 	}
 	return err
-}
-
-// ColumnTypeDatabaseTypeName passes the column types on.
-func (r *gatedRows) ColumnTypeDatabaseTypeName(i int) string {
-	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return t.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
 }
 
 // writes reports whether a statement may write: anything but a plain

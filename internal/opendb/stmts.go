@@ -3,8 +3,6 @@ package opendb
 import (
 	"container/list"
 	"context"
-	"database/sql/driver"
-	"reflect"
 )
 
 // SQLite parses and plans every statement it is given as text; for the
@@ -86,9 +84,9 @@ func (c *gatedConn) closeStmts() {
 
 // keptRows are the rows of a kept statement: closing them frees it.
 type keptRows struct {
-	driver.Rows
-	k    *keptStmt
-	done bool
+	passedRows // the column type methods, see rows.go
+	k          *keptStmt
+	done       bool
 }
 
 func (r *keptRows) Close() error {
@@ -101,41 +99,4 @@ func (r *keptRows) Close() error {
 		}
 	}
 	return err
-}
-
-// The column type methods of the driver's rows, passed on.
-
-func (r *keptRows) ColumnTypeDatabaseTypeName(i int) string {
-	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return t.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
-}
-
-func (r *keptRows) ColumnTypeLength(i int) (int64, bool) {
-	if t, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
-		return t.ColumnTypeLength(i)
-	}
-	return 0, false
-}
-
-func (r *keptRows) ColumnTypeNullable(i int) (nullable, ok bool) {
-	if t, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
-		return t.ColumnTypeNullable(i)
-	}
-	return false, false
-}
-
-func (r *keptRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
-	if t, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
-		return t.ColumnTypePrecisionScale(i)
-	}
-	return 0, 0, false
-}
-
-func (r *keptRows) ColumnTypeScanType(i int) reflect.Type {
-	if t, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
-		return t.ColumnTypeScanType(i)
-	}
-	return reflect.TypeFor[any]()
 }
