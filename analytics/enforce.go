@@ -6,6 +6,7 @@ import (
 	"github.com/crmkit/crmkit/access"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/store"
+	"github.com/crmkit/crmkit/tickets"
 )
 
 // permModule is the name roles grant permissions on for the reports
@@ -98,4 +99,19 @@ func (g *guard) campaigns() string {
 		return ""
 	}
 	return " AND 1 = 0"
+}
+
+// ticketsSeen narrows a query over crm_tickets aliased alias to the
+// tickets the actor sees, by the tickets module's own condition
+// (tickets.Module.Narrow): assigned to the actor (own); assigned to a
+// member of one of the actor's teams, or filed under one of those teams
+// by name (team); all; none without "tickets" read. It is " AND …" with
+// its arguments, or "".
+func (s *Service) ticketsSeen(ctx context.Context, g *guard, alias string) (string, []any, error) {
+	cond, args, err := tickets.Module.Narrow(ctx, s.sc, g.eff, alias)
+	if err != nil {
+		return "", nil, err
+	}
+	cond, args = and(cond, args)
+	return cond, args, nil
 }
