@@ -30,8 +30,9 @@
 // Campaigns.Start takes the template's latest version and queues the
 // campaign's jobs (durable, on the workers of the processes that call
 // crm.CRM.Start): one snapshots the segment's members into the
-// campaign's recipients, Options.BatchSize at a time, and queues a send
-// job per batch — never one job per recipient. For each recipient, when
+// campaign's recipients in batches of Options.BatchSize (about 2,000
+// recipients per transaction), and queues a send job per batch — never one
+// job per recipient. For each recipient, when
 // their message goes, the contact must still exist, not be restricted,
 // have consent for the campaign's purpose over email (consent.Allowed:
 // the consent log and the suppression list) and be under the frequency

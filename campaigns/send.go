@@ -38,9 +38,15 @@ func enqueueBatch(ctx context.Context, tx *store.Tx, tenant string, campaign cor
 		UniqueKey: fmt.Sprintf("%s:%d", campaign, batch)})
 }
 
+// prepareRows is about how many recipients prepare takes per transaction:
+// as many batches as fit (at least one). A transaction per batch of 500
+// spent as much on its own reads, writes and commit as on the members.
+const prepareRows = 2000
+
 // prepare snapshots the campaign's segment into crm_campaign_recipients,
-// BatchSize contacts per transaction in contact id order, and queues one
-// send job per batch in the transaction that wrote it. It picks up where
+// a few batches of BatchSize contacts per transaction (prepareRows) in
+// contact id order, and queues one send job per batch in the transaction
+// that wrote it. It picks up where
 // an earlier run stopped (after the greatest contact id taken), so a
 // crash or a pause in the middle loses and repeats nothing. The snapshot
 // is the segment's members as each batch is read: a contact that joins
@@ -82,8 +88,9 @@ func prepare(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 			if err != nil {
 				return err
 			}
+			limit := max(1, prepareRows/o.BatchSize) * o.BatchSize
 			rows, err := q.PlanPerCall().Query(ctx, `SELECT r.id, r.email FROM (`+query+`) r WHERE r.id > ? ORDER BY r.id LIMIT ?`,
-				append(args, core.ID(after.UUID), o.BatchSize)...)
+				append(args, core.ID(after.UUID), limit)...)
 			if err != nil {
 				return err
 			}
@@ -99,7 +106,11 @@ func prepare(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 				if c.Test != nil {
 					state, variant = testGroup(id, c.Test.Share, len(c.Variants)+1)
 				}
-				insert = append(insert, []any{tenant, core.NewID(), c.ID, id, email, batches, variant, string(state), now})
+				// The batch is the one this row falls in: rows
+				// [k·BatchSize, (k+1)·BatchSize) of this read are batch
+				// batches+k.
+				batch := batches + int64(len(insert)/o.BatchSize)
+				insert = append(insert, []any{tenant, core.NewID(), c.ID, id, email, batch, variant, string(state), now})
 				after = uuid.NullUUID{UUID: uuid.UUID(id), Valid: true}
 				return nil
 			}); err != nil {
@@ -110,12 +121,14 @@ func prepare(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 					"batch", "variant", "state", "updated_at"}, insert); err != nil {
 					return err
 				}
-				if err := enqueueBatch(ctx, tx, tenant, c.ID, batches); err != nil {
-					return err
+				for k := 0; k < len(insert); k += o.BatchSize {
+					if err := enqueueBatch(ctx, tx, tenant, c.ID, batches); err != nil {
+						return err
+					}
+					batches++
 				}
-				batches++
 			}
-			last := len(insert) < o.BatchSize
+			last := len(insert) < limit
 			var preparedAt any
 			if last {
 				preparedAt = now
