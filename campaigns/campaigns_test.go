@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -981,5 +984,51 @@ func TestTenantRate(t *testing.T) {
 		// 12 messages at 10 a second, a burst of 1: at least 1.1 s.
 		require.GreaterOrEqual(t, time.Since(start), 1100*time.Millisecond)
 		require.Len(t, srv.Messages(), 12)
+	})
+}
+
+// The snapshot takes several batches per transaction: each recipient is in
+// the batch of its place in contact id order, BatchSize to a batch, and
+// each batch has its send job.
+func TestPrepareNumbersBatches(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		srv := mailtest.Start(t)
+		c := newCRM(t, db, sendingConfig(srv)) // BatchSize 3; workers not started
+		s := newSetup(t, c, 7)
+		camp := s.campaign(t)
+		camp, err := c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		jobs, err := c.River().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable).First(10))
+		require.NoError(t, err)
+		require.Len(t, jobs.Jobs, 1, "the prepare job")
+		require.NoError(t, c.JobWorker().Work(ctx, jobs.Jobs[0]))
+
+		rows, err := db.QueryContext(ctx, `SELECT batch FROM crm_campaign_recipients WHERE tenant_id = 'default' AND campaign_id = ? ORDER BY contact_id`, camp.ID)
+		require.NoError(t, err)
+		var batches []int64
+		for rows.Next() {
+			var b int64
+			require.NoError(t, rows.Scan(&b))
+			batches = append(batches, b)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		n := len(s.granted) + len(s.refusing)
+		require.Len(t, batches, n)
+		for i, b := range batches {
+			require.EqualValues(t, i/3, b, "recipient %d", i)
+		}
+		sends, err := c.River().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable).First(100))
+		require.NoError(t, err)
+		var kinds []string
+		for _, j := range sends.Jobs {
+			kind, _ := c.JobWorker().Describe(j)
+			kinds = append(kinds, kind)
+		}
+		require.Equal(t, slices.Repeat([]string{"campaigns.send_batch"}, (n+2)/3), slices.DeleteFunc(kinds, func(k string) bool {
+			return k != "campaigns.send_batch"
+		}), "a send job per batch, among %v", kinds)
 	})
 }
