@@ -85,7 +85,26 @@ type Hours struct {
 	// totals caches the working time of the windows that start on a
 	// date: long stretches add whole days without laying them out.
 	totals map[day]time.Duration
+	// sums holds running totals over a stretch of dates, so that the
+	// working time of the whole days between two times is one
+	// subtraction (see sumDays). Replaced, never changed, under mu.
+	sums *daySums
 }
+
+// daySums are running totals of dayTotal: cum[i] is the working time of
+// the dates [from, from+i).
+type daySums struct {
+	from day
+	cum  []time.Duration
+}
+
+// covers reports whether s holds the dates [lo, hi).
+func (s *daySums) covers(lo, hi day) bool {
+	return s != nil && lo >= s.from && hi <= s.from+day(len(s.cum)-1)
+}
+
+// maxSumDays bounds the stretch daySums keeps (about 110 years).
+const maxSumDays = 40_000
 
 // day is a local calendar date as a count of days since 1970-01-01:
 // the loops over days count with it.
@@ -335,6 +354,53 @@ func (h *Hours) dayTotal(d day, buf []interval) (time.Duration, []interval) {
 	return total, buf
 }
 
+// sumDays returns the working time of the windows that start on the
+// dates [lo, hi): from running totals it keeps, extended (or laid anew
+// around [lo, hi)) when they do not reach that far.
+func (h *Hours) sumDays(lo, hi day) time.Duration {
+	if hi <= lo {
+		return 0
+	}
+	h.mu.Lock()
+	s := h.sums
+	h.mu.Unlock()
+	if s.covers(lo, hi) {
+		return s.cum[hi-s.from] - s.cum[lo-s.from]
+	}
+	from, end := lo, hi
+	if s != nil {
+		from, end = min(lo, s.from), max(hi, s.from+day(len(s.cum)-1))
+	}
+	if end-from > maxSumDays {
+		if hi-lo > maxSumDays {
+			// Too long a stretch to keep: add it up day by day.
+			var sum, total time.Duration
+			var buf []interval
+			for d := lo; d < hi; d++ {
+				total, buf = h.dayTotal(d, buf)
+				sum += total
+			}
+			return sum
+		}
+		from, end, s = lo, hi, nil
+	}
+	next := &daySums{from: from, cum: make([]time.Duration, end-from+1)}
+	var buf []interval
+	for d := from; d < end; d++ {
+		var total time.Duration
+		if s.covers(d, d+1) {
+			total = s.cum[d+1-s.from] - s.cum[d-s.from]
+		} else {
+			total, buf = h.dayTotal(d, buf)
+		}
+		next.cum[d+1-from] = next.cum[d-from] + total
+	}
+	h.mu.Lock()
+	h.sums = next
+	h.mu.Unlock()
+	return next.cum[hi-from] - next.cum[lo-from]
+}
+
 // localDay is t's date in the calendar's zone.
 func (h *Hours) localDay(t time.Time) day {
 	y, m, d := t.In(h.loc).Date()
@@ -392,14 +458,15 @@ func (h *Hours) BusinessBetween(a, b time.Time) time.Duration {
 	}
 	var sum time.Duration
 	first, last := h.localDay(a), h.localDay(b)
+	// The windows of the dates after a's and before the day before b's
+	// start after a and end (by the next midnight) before b's date: all of
+	// them count.
+	if last-1 > first+1 {
+		sum += h.sumDays(first+1, last-1)
+	}
 	var buf []interval
 	for d := first - 1; d <= last; d++ {
 		if d > first && d < last-1 {
-			// The windows of d start after a's date and end (by the next
-			// midnight) before b's date: all of them count.
-			var total time.Duration
-			total, buf = h.dayTotal(d, buf)
-			sum += total
 			continue
 		}
 		buf = h.dayIntervals(buf[:0], d)

@@ -123,6 +123,21 @@ func TestBusinessBetween(t *testing.T) {
 	require.False(t, office.IsHoliday(core.MustDate("2026-05-04")))
 }
 
+// Working time over a stretch is the sum of its parts, however long the
+// stretch (one longer than the running totals kept is added day by day)
+// and in whichever order stretches are asked for.
+func TestBusinessBetweenAddsUp(t *testing.T) {
+	t.Parallel()
+	office := compile(t, berlinOffice())
+	var sum time.Duration
+	for y := 2100; y > 1950; y-- { // backwards: the running totals grow downwards
+		sum += office.BusinessBetween(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC))
+	}
+	require.Equal(t, sum, office.BusinessBetween(time.Date(1951, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC)))
+	require.Equal(t, sum, compile(t, berlinOffice()).BusinessBetween(time.Date(1951, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC)))
+	require.Greater(t, sum, 150*48*35*time.Hour, "about 48 working weeks of 35 hours a year")
+}
+
 // Adding business time and measuring it back agree, and a due time never
 // lies outside a working window (it is inside one, or at its end), for
 // random starts (to the second) and amounts over two years that cross
