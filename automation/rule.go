@@ -250,26 +250,10 @@ func (c *checker) dataPaths(path string, triggers []string, e filter.Expr) {
 	if len(types) == 0 {
 		return // the triggers are reported already
 	}
-	walkFields(e, func(field string) {
-		if p, ok := strings.CutPrefix(field, "data."); ok && !core.HasField(types, p) {
-			c.v.Add(path, "%q is not a field of the payload of %s", field, strings.Join(triggers, ", "))
+	for cond := range e.Conditions() {
+		if p, ok := strings.CutPrefix(cond.Field, "data."); ok && !core.HasField(types, p) {
+			c.v.Add(path, "%q is not a field of the payload of %s", cond.Field, strings.Join(triggers, ", "))
 		}
-	})
-}
-
-// walkFields calls fn with the field of every condition of e.
-func walkFields(e filter.Expr, fn func(field string)) {
-	if e.Field != "" {
-		fn(e.Field)
-	}
-	for _, k := range e.And {
-		walkFields(k, fn)
-	}
-	for _, k := range e.Or {
-		walkFields(k, fn)
-	}
-	if e.Not != nil {
-		walkFields(*e.Not, fn)
 	}
 }
 

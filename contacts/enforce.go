@@ -289,18 +289,12 @@ func (g *guard) mask(c *Contact) *Contact {
 
 // personalIn returns the first of personal (field names) f names, or "".
 func personalIn(f filter.Expr, personal []string) string {
-	for _, p := range personal {
-		if names(f.Field, p) {
-			return p
+	for cond := range f.Conditions() {
+		for _, p := range personal {
+			if names(cond.Field, p) {
+				return p
+			}
 		}
-	}
-	for _, sub := range append(slices.Clone(f.And), f.Or...) {
-		if p := personalIn(sub, personal); p != "" {
-			return p
-		}
-	}
-	if f.Not != nil {
-		return personalIn(*f.Not, personal)
 	}
 	return ""
 }

@@ -438,21 +438,13 @@ func filterFields(defs []*Definition, d *dialect.Dialect, attrCol string) []filt
 // ("attributes.<key>"). A related predicate's parameters may hold a filter
 // of their own: they are searched in their JSON form.
 func namesAttribute(f filter.Expr) bool {
-	if strings.HasPrefix(f.Field, filter.AttributePrefix) {
-		return true
-	}
-	if f.Params != nil {
-		b, err := json.Marshal(f.Params)
-		if err != nil || strings.Contains(string(b), `"field":"`+filter.AttributePrefix) {
+	for cond := range f.Conditions() {
+		if strings.HasPrefix(cond.Field, filter.AttributePrefix) {
 			return true
 		}
-	}
-	if f.Not != nil && namesAttribute(*f.Not) {
-		return true
-	}
-	for _, list := range [][]filter.Expr{f.And, f.Or} {
-		for _, e := range list {
-			if namesAttribute(e) {
+		if cond.Params != nil {
+			b, err := json.Marshal(cond.Params)
+			if err != nil || strings.Contains(string(b), `"field":"`+filter.AttributePrefix) {
 				return true
 			}
 		}

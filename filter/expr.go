@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strconv"
 	"time"
 
@@ -161,6 +162,26 @@ func (e Expr) MarshalJSON() ([]byte, error) {
 		Op    Op     `json:"op"`
 		Value any    `json:"value"`
 	}{e.Field, e.Op, e.Value})
+}
+
+// Conditions yields every condition of e (a comparison on a field or a
+// related predicate), nested ones included, in order.
+func (e Expr) Conditions() iter.Seq[Expr] {
+	return func(yield func(Expr) bool) { e.conditions(yield) }
+}
+
+func (e Expr) conditions(yield func(Expr) bool) bool {
+	if (e.Field != "" || e.Related != "") && !yield(e) {
+		return false
+	}
+	for _, list := range [][]Expr{e.And, e.Or} {
+		for _, k := range list {
+			if !k.conditions(yield) {
+				return false
+			}
+		}
+	}
+	return e.Not == nil || e.Not.conditions(yield)
 }
 
 // String is the canonical JSON form.

@@ -3,6 +3,7 @@ package filter_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the filter:\n%s\n%s", js, js2)
 		}
 	})
+}
+
+// Conditions yields every comparison and related predicate, however
+// nested, in order, and stops when asked to.
+func TestConditions(t *testing.T) {
+	e := filter.And(filter.Eq("a", 1), filter.Or(filter.Not(filter.Eq("b", 2)), filter.Expr{Related: "has_deal"}), filter.Eq("c", 3))
+	var got []string
+	for c := range e.Conditions() {
+		got = append(got, c.Field+c.Related)
+	}
+	require.Equal(t, []string{"a", "b", "has_deal", "c"}, got)
+	n := 0
+	for range e.Conditions() {
+		if n++; n == 2 {
+			break
+		}
+	}
+	require.Equal(t, 2, n)
+	require.Empty(t, slices.Collect(filter.Expr{}.Conditions()))
 }
