@@ -466,8 +466,8 @@ func (h *Hours) BusinessBetween(a, b time.Time) time.Duration {
 	}
 	var buf []interval
 	for d := first - 1; d <= last; d++ {
-		if d > first && d < last-1 {
-			continue
+		if d == first+1 && d < last-1 {
+			d = last - 1 // the days between are in sum
 		}
 		buf = h.dayIntervals(buf[:0], d)
 		for _, iv := range buf {
