@@ -2,9 +2,8 @@ package analytics
 
 import (
 	"context"
-	"sort"
-	"strconv"
-	"strings"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
@@ -64,12 +63,13 @@ type CohortRevenue struct {
 // of them purchased and how much, per currency.
 //
 // Months are calendar months in o.Location, on both databases: the
-// boundaries — local midnight of each 1st, computed here with time.Date,
-// so exact across daylight-saving changes and any offset — are bound to
-// the query as UTC instants, and SQL assigns each purchase the month whose
-// bounds hold it with a CASE over them (stored times are UTC: text in
-// SQLite, which has no time zones, TIMESTAMPTZ in PostgreSQL; both compare
-// them as instants). The aggregation is one SQL query.
+// boundaries are local midnight of each 1st, computed with time.Date, so
+// exact across daylight-saving changes and any offset. One query streams
+// the purchases before the period's end in contact order, from the
+// purchases index alone; each contact's purchases are placed among the
+// boundaries here. The same in SQL — each purchase's month by a CASE over
+// the bounds, the first month per contact joined back — took SQLite 17 s
+// at 1M contacts and 1.4M purchases, and PostgreSQL 3.5 s.
 func (s *Service) Cohorts(ctx context.Context, o CohortOptions) (_ *Cohorts, err error) {
 	ctx, span := s.sc.Span(ctx, "analytics.Cohorts")
 	defer span.End(&err)
@@ -107,92 +107,95 @@ func (s *Service) Cohorts(ctx context.Context, o CohortOptions) (_ *Cohorts, err
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	q := s.sc.Q()
-	d := q.D
-	// month: -1 before the period, i in month i.
-	var cases strings.Builder
-	args := []any{}
-	cases.WriteString("CASE")
-	for i, b := range bounds {
-		cases.WriteString(" WHEN a.occurred_at < " + d.TimeParam() + " THEN ")
-		cases.WriteString(strconv.Itoa(i - 1))
-		args = append(args, b)
+	placed := newBounds(bounds)
+	active := make([][]int64, len(months))             // [cohort][n]
+	revenue := make([]map[string][]int64, len(months)) // [cohort][currency][n]
+	type purchase struct {
+		month    int
+		currency string
+		amount   int64
 	}
-	cases.WriteString(" END")
+	var (
+		cur      core.ID
+		bought   []purchase
+		seen     = make([]bool, len(months))
+		firstAll = -2 // the contact's first month; -1: before the period
+	)
+	flush := func() {
+		c, ps := firstAll, bought
+		bought, firstAll = bought[:0], -2
+		if c < 0 {
+			return
+		}
+		if active[c] == nil {
+			active[c] = make([]int64, len(months)-c)
+			revenue[c] = map[string][]int64{}
+		}
+		clear(seen)
+		for _, p := range ps {
+			n := p.month - c
+			if !seen[n] {
+				seen[n] = true
+				active[c][n]++
+			}
+			rev := revenue[c][p.currency]
+			if rev == nil {
+				rev = make([]int64, len(months)-c)
+				revenue[c][p.currency] = rev
+			}
+			rev[n] += p.amount
+		}
+	}
+	q := s.sc.Q()
 	vis, vargs := g.contactOf("a", "a.contact_id")
-	args = append(append(args, tenant, bounds[len(bounds)-1]), vargs...)
-	rows, err := q.PlanPerCall().Query(ctx, `WITH p AS (
-			SELECT a.contact_id, a.currency, a.amount, `+cases.String()+` AS m
-			FROM crm_activities a
-			WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < `+d.TimeParam()+vis+`
-		), f AS (
-			SELECT contact_id, MIN(m) AS c FROM p GROUP BY contact_id
-		)
-		SELECT f.c, p.m - f.c, '', COUNT(DISTINCT p.contact_id), 0
-			FROM p JOIN f ON f.contact_id = p.contact_id WHERE f.c >= 0 GROUP BY f.c, p.m - f.c
-		UNION ALL
-		SELECT f.c, p.m - f.c, p.currency, 0, `+d.SumInt("p.amount")+`
-			FROM p JOIN f ON f.contact_id = p.contact_id WHERE f.c >= 0 GROUP BY f.c, p.m - f.c, p.currency`, args...)
+	rows, err := q.PlanPerCall().Query(ctx, `SELECT a.contact_id, a.currency, `+q.D.StoredTime("a.occurred_at")+`, a.amount
+		FROM crm_activities a
+		WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < ?`+vis+`
+		ORDER BY a.contact_id`, append([]any{tenant, bounds[len(bounds)-1]}, vargs...)...)
 	if err != nil {
 		return nil, store.Wrap(err, "cohorts")
 	}
-	byMonth := map[int]*Cohort{}
-	revenue := map[int]map[string][]int64{}
 	err = store.EachRow(rows, func(r store.Scanner) error {
-		var c, n, active, amount int64
-		var currency string
-		if err := r.Scan(&c, &n, &currency, &active, &amount); err != nil {
+		var id core.ID
+		var p purchase
+		var at stamp
+		if err := r.Scan(&id, &p.currency, &at, &p.amount); err != nil {
 			return err
 		}
-		span := len(months) - int(c)
-		co := byMonth[int(c)]
-		if co == nil {
-			co = &Cohort{Month: months[c], Active: make([]int64, span), Retention: make([]float64, span), Revenue: []CohortRevenue{}}
-			byMonth[int(c)] = co
-			revenue[int(c)] = map[string][]int64{}
+		if id != cur {
+			flush()
+			cur = id
 		}
-		if currency == "" {
-			co.Active[n] = active
-			return nil
+		p.month = placed.before(at) - 1 // -1: before the period
+		if firstAll == -2 || p.month < firstAll {
+			firstAll = p.month
 		}
-		rev := revenue[int(c)][currency]
-		if rev == nil {
-			rev = make([]int64, span)
-			revenue[int(c)][currency] = rev
+		if p.month >= 0 {
+			bought = append(bought, p)
 		}
-		rev[n] = amount
 		return nil
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "cohorts")
 	}
+	flush()
 	out := &Cohorts{Period: o.Period, Location: loc.String(), Months: months, Cohorts: []Cohort{}}
-	keys := make([]int, 0, len(byMonth))
-	for c := range byMonth {
-		keys = append(keys, c)
-	}
-	sort.Ints(keys)
-	for _, c := range keys {
-		co := byMonth[c]
-		co.Size = co.Active[0]
-		for n, a := range co.Active {
-			if co.Size > 0 {
-				co.Retention[n] = float64(a) / float64(co.Size)
-			}
+	for c, act := range active {
+		if act == nil {
+			continue
 		}
-		currencies := make([]string, 0, len(revenue[c]))
-		for cur := range revenue[c] {
-			currencies = append(currencies, cur)
+		co := Cohort{Month: months[c], Size: act[0], Active: act, Retention: make([]float64, len(act)), Revenue: []CohortRevenue{}}
+		for n, a := range act {
+			co.Retention[n] = float64(a) / float64(co.Size)
 		}
-		sort.Strings(currencies)
-		for _, cur := range currencies {
-			r := CohortRevenue{Currency: cur, Months: make([]core.Money, len(co.Active))}
-			for n, units := range revenue[c][cur] {
-				r.Months[n] = store.MoneyFromStorage(units, cur)
+		for _, currency := range slices.Sorted(maps.Keys(revenue[c])) {
+			r := CohortRevenue{Currency: currency, Months: make([]core.Money, len(act))}
+			for n, units := range revenue[c][currency] {
+				r.Months[n] = store.MoneyFromStorage(units, currency)
 			}
 			co.Revenue = append(co.Revenue, r)
 		}
-		out.Cohorts = append(out.Cohorts, *co)
+		out.Cohorts = append(out.Cohorts, co)
 	}
 	return out, nil
 }

@@ -2,10 +2,13 @@ package analytics
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -84,3 +87,74 @@ func finite(f float64) float64 {
 
 // weeks is d in weeks, the time unit of the purchase models.
 func weeks(seconds float64) float64 { return seconds / (7 * 86400) }
+
+// instant scans a time that an aggregate returns: PostgreSQL gives a
+// time.Time, SQLite the stored text (an aggregate has no declared type for
+// the driver to convert by).
+type instant struct{ t time.Time }
+
+func (i *instant) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		i.t = v.UTC()
+		return nil
+	case string:
+		return i.parse(v)
+	case []byte:
+		return i.parse(string(v))
+	}
+	return fmt.Errorf("crm: a time scanned from %T", src)
+}
+
+func (i *instant) parse(s string) error {
+	t, err := time.Parse(dialect.TimeLayout, s)
+	if err != nil {
+		return fmt.Errorf("crm: a stored time: %w", err)
+	}
+	i.t = t
+	return nil
+}
+
+// stamp is a stored time scanned for comparisons only (see
+// dialect.StoredTime): SQLite's text, unparsed, or PostgreSQL's time.
+type stamp struct {
+	text string
+	t    time.Time
+}
+
+func (s *stamp) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		s.t, s.text = v, ""
+	case string:
+		s.text = v
+	case []byte:
+		s.text = string(v)
+	default:
+		return fmt.Errorf("crm: a time scanned from %T", src)
+	}
+	return nil
+}
+
+// bounds are ascending instants that stamps are placed among.
+type bounds struct {
+	times []time.Time
+	texts []string // as SQLite stores them
+}
+
+func newBounds(times []time.Time) bounds {
+	b := bounds{times: times}
+	for _, t := range times {
+		b.texts = append(b.texts, t.UTC().Format(dialect.TimeLayout))
+	}
+	return b
+}
+
+// before is the number of bounds at or before s: i when s is in
+// [times[i-1], times[i]).
+func (b bounds) before(s stamp) int {
+	if s.text != "" {
+		return sort.Search(len(b.texts), func(i int) bool { return s.text < b.texts[i] })
+	}
+	return sort.Search(len(b.times), func(i int) bool { return s.t.Before(b.times[i]) })
+}

@@ -1,7 +1,10 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
@@ -83,12 +86,16 @@ type RFMRow struct {
 }
 
 // RFM scores every purchasing contact by quintiles of recency (last
-// purchase), frequency (purchases) and monetary value (their sum), in one
-// SQL query with NTILE(5) over the contacts of each currency (money of
-// different currencies is not ranked together). NTILE splits the ranked
-// contacts into five groups whose sizes differ by at most one; contacts
-// with equal values are ranked by contact id, so ties at a boundary may
-// land in neighbouring quintiles, the same way on both databases.
+// purchase), frequency (purchases) and monetary value (their sum) over the
+// contacts of each currency (money of different currencies is not ranked
+// together). One SQL query sums each contact's purchases; the quintiles
+// are NTILE(5)'s, computed here: the ranked contacts are split into five
+// groups whose sizes differ by at most one, the larger groups first, and
+// contacts with equal values are ranked by contact id, so ties at a
+// boundary may land in neighbouring quintiles. Ranking in SQL with three
+// NTILE windows costs SQLite ten times the aggregation (12 of 14 s at
+// 1M contacts); sorting the rows the query returns anyway is a fraction
+// of it.
 //
 // Scores are computed, not stored on the contact.
 func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
@@ -110,43 +117,83 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	}
 	end := s.asOf(o.Period)
 	q := s.sc.Q()
-	d := q.D
-	where, args := "", []any{end, tenant, end}
+	where, args := "", []any{tenant, end}
 	if !o.Period.From.IsZero() {
 		where, args = " AND a.occurred_at >= ?", append(args, o.Period.From.Time())
 	}
 	vis, vargs := g.contactOf("a", "a.contact_id")
 	where, args = where+vis, append(args, vargs...)
-	rows, err := q.PlanPerCall().Query(ctx, `SELECT s.contact_id, s.currency, s.f, s.m,
-		`+d.SecondsBetween("s.last_at", d.TimeParam())+`,
-		NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.last_at, s.contact_id),
-		NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.f, s.contact_id),
-		NTILE(5) OVER (PARTITION BY s.currency ORDER BY s.m, s.contact_id)
-		FROM (SELECT a.contact_id, a.currency, COUNT(*) AS f, `+d.SumInt("a.amount")+` AS m, MAX(a.occurred_at) AS last_at
-			FROM crm_activities a
-			WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < ?`+where+`
-			GROUP BY a.contact_id, a.currency) s
-		ORDER BY s.currency, s.contact_id`, args...)
+	// Grouped and ordered as the purchases index is (contact, currency),
+	// so neither database sorts.
+	rows, err := q.PlanPerCall().Query(ctx, `SELECT a.contact_id, a.currency, COUNT(*), `+q.D.SumInt("a.amount")+`, MAX(a.occurred_at)
+		FROM crm_activities a
+		WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < ?`+where+`
+		GROUP BY a.contact_id, a.currency
+		ORDER BY a.contact_id, a.currency`, args...)
 	if err != nil {
 		return nil, store.Wrap(err, "rfm")
 	}
-	out := &RFM{AsOf: end, Customers: []RFMRow{}}
+	type scored struct {
+		row  RFMRow
+		m    int64
+		last time.Time
+	}
+	byCurrency := map[string][]scored{}
+	n := 0
 	err = store.EachRow(rows, func(r store.Scanner) error {
-		var row RFMRow
+		var c scored
 		var currency string
-		var m int64
-		var seconds float64
-		if err := r.Scan(&row.ContactID, &currency, &row.Frequency, &m, &seconds, &row.R, &row.F, &row.M); err != nil {
+		var last instant
+		if err := r.Scan(&c.row.ContactID, &currency, &c.row.Frequency, &c.m, &last); err != nil {
 			return err
 		}
-		row.Monetary = store.MoneyFromStorage(m, currency)
-		row.RecencyDays = finite(seconds / 86400)
-		row.Segment = SegmentOf(row.R, row.F)
-		out.Customers = append(out.Customers, row)
+		c.last = last.t
+		c.row.Monetary = store.MoneyFromStorage(c.m, currency)
+		c.row.RecencyDays = finite(end.Sub(c.last).Seconds() / 86400)
+		byCurrency[currency] = append(byCurrency[currency], c)
+		n++
 		return nil
 	})
 	if err != nil {
 		return nil, store.Wrap(err, "rfm")
 	}
+	currencies := slices.Sorted(maps.Keys(byCurrency))
+	out := &RFM{AsOf: end, Customers: make([]RFMRow, 0, n)}
+	for _, cur := range currencies {
+		cs := byCurrency[cur] // in contact id order
+		order := make([]int32, len(cs))
+		rank := func(score func(*RFMRow) *int, by func(a, b *scored) int) {
+			for i := range order {
+				order[i] = int32(i)
+			}
+			// Equal values in contact id order, the order of cs.
+			slices.SortFunc(order, func(i, j int32) int {
+				if c := by(&cs[i], &cs[j]); c != 0 {
+					return c
+				}
+				return cmp.Compare(i, j)
+			})
+			for k, i := range order {
+				*score(&cs[i].row) = ntile(k, len(cs))
+			}
+		}
+		rank(func(r *RFMRow) *int { return &r.R }, func(a, b *scored) int { return a.last.Compare(b.last) })
+		rank(func(r *RFMRow) *int { return &r.F }, func(a, b *scored) int { return cmp.Compare(a.row.Frequency, b.row.Frequency) })
+		rank(func(r *RFMRow) *int { return &r.M }, func(a, b *scored) int { return cmp.Compare(a.m, b.m) })
+		for i := range cs {
+			cs[i].row.Segment = SegmentOf(cs[i].row.R, cs[i].row.F)
+			out.Customers = append(out.Customers, cs[i].row)
+		}
+	}
 	return out, nil
+}
+
+// ntile is SQL's NTILE(5) of row k (0-based) of n ranked rows: the first
+// n%5 groups hold one row more than the others.
+func ntile(k, n int) int {
+	q, r := n/5, n%5
+	if k < r*(q+1) {
+		return k/(q+1) + 1
+	}
+	return r + (k-r*(q+1))/q + 1
 }

@@ -67,6 +67,14 @@ type (
 	contactRow struct {
 		id      core.ID
 		created time.Time
+		stage   contacts.Stage // the last of its stage history
+	}
+	stageRow struct {
+		id      core.ID
+		contact core.ID
+		stage   contacts.Stage
+		entered time.Time
+		left    *time.Time
 	}
 	activityRow struct {
 		id       core.ID
@@ -100,6 +108,7 @@ type (
 		activities []activityRow
 		deals      []dealRow
 		history    []historyRow
+		stages     []stageRow
 	}
 )
 
@@ -118,7 +127,7 @@ func (b *bundle) load(t testing.TB, d *data) {
 		tx := sc.Tx()
 		var rows [][]any
 		for _, c := range d.contacts {
-			rows = append(rows, []any{"default", c.id, "lead", "[]", "{}", c.created, c.created, 1})
+			rows = append(rows, []any{"default", c.id, c.stage, "[]", "{}", c.created, c.created, 1})
 		}
 		if err := tx.InsertRows(ctx, "crm_contacts", []string{"tenant_id", "id", "lifecycle_stage", "tags", "attributes", "created_at", "updated_at", "version"}, rows); err != nil {
 			return err
@@ -155,7 +164,18 @@ func (b *bundle) load(t testing.TB, d *data) {
 		for _, h := range d.history {
 			rows = append(rows, []any{"default", h.id, h.deal, h.stage, h.entered})
 		}
-		return tx.InsertRows(ctx, "crm_deal_stage_history", []string{"tenant_id", "id", "deal_id", "stage_id", "entered_at"}, rows)
+		if err := tx.InsertRows(ctx, "crm_deal_stage_history", []string{"tenant_id", "id", "deal_id", "stage_id", "entered_at"}, rows); err != nil {
+			return err
+		}
+		rows = nil
+		for _, st := range d.stages {
+			var left any
+			if st.left != nil {
+				left = *st.left
+			}
+			rows = append(rows, []any{"default", st.id, st.contact, st.stage, st.entered, left})
+		}
+		return tx.InsertRows(ctx, "crm_contact_stages", []string{"tenant_id", "id", "contact_id", "stage", "entered_at", "left_at"}, rows)
 	})
 	require.NoError(t, err)
 }
@@ -168,20 +188,31 @@ var (
 func ptr[T any](v T) *T { return &v }
 
 // randomData makes a tenant's worth of random rows: contacts created over
-// 2025–2026, their activities (web and email touches with channels and
-// campaigns under every property name analytics reads, purchases in the
-// contact's currency), and deals in two pipelines with their stage
-// histories.
+// July 2024 – June 2026 with their lifecycle stage histories, their activities (web
+// and email touches with channels and campaigns under every property name
+// analytics reads, purchases in the contact's currency), and deals in two
+// new pipelines with their stage histories.
 func randomData(t testing.TB, b *bundle, rng *rand.Rand, nContacts, nDeals int) *data {
 	t.Helper()
-	ctx := context.Background()
-	d := &data{}
+	return generate(rng, newPipelines(t, b), nContacts, nDeals)
+}
+
+// newPipelines creates randomData's two pipelines.
+func newPipelines(t testing.TB, b *bundle) []*pipeline.Pipeline {
+	t.Helper()
+	var out []*pipeline.Pipeline
 	for i := range 2 {
-		p, err := b.pipelines.Create(ctx, pipeline.NewPipeline{Name: fmt.Sprint("P", i)})
+		p, err := b.pipelines.Create(context.Background(), pipeline.NewPipeline{Name: fmt.Sprint("P", i)})
 		require.NoError(t, err)
-		d.pipelines = append(d.pipelines, p)
+		out = append(out, p)
 	}
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	return out
+}
+
+// generate is randomData on pipelines that exist.
+func generate(rng *rand.Rand, pipelines []*pipeline.Pipeline, nContacts, nDeals int) *data {
+	d := &data{pipelines: pipelines}
+	start := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
 	span := now.Sub(start)
 	at := func() time.Time {
 		return start.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Millisecond)
@@ -281,6 +312,29 @@ func randomData(t testing.TB, b *bundle, rng *rand.Rand, nContacts, nDeals int) 
 			dl.status = "open"
 		}
 		d.deals = append(d.deals, dl)
+	}
+	// Each contact's lifecycle: from a random first stage of the default
+	// funnel onwards, a stage at a time or skipping one, stopping at
+	// random.
+	for i := range d.contacts {
+		c := &d.contacts[i]
+		stage := rng.IntN(3)
+		entered := c.created
+		prev := -1
+		for {
+			row := stageRow{id: core.NewID(), contact: c.id, stage: analytics.DefaultFunnel[stage], entered: entered}
+			if prev >= 0 {
+				d.stages[prev].left = ptr(entered)
+			}
+			prev = len(d.stages)
+			d.stages = append(d.stages, row)
+			c.stage = row.stage
+			entered = entered.Add(time.Duration(1+rng.IntN(60*24)) * time.Hour)
+			stage += 1 + rng.IntN(2)
+			if entered.After(now) || stage >= len(analytics.DefaultFunnel) || rng.IntN(3) == 0 {
+				break
+			}
+		}
 	}
 	return d
 }

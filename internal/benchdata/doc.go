@@ -14,4 +14,10 @@
 // database (CRM_TEST_POSTGRES_DSN); both are built on first use (minutes
 // at 1M) and reused while their row count matches. The search documents
 // are written too.
+//
+// Cached keeps a package's own dataset the same way, built by a function
+// the package gives (the analytics benchmarks' tenant of contacts,
+// activities and deals):
+//
+//	db := benchdata.Cached(b, pg, "analytics_v2_1000000", fill)
 package benchdata

@@ -496,6 +496,18 @@ func (d *Dialect) SumInt(expr string) string {
 	return "COALESCE(SUM(" + expr + "), 0)"
 }
 
+// StoredTime is time column col as stored, for code that only compares
+// times: PostgreSQL's TIMESTAMPTZ (a time.Time), SQLite's text in
+// TimeLayout, whose text order is time order, returned unparsed (an
+// expression has no declared type for the driver to parse it by: parsing
+// was a fifth of a report streaming 1.4M purchases).
+func (d *Dialect) StoredTime(col string) string {
+	if d.Kind == Postgres {
+		return col
+	}
+	return "(" + col + " || '')"
+}
+
 // TimeParam is a ? placeholder for a time, typed where the database needs
 // it (PostgreSQL cannot infer the type of a parameter in arithmetic).
 func (d *Dialect) TimeParam() string {
