@@ -13,6 +13,7 @@ package analytics_test
 // 1M contacts.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -76,7 +77,6 @@ var benchEnd = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 type rfmRow struct {
 	contact, currency string
 	f, m              int64
-	last              time.Time
 	recency           float64
 	r, fs, ms         int
 }
@@ -112,41 +112,63 @@ func BenchmarkRFM(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				byCurrency := map[string][]*rfmRow{}
+				type rec struct {
+					contact    string
+					f, m, last int64
+					r, fs, ms  int
+				}
+				byCurrency := map[string][]rec{}
 				for rows.Next() {
-					r := &rfmRow{}
+					var r rec
+					var currency string
 					var last any
-					if err := rows.Scan(&r.contact, &r.currency, &r.f, &r.m, &last); err != nil {
+					if err := rows.Scan(&r.contact, &currency, &r.f, &r.m, &last); err != nil {
 						b.Fatal(err)
 					}
-					switch v := last.(type) {
-					case time.Time:
-						r.last = v
-					case string:
-						if r.last, err = time.Parse(dialect.TimeLayout, v); err != nil {
+					t, ok := last.(time.Time)
+					if !ok {
+						if t, err = time.Parse(dialect.TimeLayout, last.(string)); err != nil {
 							b.Fatal(err)
 						}
 					}
-					r.recency = benchEnd.Sub(r.last).Hours() / 24
-					byCurrency[r.currency] = append(byCurrency[r.currency], r)
+					r.last = t.UnixMicro()
+					byCurrency[currency] = append(byCurrency[currency], r)
 				}
 				if err := rows.Err(); err != nil || len(byCurrency) == 0 {
 					b.Fatal(err)
 				}
 				rows.Close()
-				for _, cs := range byCurrency {
-					for k, less := range []func(a, b *rfmRow) bool{
-						func(a, b *rfmRow) bool { return a.last.Before(b.last) },
-						func(a, b *rfmRow) bool { return a.f < b.f },
-						func(a, b *rfmRow) bool { return a.m < b.m },
+				var out []rfmRow
+				for currency, cs := range byCurrency {
+					type key struct{ v, i int64 }
+					keys := make([]key, len(cs))
+					for _, field := range []func(*rec) (int64, *int){
+						func(r *rec) (int64, *int) { return r.last, &r.r },
+						func(r *rec) (int64, *int) { return r.f, &r.fs },
+						func(r *rec) (int64, *int) { return r.m, &r.ms },
 					} {
-						// Stable from contact id order: ties by contact id.
-						ranked := slices.Clone(cs)
-						sort.SliceStable(ranked, func(i, j int) bool { return less(ranked[i], ranked[j]) })
-						for i, c := range ranked {
-							*[]*int{&c.r, &c.fs, &c.ms}[k] = ntile(i, len(ranked))
+						for i := range cs {
+							v, _ := field(&cs[i])
+							keys[i] = key{v, int64(i)} // rows come in contact id order: ties by id
+						}
+						slices.SortFunc(keys, func(a, b key) int {
+							if a.v != b.v {
+								return cmp.Compare(a.v, b.v)
+							}
+							return cmp.Compare(a.i, b.i)
+						})
+						for rank, x := range keys {
+							_, score := field(&cs[x.i])
+							*score = ntile(rank, len(cs))
 						}
 					}
+					for _, c := range cs {
+						out = append(out, rfmRow{contact: c.contact, currency: currency, f: c.f, m: c.m,
+							recency: benchEnd.Sub(time.UnixMicro(c.last)).Hours() / 24, r: c.r, fs: c.fs, ms: c.ms})
+					}
+				}
+				if len(out) == 0 {
+					b.Fatal("no rows")
 				}
 			}
 		})

@@ -133,23 +133,24 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	if err != nil {
 		return nil, store.Wrap(err, "rfm")
 	}
-	type scored struct {
-		row  RFMRow
-		m    int64
-		last time.Time
+	// A compact record per contact while ranking; the rows are made once
+	// the count is known.
+	type record struct {
+		id        core.ID
+		f, m      int64
+		last      int64 // Unix microseconds
+		r, fs, ms int8
 	}
-	byCurrency := map[string][]scored{}
+	byCurrency := map[string][]record{}
 	n := 0
 	err = store.EachRow(rows, func(r store.Scanner) error {
-		var c scored
+		var c record
 		var currency string
 		var last instant
-		if err := r.Scan(&c.row.ContactID, &currency, &c.row.Frequency, &c.m, &last); err != nil {
+		if err := r.Scan(&c.id, &currency, &c.f, &c.m, &last); err != nil {
 			return err
 		}
-		c.last = last.t
-		c.row.Monetary = store.MoneyFromStorage(c.m, currency)
-		c.row.RecencyDays = finite(end.Sub(c.last).Seconds() / 86400)
+		c.last = last.t.UnixMicro()
 		byCurrency[currency] = append(byCurrency[currency], c)
 		n++
 		return nil
@@ -157,32 +158,39 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	if err != nil {
 		return nil, store.Wrap(err, "rfm")
 	}
-	currencies := slices.Sorted(maps.Keys(byCurrency))
 	out := &RFM{AsOf: end, Customers: make([]RFMRow, 0, n)}
-	for _, cur := range currencies {
-		cs := byCurrency[cur] // in contact id order
-		order := make([]int32, len(cs))
-		rank := func(score func(*RFMRow) *int, by func(a, b *scored) int) {
-			for i := range order {
-				order[i] = int32(i)
+	type key struct {
+		v int64
+		i int32 // in contact id order: the tie-break
+	}
+	var keys []key
+	for _, currency := range slices.Sorted(maps.Keys(byCurrency)) {
+		cs := byCurrency[currency] // in contact id order
+		keys = slices.Grow(keys[:0], len(cs))[:len(cs)]
+		rank := func(value func(*record) int64, score func(*record) *int8) {
+			for i := range cs {
+				keys[i] = key{value(&cs[i]), int32(i)}
 			}
-			// Equal values in contact id order, the order of cs.
-			slices.SortFunc(order, func(i, j int32) int {
-				if c := by(&cs[i], &cs[j]); c != 0 {
+			slices.SortFunc(keys, func(a, b key) int {
+				if c := cmp.Compare(a.v, b.v); c != 0 {
 					return c
 				}
-				return cmp.Compare(i, j)
+				return cmp.Compare(a.i, b.i)
 			})
-			for k, i := range order {
-				*score(&cs[i].row) = ntile(k, len(cs))
+			for k, x := range keys {
+				*score(&cs[x.i]) = int8(ntile(k, len(cs)))
 			}
 		}
-		rank(func(r *RFMRow) *int { return &r.R }, func(a, b *scored) int { return a.last.Compare(b.last) })
-		rank(func(r *RFMRow) *int { return &r.F }, func(a, b *scored) int { return cmp.Compare(a.row.Frequency, b.row.Frequency) })
-		rank(func(r *RFMRow) *int { return &r.M }, func(a, b *scored) int { return cmp.Compare(a.m, b.m) })
-		for i := range cs {
-			cs[i].row.Segment = SegmentOf(cs[i].row.R, cs[i].row.F)
-			out.Customers = append(out.Customers, cs[i].row)
+		rank(func(c *record) int64 { return c.last }, func(c *record) *int8 { return &c.r })
+		rank(func(c *record) int64 { return c.f }, func(c *record) *int8 { return &c.fs })
+		rank(func(c *record) int64 { return c.m }, func(c *record) *int8 { return &c.ms })
+		for _, c := range cs {
+			last := time.UnixMicro(c.last)
+			out.Customers = append(out.Customers, RFMRow{
+				ContactID: c.id, RecencyDays: finite(end.Sub(last).Seconds() / 86400), Frequency: c.f,
+				Monetary: store.MoneyFromStorage(c.m, currency), R: int(c.r), F: int(c.fs), M: int(c.ms),
+				Segment: SegmentOf(int(c.r), int(c.fs)),
+			})
 		}
 	}
 	return out, nil
