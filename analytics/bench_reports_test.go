@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -27,7 +26,6 @@ import (
 	"github.com/crmkit/crmkit/analytics"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/internal/dialect"
-	"github.com/crmkit/crmkit/internal/store"
 )
 
 // benchQuarter is the period of the funnel and attribution benchmarks: the
@@ -71,7 +69,6 @@ func timeArg(pg bool, t time.Time) any {
 func BenchmarkFunnel(b *testing.B) {
 	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
 		ctx := context.Background()
-		devStages(b, bd)
 		raw := newRawFunnel(b, bd, pg)
 		want, err := bd.svc.Funnel(ctx, analytics.FunnelOptions{Period: benchQuarter})
 		require.NoError(b, err)
@@ -211,56 +208,6 @@ func checkFunnel(b *testing.B, want, got []analytics.FunnelStage) {
 	if entered == 0 {
 		b.Fatal("funnel: no stage entries in the period")
 	}
-}
-
-// devStages writes a stage history for the loaded contacts when the
-// tenant has none.
-func devStages(b *testing.B, bd *bundle) {
-	ctx := context.Background()
-	var n int64
-	require.NoError(b, bd.db.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM crm_contact_stages`).Scan(&n))
-	if n > 0 {
-		return
-	}
-	type c struct {
-		id      string
-		created time.Time
-	}
-	var cs []c
-	rows, err := bd.sc.Q().Query(ctx, `SELECT id, created_at FROM crm_contacts WHERE tenant_id = ? ORDER BY id`, "default")
-	require.NoError(b, err)
-	for rows.Next() {
-		var x c
-		require.NoError(b, rows.Scan(&x.id, &x.created))
-		cs = append(cs, x)
-	}
-	require.NoError(b, rows.Err())
-	rng := rand.New(rand.NewPCG(3, 3))
-	var hist [][]any
-	for _, x := range cs {
-		at, st := x.created, rng.IntN(2)
-		for {
-			stage := string(analytics.DefaultFunnel[st])
-			if rng.IntN(15) == 0 {
-				stage = "other"
-			}
-			hist = append(hist, []any{"default", core.NewID(), x.id, stage, at})
-			at = at.Add(time.Duration(1+rng.IntN(40*24)) * time.Hour).Truncate(time.Millisecond)
-			if at.After(now) || st == len(analytics.DefaultFunnel)-1 || rng.IntN(5) == 0 {
-				break
-			}
-			st = min(st+1+rng.IntN(2), len(analytics.DefaultFunnel)-1)
-		}
-	}
-	require.NoError(b, bd.sc.InTx(ctx, func(ctx context.Context, sc store.Scope) error {
-		return sc.Tx().InsertRows(ctx, "crm_contact_stages", []string{"tenant_id", "id", "contact_id", "stage", "entered_at"}, hist)
-	}))
-	maintain := "ANALYZE"
-	if bd.rt.Dialect.Kind == dialect.Postgres {
-		maintain = "VACUUM ANALYZE"
-	}
-	_, err = bd.db.DB.ExecContext(ctx, maintain)
-	require.NoError(b, err)
 }
 
 // Attribution of the revenue of a quarter's won deals by the linear model
