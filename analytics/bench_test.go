@@ -239,7 +239,125 @@ func BenchmarkWinRate(b *testing.B) {
 				}
 			}
 		})
+		// The same work by hand: the stages, each deal's history since the
+		// period's start streamed in deal order and walked from its last
+		// entry, and the deals' query.
 		b.Run("raw", func(b *testing.B) {
+			stagesQ := `SELECT s.id, s.pipeline_id, s.position, s.kind FROM crm_stages s
+				JOIN crm_pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id WHERE s.tenant_id = ?
+				ORDER BY p.position, s.pipeline_id, s.position, s.id`
+			historyQ := `SELECT deal_id, stage_id, entered_at || '' FROM crm_deal_stage_history
+				WHERE tenant_id = ? AND entered_at >= ? ORDER BY deal_id, entered_at, id`
+			deals := `SELECT pipeline_id, currency,
+				SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END), 0),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN (julianday(closed_at) - julianday(created_at)) * 86400.0 END), 0),
+				SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COALESCE(SUM(CASE WHEN status = 'open' THEN amount ELSE 0 END), 0)
+				FROM crm_deals WHERE tenant_id = ? AND (status = 'open' OR (status IN ('won', 'lost') AND closed_on >= ? AND closed_on < ?))
+				GROUP BY pipeline_id, currency ORDER BY pipeline_id, currency`
+			var from any = period.From.Time().Format(dialect.TimeLayout)
+			to := period.To.Time().Format(dialect.TimeLayout)
+			if pg {
+				stagesQ = rebindDollar(stagesQ)
+				historyQ = strings.Replace(rebindDollar(historyQ), "entered_at || ''", "entered_at", 1)
+				deals = `SELECT pipeline_id, currency,
+				SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END),
+				COALESCE(SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END), 0)::bigint,
+				COALESCE(SUM(CASE WHEN status = 'won' THEN EXTRACT(EPOCH FROM (closed_at - created_at))::double precision END), 0),
+				SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COALESCE(SUM(CASE WHEN status = 'open' THEN amount ELSE 0 END), 0)::bigint
+				FROM crm_deals WHERE tenant_id = $1 AND (status = 'open' OR (status IN ('won', 'lost') AND closed_on >= $2 AND closed_on < $3))
+				GROUP BY pipeline_id, currency ORDER BY pipeline_id, currency`
+				from = period.From.Time()
+			}
+			var sts [3]*sql.Stmt
+			for i, q := range []string{stagesQ, historyQ, deals} {
+				st, err := bd.db.DB.PrepareContext(ctx, q)
+				require.NoError(b, err)
+				defer st.Close()
+				sts[i] = st
+			}
+			type stage struct {
+				pipeline               string
+				position               int64
+				lost                   bool
+				entered, advanced      int64
+				seenDeal, advancedDeal int
+			}
+			for b.Loop() {
+				stages := map[string]*stage{}
+				scanRows(b, sts[0], []any{"default"}, func(rows *sql.Rows) error {
+					st := &stage{seenDeal: -1, advancedDeal: -1}
+					var id, kind string
+					err := rows.Scan(&id, &st.pipeline, &st.position, &kind)
+					st.lost = kind == "lost"
+					stages[id] = st
+					return err
+				})
+				type entry struct {
+					st       *stage
+					inPeriod bool
+				}
+				var entries []entry
+				var cur string
+				number := 0
+				highest := map[string]int64{}
+				flush := func() {
+					clear(highest)
+					for i := len(entries) - 1; i >= 0; i-- {
+						e := entries[i]
+						h, ok := highest[e.st.pipeline]
+						if e.inPeriod {
+							if e.st.seenDeal != number {
+								e.st.seenDeal = number
+								e.st.entered++
+							}
+							if ok && h > e.st.position && e.st.advancedDeal != number {
+								e.st.advancedDeal = number
+								e.st.advanced++
+							}
+						}
+						if !e.st.lost && (!ok || e.st.position > h) {
+							highest[e.st.pipeline] = e.st.position
+						}
+					}
+					entries = entries[:0]
+					number++
+				}
+				scanRows(b, sts[1], []any{"default", from}, func(rows *sql.Rows) error {
+					var deal, stageID string
+					var at any
+					if err := rows.Scan(&deal, &stageID, &at); err != nil {
+						return err
+					}
+					if deal != cur {
+						flush()
+						cur = deal
+					}
+					var in bool
+					if t, ok := at.(time.Time); ok {
+						in = t.Before(period.To.Time())
+					} else {
+						in = at.(string) < to
+					}
+					entries = append(entries, entry{stages[stageID], in})
+					return nil
+				})
+				flush()
+				var out []winRow
+				n := scanRows(b, sts[2], []any{"default", period.From.String(), period.To.String()}, func(rows *sql.Rows) error {
+					var r winRow
+					err := rows.Scan(&r.pipeline, &r.currency, &r.won, &r.lost, &r.amount, &r.seconds, &r.open, &r.openSum)
+					out = append(out, r)
+					return err
+				})
+				if n == 0 || len(stages) == 0 {
+					b.Fatal("no rows")
+				}
+			}
+		})
+		// What one writes first: the conversion by a window over each
+		// deal's history in SQL.
+		b.Run("raw-sql", func(b *testing.B) {
 			deals := `SELECT pipeline_id, currency,
 				SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END),
 				COALESCE(SUM(CASE WHEN status = 'won' THEN amount ELSE 0 END), 0),

@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -117,15 +118,16 @@ func (s *Service) Pipelines(ctx context.Context, o PipelineOptions) (_ *Pipeline
 	byID := map[core.ID]*PipelineStats{}
 	var order []core.ID
 
-	// The pipelines and their stages, with the entries of the period.
-	from, to := o.Period.start(), o.Period.end()
-	vis, vargs := g.dealOf("h", "h.deal_id")
-	where, args := "", append(append([]any{tenant, from}, vargs...), from, to, tenant)
+	// The pipelines and their stages, then the conversion from the stage
+	// history (see conversion).
+	where, args := "", []any{tenant}
 	if o.PipelineID != core.NilID {
-		where = " AND s.pipeline_id = ?"
-		args = append(append([]any{tenant, from, o.PipelineID}, vargs...), from, to, tenant, o.PipelineID)
+		where, args = " AND s.pipeline_id = ?", append(args, o.PipelineID)
 	}
-	rows, err := q.PlanPerCall().Query(ctx, stagesSQL(where, vis), args...)
+	rows, err := q.Query(ctx, `SELECT s.pipeline_id, p.name, s.id, s.name, s.position, s.kind
+		FROM crm_stages s JOIN crm_pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id
+		WHERE s.tenant_id = ?`+where+`
+		ORDER BY p.position, s.pipeline_id, s.position, s.id`, args...)
 	if err != nil {
 		return nil, store.Wrap(err, "pipeline report")
 	}
@@ -133,11 +135,8 @@ func (s *Service) Pipelines(ctx context.Context, o PipelineOptions) (_ *Pipeline
 		var pid core.ID
 		var name string
 		var st StageConversion
-		if err := r.Scan(&pid, &name, &st.StageID, &st.Name, &st.Position, &st.Kind, &st.Entered, &st.Advanced); err != nil {
+		if err := r.Scan(&pid, &name, &st.StageID, &st.Name, &st.Position, &st.Kind); err != nil {
 			return err
-		}
-		if st.Entered > 0 {
-			st.Rate = float64(st.Advanced) / float64(st.Entered)
 		}
 		p := byID[pid]
 		if p == nil {
@@ -149,6 +148,9 @@ func (s *Service) Pipelines(ctx context.Context, o PipelineOptions) (_ *Pipeline
 		return nil
 	})
 	if err != nil {
+		return nil, store.Wrap(err, "pipeline report")
+	}
+	if err := s.conversion(ctx, g, tenant, o.Period, byID); err != nil {
 		return nil, store.Wrap(err, "pipeline report")
 	}
 
@@ -219,33 +221,117 @@ func (s *Service) Pipelines(ctx context.Context, o PipelineOptions) (_ *Pipeline
 	return report, nil
 }
 
-// stagesSQL is the query of the stages with their conversion: of the
-// deals that entered a stage in the period, those that entered a stage of
-// a higher position that is not a lost stage afterwards (later in the
-// order of the history: entry time, then id). One window over each deal's
-// history gives, for every entry, the highest such position entered after
-// it: one sort of the history instead of a lookup per entry. Entries
-// before the period are left out of the window: they are neither counted
-// nor after a counted one. Stages of one pipeline only are compared (a
-// deal moved to another pipeline advanced in neither by the move), so
-// where (on stages s) narrows both the window and the stages; vis (on
-// the history h) narrows the window to the deals the actor sees.
-func stagesSQL(where, vis string) string {
-	return `WITH h AS (
-			SELECT h.tenant_id, h.deal_id, h.stage_id, h.entered_at,
-				MAX(CASE WHEN s.kind <> 'lost' THEN s.position END) OVER (PARTITION BY h.deal_id, s.pipeline_id ORDER BY h.entered_at, h.id
-					ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later
-			FROM crm_deal_stage_history h JOIN crm_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id
-			WHERE h.tenant_id = ? AND h.entered_at >= ?` + where + vis + `
-		)
-		SELECT s.pipeline_id, p.name, s.id, s.name, s.position, s.kind,
-			COUNT(DISTINCT h.deal_id), COUNT(DISTINCT CASE WHEN h.later > s.position THEN h.deal_id END)
-		FROM crm_stages s
-		JOIN crm_pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id
-		LEFT JOIN h ON h.tenant_id = s.tenant_id AND h.stage_id = s.id AND h.entered_at >= ? AND h.entered_at < ?
-		WHERE s.tenant_id = ?` + where + `
-		GROUP BY s.pipeline_id, p.name, p.position, s.id, s.name, s.position, s.kind
-		ORDER BY p.position, s.pipeline_id, s.position, s.id`
+// conversion counts each stage's Entered and Advanced: of the deals that
+// entered the stage in the period, those that entered a stage of a higher
+// position that is not a lost stage afterwards (later in the order of the
+// history: entry time, then id). Entries before the period are left out:
+// they are neither counted nor after a counted one. Stages of one
+// pipeline only are compared (a deal moved to another pipeline advanced
+// in neither by the move), and only the stages of byID's pipelines count;
+// the history of the deals the actor does not see is left out. One query
+// streams the history from the period's start in deal order; each deal's
+// entries are walked from the last, keeping the highest later position
+// per pipeline. The same in SQL, a window over each deal's history, took
+// SQLite 2.8 s for 322k entries of 200k deals.
+func (s *Service) conversion(ctx context.Context, g *guard, tenant string, period Period, byID map[core.ID]*PipelineStats) error {
+	type stage struct {
+		conv     *StageConversion
+		pipeline core.ID
+		lost     bool
+		seen     int // the last deal (by number) counted as entering
+		advanced int // the last deal counted as advancing
+	}
+	stages := map[core.ID]*stage{}
+	for pid, p := range byID {
+		for i := range p.Stages {
+			st := &p.Stages[i]
+			stages[st.StageID] = &stage{conv: st, pipeline: pid, lost: st.Kind == "lost", seen: -1, advanced: -1}
+		}
+	}
+	type entry struct {
+		stage    *stage
+		inPeriod bool
+	}
+	type later struct {
+		pipeline core.ID
+		position int64
+	}
+	var (
+		deal    core.ID
+		number  int // of the deal in the stream
+		entries []entry
+		highest []later // per pipeline, of the entries walked so far
+	)
+	flush := func() {
+		highest = highest[:0]
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := entries[i]
+			h := -1
+			for k := range highest {
+				if highest[k].pipeline == e.stage.pipeline {
+					h = k
+				}
+			}
+			if e.inPeriod {
+				if e.stage.seen != number {
+					e.stage.seen = number
+					e.stage.conv.Entered++
+				}
+				if h >= 0 && highest[h].position > e.stage.conv.Position && e.stage.advanced != number {
+					e.stage.advanced = number
+					e.stage.conv.Advanced++
+				}
+			}
+			if e.stage.lost {
+				continue
+			}
+			switch {
+			case h < 0:
+				highest = append(highest, later{e.stage.pipeline, e.stage.conv.Position})
+			case e.stage.conv.Position > highest[h].position:
+				highest[h].position = e.stage.conv.Position
+			}
+		}
+		entries = entries[:0]
+		number++
+	}
+	q := s.sc.Q()
+	end := newBounds([]time.Time{period.end()})
+	vis, vargs := g.dealOf("h", "h.deal_id")
+	rows, err := q.PlanPerCall().Query(ctx, `SELECT h.deal_id, h.stage_id, `+q.D.StoredTime("h.entered_at")+`
+		FROM crm_deal_stage_history h
+		WHERE h.tenant_id = ? AND h.entered_at >= ?`+vis+`
+		ORDER BY h.deal_id, h.entered_at, h.id`, append([]any{tenant, period.start()}, vargs...)...)
+	if err != nil {
+		return err
+	}
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var id, stageID core.ID
+		var at stamp
+		if err := r.Scan(&id, &stageID, &at); err != nil {
+			return err
+		}
+		if id != deal {
+			flush()
+			deal = id
+		}
+		if st := stages[stageID]; st != nil {
+			entries = append(entries, entry{stage: st, inPeriod: end.before(at) == 0})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	flush()
+	for _, p := range byID {
+		for i := range p.Stages {
+			if st := &p.Stages[i]; st.Entered > 0 {
+				st.Rate = float64(st.Advanced) / float64(st.Entered)
+			}
+		}
+	}
+	return nil
 }
 
 // velocity is open × winRate × avg ÷ cycleDays, rounded to the minor unit;
