@@ -433,8 +433,13 @@ func allocate(amount int64, currency string, names []string, shares []float64) [
 		given += out[i]
 		rems[i] = rem{i, exact - f}
 	}
+	// Remainders equal in exact arithmetic can differ in the last bits
+	// (43,684,600 units in fifteenths: 5/15 left .333333334, 2/15
+	// .333333333), which would decide the tie by rounding noise: closer
+	// than the error a product of units carries, they are a tie.
+	eps := math.Max(1e-9, float64(units)*1e-14)
 	sort.SliceStable(rems, func(a, b int) bool {
-		if rems[a].r != rems[b].r {
+		if math.Abs(rems[a].r-rems[b].r) > eps {
 			return rems[a].r > rems[b].r
 		}
 		return names[rems[a].i] < names[rems[b].i]
