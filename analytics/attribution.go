@@ -179,13 +179,25 @@ func attributionSQL(s *Service, g *guard, tenant string, o AttributionOptions) (
 	}
 	vis, vargs := g.deals("d")
 	where, args = where+vis, append(args, vargs...)
-	return `SELECT d.id, d.amount, d.currency, d.closed_at, d.created_at, c.created_at, a.occurred_at, ` + channel + `, ` + campaign + `
-		FROM crm_deals d
-		LEFT JOIN crm_contacts c ON c.tenant_id = d.tenant_id AND c.id = d.contact_id
+	// The contact's creation is a role of the U- and W-shaped models
+	// only, and the times and the touchpoints' order matter to every
+	// model but the linear one: the others are spared the join, the sort
+	// and the times (SQLite's driver parses each).
+	times, contacts, order := "d.closed_at, d.created_at, NULL, a.occurred_at", "", "d.id, a.occurred_at, a.id"
+	switch o.Model {
+	case UShaped, WShaped:
+		times = "d.closed_at, d.created_at, c.created_at, a.occurred_at"
+		contacts = `
+		LEFT JOIN crm_contacts c ON c.tenant_id = d.tenant_id AND c.id = d.contact_id`
+	case Linear:
+		times, order = "NULL, NULL, NULL, NULL", "d.id"
+	}
+	return `SELECT d.id, d.amount, d.currency, ` + times + `, ` + channel + `, ` + campaign + `
+		FROM crm_deals d` + contacts + `
 		LEFT JOIN crm_activities a ON a.tenant_id = d.tenant_id AND a.contact_id = d.contact_id
 			AND a.occurred_at <= d.closed_at AND ` + channel + ` IS NOT NULL
 		WHERE d.tenant_id = ? AND d.status = 'won' AND d.closed_on >= ? AND d.closed_on < ?` + where + `
-		ORDER BY d.id, a.occurred_at, a.id`, args
+		ORDER BY ` + order, args
 }
 
 // eachWonDeal streams the won deals of o with their touchpoints to fn.
@@ -211,7 +223,7 @@ func (s *Service) eachWonDeal(ctx context.Context, g *guard, tenant string, o At
 			}
 			cur = &wonDeal{id: id, amount: amount, currency: currency, closedAt: closedAt.Time, createdAt: createdAt.Time, contactCreatedAt: contactCreated.Time}
 		}
-		if at.Valid && channel.Valid {
+		if channel.Valid { // a touchpoint joined: its channel is never NULL
 			t := touch{at: at.Time, channel: channel.String, campaign: None}
 			if campaign.Valid {
 				t.campaign = campaign.String
