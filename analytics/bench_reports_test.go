@@ -93,10 +93,11 @@ func BenchmarkFunnel(b *testing.B) {
 
 // rawFunnel is the funnel's baseline: one prepared statement.
 type rawFunnel struct {
-	st         *sql.Stmt
-	args       []any
-	start, end time.Time
-	pos        map[string]int // a funnel stage's position
+	st                 *sql.Stmt
+	args               []any
+	start, end         time.Time
+	startText, endText string         // as SQLite stores them
+	pos                map[string]int // a funnel stage's position
 }
 
 func newRawFunnel(b *testing.B, bd *bundle, pg bool) *rawFunnel {
@@ -105,10 +106,16 @@ func newRawFunnel(b *testing.B, bd *bundle, pg bool) *rawFunnel {
 	for i, s := range analytics.DefaultFunnel {
 		r.pos[string(s)] = i
 	}
-	q := `SELECT contact_id, stage, entered_at FROM crm_contact_stages
-		WHERE tenant_id = ?1 AND contact_id IN (SELECT contact_id FROM crm_contact_stages WHERE tenant_id = ?1 AND entered_at >= ?2 AND entered_at < ?3)
+	// Entries from the period's start only (an earlier one is neither
+	// counted nor the next stage of one), of the contacts with an entry
+	// of a funnel stage in the period; SQLite's times as the stored text,
+	// parsed only for the durations.
+	q := `SELECT contact_id, stage, entered_at || '' FROM crm_contact_stages
+		WHERE tenant_id = ?1 AND entered_at >= ?2 AND contact_id IN (SELECT contact_id FROM crm_contact_stages
+			WHERE tenant_id = ?1 AND stage IN ('subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer') AND entered_at >= ?2 AND entered_at < ?3)
 		ORDER BY contact_id, entered_at, id`
-	r.st = prepareFor(b, bd, pg, q, strings.ReplaceAll(q, "?", "$"))
+	r.st = prepareFor(b, bd, pg, q, strings.Replace(strings.ReplaceAll(q, "?", "$"), "entered_at || ''", "entered_at", 1))
+	r.startText, r.endText = start.UTC().Format(dialect.TimeLayout), end.UTC().Format(dialect.TimeLayout)
 	return r
 }
 
@@ -116,8 +123,28 @@ func newRawFunnel(b *testing.B, bd *bundle, pg bool) *rawFunnel {
 // position in the funnel (-1 for a stage outside it) and when it was
 // entered.
 type funnelEntry struct {
-	p  int
-	at time.Time
+	p    int
+	at   time.Time // PostgreSQL
+	text string    // SQLite
+}
+
+// in reports whether e was entered in [start, end).
+func (r *rawFunnel) in(e funnelEntry) bool {
+	if e.text != "" {
+		return e.text >= r.startText && e.text < r.endText
+	}
+	return !e.at.Before(r.start) && e.at.Before(r.end)
+}
+
+func (e funnelEntry) time(b *testing.B) time.Time {
+	if e.text == "" {
+		return e.at
+	}
+	t, err := time.Parse(dialect.TimeLayout, e.text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
 }
 
 // run computes the funnel: per stage, the contacts that entered it,
@@ -132,7 +159,7 @@ func (r *rawFunnel) run(b *testing.B) []analytics.FunnelStage {
 	flush := func() {
 		clear(counted)
 		for i, e := range hist {
-			if e.p < 0 || e.at.Before(r.start) || !e.at.Before(r.end) || counted[e.p] {
+			if e.p < 0 || !r.in(e) || counted[e.p] {
 				continue
 			}
 			counted[e.p] = true
@@ -140,7 +167,7 @@ func (r *rawFunnel) run(b *testing.B) []analytics.FunnelStage {
 			for _, x := range hist[i+1:] {
 				if x.p > e.p {
 					out[e.p].MovedOn++
-					hours[e.p] = append(hours[e.p], x.at.Sub(e.at).Hours())
+					hours[e.p] = append(hours[e.p], x.time(b).Sub(e.time(b)).Hours())
 					break
 				}
 			}
@@ -150,9 +177,16 @@ func (r *rawFunnel) run(b *testing.B) []analytics.FunnelStage {
 	var cur string
 	scanRows(b, r.st, r.args, func(rows *sql.Rows) error {
 		var id, stage string
-		var at time.Time
+		var at any
 		if err := rows.Scan(&id, &stage, &at); err != nil {
 			return err
+		}
+		e := funnelEntry{}
+		switch v := at.(type) {
+		case time.Time:
+			e.at = v
+		case string:
+			e.text = v
 		}
 		if id != cur {
 			flush()
@@ -162,7 +196,8 @@ func (r *rawFunnel) run(b *testing.B) []analytics.FunnelStage {
 		if !ok {
 			p = -1
 		}
-		hist = append(hist, funnelEntry{p, at})
+		e.p = p
+		hist = append(hist, e)
 		return nil
 	})
 	flush()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/contacts"
@@ -109,25 +110,27 @@ func (s *Service) Funnel(ctx context.Context, o FunnelOptions) (_ *Funnel, err e
 	start, end := o.Period.start(), o.Period.end()
 	type entry struct {
 		stage contacts.Stage
-		at    time.Time
+		at    stamp
 	}
+	period := newBounds([]time.Time{start, end})
 	var cur core.ID
-	var owner string
+	var curOwner string
 	var hist []entry
-	flush := func() {
+	flush := func() error {
+		defer func() { hist = hist[:0] }()
 		counted := make([]bool, len(o.Stages))
 		for i, e := range hist {
 			p, ok := pos[e.stage]
-			if !ok || e.at.Before(start) || !e.at.Before(end) || counted[p] {
+			if !ok || period.before(e.at) != 1 || counted[p] {
 				continue
 			}
 			counted[p] = true
 			targets := []*acc{total}
 			if o.ByOwner {
-				if owners[owner] == nil {
-					owners[owner] = newAcc()
+				if owners[curOwner] == nil {
+					owners[curOwner] = newAcc()
 				}
-				targets = append(targets, owners[owner])
+				targets = append(targets, owners[curOwner])
 			}
 			var next *entry
 			for j := i + 1; j < len(hist); j++ {
@@ -136,42 +139,70 @@ func (s *Service) Funnel(ctx context.Context, o FunnelOptions) (_ *Funnel, err e
 					break
 				}
 			}
+			var from, to time.Time
+			if next != nil {
+				var err error
+				if from, err = e.at.time(); err != nil {
+					return err
+				}
+				if to, err = next.at.time(); err != nil {
+					return err
+				}
+			}
 			for _, a := range targets {
 				a.entered[p]++
 				if next != nil {
 					a.movedOn[p]++
-					a.hours[p] = append(a.hours[p], next.at.Sub(e.at).Hours())
+					a.hours[p] = append(a.hours[p], to.Sub(from).Hours())
 				}
 			}
 		}
-		hist = hist[:0]
+		return nil
 	}
+	// The contacts with an entry of a funnel stage in the period, and
+	// their entries from the period's start: an earlier entry is neither
+	// counted nor the next stage of one. The contact is joined for its
+	// owner, when the funnel is per owner or the actor sees only some
+	// contacts.
 	vis, vargs := g.contacts("c")
-	rows, err := s.sc.Q().Query(ctx, `SELECT h.contact_id, c.owner_id, h.stage, h.entered_at FROM crm_contact_stages h
-		JOIN crm_contacts c ON c.tenant_id = h.tenant_id AND c.id = h.contact_id
-		WHERE h.tenant_id = ? AND h.contact_id IN (SELECT x.contact_id FROM crm_contact_stages x
-			WHERE x.tenant_id = ? AND x.entered_at >= ? AND x.entered_at < ?)`+vis+`
-		ORDER BY h.contact_id, h.entered_at, h.id`, append([]any{tenant, tenant, start, end}, vargs...)...)
+	owner, join := "''", ""
+	if o.ByOwner || vis != "" {
+		owner, join = "c.owner_id", `
+		JOIN crm_contacts c ON c.tenant_id = h.tenant_id AND c.id = h.contact_id`
+	}
+	args := []any{tenant, start, tenant}
+	for _, st := range o.Stages {
+		args = append(args, string(st))
+	}
+	args = append(append(args, start, end), vargs...)
+	rows, err := s.sc.Q().Query(ctx, `SELECT h.contact_id, `+owner+`, h.stage, `+s.sc.Q().D.StoredTime("h.entered_at")+` FROM crm_contact_stages h`+join+`
+		WHERE h.tenant_id = ? AND h.entered_at >= ? AND h.contact_id IN (SELECT x.contact_id FROM crm_contact_stages x
+			WHERE x.tenant_id = ? AND x.stage IN (?`+strings.Repeat(", ?", len(o.Stages)-1)+`) AND x.entered_at >= ? AND x.entered_at < ?)`+vis+`
+		ORDER BY h.contact_id, h.entered_at, h.id`, args...)
 	if err != nil {
 		return nil, store.Wrap(err, "funnel")
 	}
 	if err := store.EachRow(rows, func(r store.Scanner) error {
 		var id core.ID
 		var own, stage string
-		var at time.Time
+		var at stamp
 		if err := r.Scan(&id, &own, &stage, &at); err != nil {
 			return err
 		}
 		if id != cur {
-			flush()
-			cur, owner = id, own
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, curOwner = id, own
 		}
-		hist = append(hist, entry{stage: contacts.Stage(stage), at: at.UTC()})
+		hist = append(hist, entry{stage: contacts.Stage(stage), at: at})
 		return nil
 	}); err != nil {
 		return nil, store.Wrap(err, "funnel")
 	}
-	flush()
+	if err := flush(); err != nil {
+		return nil, store.Wrap(err, "funnel")
+	}
 	build := func(a *acc) []FunnelStage {
 		out := make([]FunnelStage, len(o.Stages))
 		for i, st := range o.Stages {

@@ -136,6 +136,16 @@ func (s *stamp) Scan(src any) error {
 	return nil
 }
 
+// time is the instant of s, parsed when it is SQLite's text.
+func (s stamp) time() (time.Time, error) {
+	if s.text == "" {
+		return s.t, nil
+	}
+	i := instant{}
+	err := i.parse(s.text)
+	return i.t, err
+}
+
 // bounds are ascending instants that stamps are placed among.
 type bounds struct {
 	times []time.Time
