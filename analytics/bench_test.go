@@ -612,3 +612,68 @@ func BenchmarkCohorts(b *testing.B) {
 		})
 	})
 }
+
+// The dashboard of a quarter: crmkit's Dashboard against its seven
+// counts as prepared statements (the campaign and ticket tables of the
+// tenant are empty: their counts are index probes).
+func BenchmarkDashboard(b *testing.B) {
+	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
+		ctx := context.Background()
+		opts := analytics.DashboardOptions{Period: benchQuarter}
+		b.Run("crmkit", func(b *testing.B) {
+			for b.Loop() {
+				d, err := bd.svc.Dashboard(ctx, opts)
+				if err != nil || d.NewContacts == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw", func(b *testing.B) {
+			queries := []string{
+				`SELECT count(*) FROM crm_contacts WHERE tenant_id = ? AND created_at >= ? AND created_at < ?`,
+				`SELECT currency, count(*), COALESCE(SUM(amount), 0) FROM crm_deals WHERE tenant_id = ? AND status = 'open' GROUP BY currency ORDER BY currency`,
+				`SELECT currency, count(*), COALESCE(SUM(amount), 0) FROM crm_deals WHERE tenant_id = ? AND status = 'won' AND closed_at >= ? AND closed_at < ? GROUP BY currency ORDER BY currency`,
+				`SELECT count(*) FROM crm_deals WHERE tenant_id = ? AND status = 'lost' AND closed_at >= ? AND closed_at < ?`,
+				`SELECT count(*), count(DISTINCT i.recipient_id) FROM crm_campaign_recipients r
+					LEFT JOIN crm_campaign_interactions i ON i.tenant_id = r.tenant_id AND i.recipient_id = r.id AND i.machine = ''
+					WHERE r.tenant_id = ? AND r.state = 'sent' AND r.sent_at >= ? AND r.sent_at < ?`,
+				`SELECT count(*), count(CASE WHEN sla_due < ? THEN 1 END) FROM crm_tickets WHERE tenant_id = ? AND status IN ('new', 'open', 'pending', 'on_hold')`,
+				`SELECT count(*) FROM crm_tickets WHERE tenant_id = ? AND solved_at >= ? AND solved_at < ?`,
+			}
+			from, to, now := timeArg(pg, benchQuarter.From.Time()), timeArg(pg, benchQuarter.To.Time()), timeArg(pg, benchEnd)
+			args := [][]any{{"default", from, to}, {"default"}, {"default", from, to}, {"default", from, to}, {"default", from, to}, {now, "default"}, {"default", from, to}}
+			var sts []*sql.Stmt
+			for _, q := range queries {
+				if pg {
+					q = strings.ReplaceAll(rebindDollar(q), "SUM(amount), 0)", "SUM(amount), 0)::bigint")
+				}
+				st, err := bd.db.DB.PrepareContext(ctx, q)
+				require.NoError(b, err)
+				defer st.Close()
+				sts = append(sts, st)
+			}
+			for b.Loop() {
+				var newContacts int64
+				if err := sts[0].QueryRowContext(ctx, args[0]...).Scan(&newContacts); err != nil || newContacts == 0 {
+					b.Fatal(err)
+				}
+				for _, i := range []int{1, 2} {
+					scanRows(b, sts[i], args[i], func(rows *sql.Rows) error {
+						var currency string
+						var n, amount int64
+						return rows.Scan(&currency, &n, &amount)
+					})
+				}
+				var lost, sent, opened, open, overdue, solved int64
+				for i, dest := range [][]any{3: {&lost}, 4: {&sent, &opened}, 5: {&open, &overdue}, 6: {&solved}} {
+					if i < 3 {
+						continue
+					}
+					if err := sts[i].QueryRowContext(ctx, args[i]...).Scan(dest...); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	})
+}
