@@ -115,9 +115,10 @@ type CustomerValueOptions struct {
 }
 
 // DefaultMaxFit is the default of CustomerValueOptions.MaxFit and
-// ChurnOptions.MaxFit. A fit takes about 70 µs per contact here (5,000
-// contacts: 0.35 s), and at 50,000 contacts the parameters' standard
-// errors are already about a third of those at 5,000.
+// ChurnOptions.MaxFit. At 50,000 contacts the parameters' standard
+// errors are already about a third of those at 5,000; a larger sample
+// costs little (the BG/NBD fit of 100,000 customers takes 0.12 s here)
+// but holds the summaries of every customer fitted in memory.
 const DefaultMaxFit = 50_000
 
 // checkMaxFit validates and defaults a MaxFit option.
