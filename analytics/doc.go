@@ -6,11 +6,17 @@
 // contacts and their activities, tickets and their surveys) and writes
 // nothing: it owns no table and emits no event.
 //
-// Every report is computed in SQL on SQLite and PostgreSQL alike — sums of
-// money are exact integer sums of the stored 1/10,000 units, grouped per
-// currency, never added across currencies — and returns a typed result
-// that writes itself as CSV (WriteCSV). Go does only the final small math:
-// the attribution weights, and fitting the purchase models.
+// Every report reads its rows with SQL on SQLite and PostgreSQL alike —
+// sums of money are exact integer sums of the stored 1/10,000 units,
+// grouped per currency, never added across currencies — and returns a
+// typed result that writes itself as CSV (WriteCSV). Where SQL would need
+// a window over every row (ranks, each contact's first purchase, the
+// order of a history), one query streams the rows in an index's order
+// instead and Go does that part as they pass: RFM's quintiles, cohorts,
+// the customer summaries, the funnel and the pipelines' stage conversion.
+// At 1M contacts, 5.5M activities and 200k deals that took SQLite from
+// 8–19 s per report to 1–3 s (README, Performance). Go also does the
+// attribution weights and fits the purchase models.
 //
 //	c, _ := crm.Open(ctx, crm.Config{DSN: "file:crm.db"})
 //	q1 := analytics.Period{From: core.NewDate(2026, 1, 1), To: core.NewDate(2026, 4, 1)}
@@ -85,8 +91,9 @@
 //
 // # Customer value and churn
 //
-// The per-contact summary is one SQL query over the purchase activities
-// (kind "purchase" with an amount), one row per contact streamed: the
+// The per-contact summary comes from one SQL query streaming the purchase
+// activities (kind "purchase" with an amount) in contact order from the
+// contacts module's purchases index, summed per contact as they pass: the
 // number of purchases, the first and last purchase time, the sum, and the
 // sum of the repeat purchases (all but the first). Memory grows with the
 // contacts, not with their activities. Historical value is the sum.
@@ -124,9 +131,11 @@
 // # RFM
 //
 // Recency (last purchase), frequency (number of purchases) and monetary
-// value (their sum) are scored 1–5 with NTILE(5) in SQL, over the contacts
-// of each currency; ties are ranked by contact id, so equal values may
-// straddle a quintile boundary, identically on both databases. Segments
+// value (their sum) are scored 1–5 as NTILE(5) would, over the contacts
+// of each currency: SQL sums each contact's purchases, Go ranks them
+// (three NTILE windows cost SQLite ten times the sums). Ties are ranked by
+// contact id, so equal values may straddle a quintile boundary,
+// identically on both databases. Segments
 // are named from R and F by the table at SegmentOf (champions, loyal,
 // potential loyalist, new, promising, need attention, about to sleep, at
 // risk, can't lose, hibernating, lost). Scores are returned, not stored on
@@ -143,9 +152,10 @@
 // the caller's time zone (default UTC) on both databases: SQLite has no
 // time zones and PostgreSQL's would depend on the server's zone database,
 // so the month boundaries — local midnight of each 1st, from time.Date in
-// the zone, exact across daylight-saving changes — are computed in Go and
-// bound as UTC instants, and one SQL query assigns each purchase its month
-// with a CASE over them and aggregates. A period spans at most
+// the zone, exact across daylight-saving changes — are computed in Go.
+// One SQL query streams the purchases before the period's end in contact
+// order; each is placed among the boundaries as it passes, and each
+// contact's first month makes its cohort. A period spans at most
 // MaxCohortMonths months.
 //
 // # Funnel
