@@ -274,15 +274,19 @@ type rawTicket struct {
 	firstResponse, nextResponse, resolution       *rawTarget
 }
 
+// dest are the scan destinations of a row; the JSON columns are read as
+// sql.RawBytes, decoded before the next row.
 func (r *rawTicket) dest() []any {
 	return []any{&r.id, &r.number, &r.subject, &r.contact, &r.company, &r.channel, &r.status, &r.pending, &r.priority,
-		&r.category, &r.tags, &r.assignee, &r.team, &r.language, &r.product, &r.queued, &r.csat, &r.nps, &r.attrs, &r.merged, &r.policy,
-		&r.pausedSeconds, &r.pausedSince, &r.frAt, &r.frDue, &r.nrFrom, &r.nextPaused,
-		&r.nrDue, &r.resDue, &r.solved, &r.slaDue, &r.alerts, &r.suggestion, &r.created, &r.updated, &r.version}
+		&r.category, (*sql.RawBytes)(&r.tags), &r.assignee, &r.team, &r.language, &r.product, &r.queued, &r.csat, &r.nps,
+		(*sql.RawBytes)(&r.attrs), &r.merged, &r.policy, &r.pausedSeconds, &r.pausedSince, &r.frAt, &r.frDue, &r.nrFrom, &r.nextPaused,
+		&r.nrDue, &r.resDue, &r.solved, &r.slaDue, (*sql.RawBytes)(&r.alerts), (*sql.RawBytes)(&r.suggestion),
+		&r.created, &r.updated, &r.version}
 }
 
 // decode does with the row what crmkit does with it: ids parsed, times in
-// UTC, the JSON columns decoded with encoding/json, and the SLA targets
+// UTC, the JSON columns decoded with encoding/json (the empty array and
+// object, which most tickets hold, left as they are), and the SLA targets
 // with their remaining business time as of now (the clock stands still
 // while the ticket is paused).
 func (r *rawTicket) decode(hours map[core.ID]*tickets.Hours, now time.Time) error {
@@ -306,14 +310,20 @@ func (r *rawTicket) decode(hours map[core.ID]*tickets.Hours, now time.Time) erro
 	}
 	r.created, r.updated = r.created.UTC(), r.updated.UTC()
 	r.tagList, r.attrMap, r.alertMap, r.suggested = nil, nil, nil, nil
-	if err := json.Unmarshal(r.tags, &r.tagList); err != nil {
-		return err
+	if string(r.tags) != "[]" {
+		if err := json.Unmarshal(r.tags, &r.tagList); err != nil {
+			return err
+		}
 	}
-	if err := json.Unmarshal(r.attrs, &r.attrMap); err != nil {
-		return err
+	if string(r.attrs) != "{}" {
+		if err := json.Unmarshal(r.attrs, &r.attrMap); err != nil {
+			return err
+		}
 	}
-	if err := json.Unmarshal(r.alerts, &r.alertMap); err != nil {
-		return err
+	if string(r.alerts) != "{}" {
+		if err := json.Unmarshal(r.alerts, &r.alertMap); err != nil {
+			return err
+		}
 	}
 	if r.suggestion != nil {
 		if err := json.Unmarshal(r.suggestion, &r.suggested); err != nil {
