@@ -85,6 +85,10 @@ type Hours struct {
 	// totals caches the working time of the windows that start on a
 	// date: long stretches add whole days without laying them out.
 	totals map[day]time.Duration
+	// work caches the working intervals of the dates whose windows were
+	// laid out (see workOf): the first and last days of a stretch, which
+	// the due times of many tickets share. Never changed once stored.
+	work map[day][]interval
 	// sums holds running totals over a stretch of dates, so that the
 	// working time of the whole days between two times is one
 	// subtraction (see sumDays). Replaced, never changed, under mu.
@@ -133,7 +137,8 @@ func (c *Calendar) Compile() (*Hours, error) {
 // compile checks the calendar's time zone, windows, holidays, country and
 // closures, adding every problem to v.
 func (c *Calendar) compile(v *core.ValidationError) *Hours {
-	h := &Hours{fixed: map[core.Date]bool{}, years: map[int]map[core.Date]bool{}, totals: map[day]time.Duration{}}
+	h := &Hours{fixed: map[core.Date]bool{}, years: map[int]map[core.Date]bool{}, totals: map[day]time.Duration{},
+		work: map[day][]interval{}}
 	loc, err := loadLocation(c.TimeZone)
 	switch {
 	case c.TimeZone == "":
@@ -332,6 +337,26 @@ func (h *Hours) cut(out []interval, iv interval) []interval {
 	return append(out, iv)
 }
 
+// workOf returns the working intervals of the windows that start on local
+// date n (see dayIntervals), laid out once and kept: the caller must not
+// change them.
+func (h *Hours) workOf(n day) []interval {
+	h.mu.Lock()
+	ivs, ok := h.work[n]
+	h.mu.Unlock()
+	if ok {
+		return ivs
+	}
+	ivs = h.dayIntervals(nil, n)
+	h.mu.Lock()
+	if len(h.work) > 100_000 {
+		clear(h.work) // a bound on what a long-lived calendar keeps
+	}
+	h.work[n] = ivs
+	h.mu.Unlock()
+	return ivs
+}
+
 // dayTotal returns the working time of the windows that start on local
 // date d, closures cut out.
 func (h *Hours) dayTotal(d day, buf []interval) (time.Duration, []interval) {
@@ -430,8 +455,7 @@ func (h *Hours) AddBusiness(start time.Time, d time.Duration) (time.Time, error)
 				continue
 			}
 		}
-		buf = h.dayIntervals(buf[:0], n)
-		for _, iv := range buf {
+		for _, iv := range h.workOf(n) {
 			if !iv.to.After(start) {
 				continue
 			}
@@ -464,13 +488,11 @@ func (h *Hours) BusinessBetween(a, b time.Time) time.Duration {
 	if last-1 > first+1 {
 		sum += h.sumDays(first+1, last-1)
 	}
-	var buf []interval
 	for d := first - 1; d <= last; d++ {
 		if d == first+1 && d < last-1 {
 			d = last - 1 // the days between are in sum
 		}
-		buf = h.dayIntervals(buf[:0], d)
-		for _, iv := range buf {
+		for _, iv := range h.workOf(d) {
 			from, to := iv.from, iv.to
 			if from.Before(a) {
 				from = a
@@ -489,11 +511,9 @@ func (h *Hours) BusinessBetween(a, b time.Time) time.Duration {
 // Working reports whether t lies inside a working window (its start
 // included, its end not).
 func (h *Hours) Working(t time.Time) bool {
-	var buf []interval
 	today := h.localDay(t)
 	for _, d := range []day{today - 1, today} {
-		buf = h.dayIntervals(buf[:0], d)
-		for _, iv := range buf {
+		for _, iv := range h.workOf(d) {
 			if !t.Before(iv.from) && t.Before(iv.to) {
 				return true
 			}

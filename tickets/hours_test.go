@@ -207,3 +207,16 @@ func BenchmarkAddBusiness(b *testing.B) {
 		}
 	}
 }
+
+// The remaining business time of a ticket in an agent queue: now against
+// a due time eight weeks earlier (overdue), as List computes it for every
+// target of every ticket on a page.
+func BenchmarkBusinessBetween(b *testing.B) {
+	h := compile(b, berlinOffice())
+	now, due := utc("2026-03-02T10:00:00Z"), utc("2026-01-05T12:00:00Z")
+	for b.Loop() {
+		if h.BusinessBetween(now, due) >= 0 {
+			b.Fatal("not overdue")
+		}
+	}
+}

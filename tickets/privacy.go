@@ -13,7 +13,7 @@ func personalData() []store.PersonalData {
 	return []store.PersonalData{{Name: "tickets", Tables: []string{"crm_tickets", "crm_ticket_messages"},
 		Export: func(ctx context.Context, sc store.Scope, id core.ID) (any, error) {
 			tenant, _ := sc.Tenant()
-			rows, err := sc.Q().Query(ctx, `SELECT `+ticketColumns+` FROM crm_tickets t WHERE t.tenant_id = ? AND t.contact_id = ?
+			rows, err := sc.Q().Query(ctx, `SELECT `+ticketColumns(sc.Q().D)+` FROM crm_tickets t WHERE t.tenant_id = ? AND t.contact_id = ?
 				ORDER BY t.created_at, t.id`, tenant, id)
 			if err != nil {
 				return nil, err

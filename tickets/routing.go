@@ -616,7 +616,7 @@ func (r *router) drain(ctx context.Context) (int, error) {
 	q := r.tx.Q()
 	n := 0
 	for _, team := range teams {
-		rows, err := q.Query(ctx, `SELECT `+ticketColumns+` FROM crm_tickets t WHERE t.tenant_id = ? AND t.team = ?
+		rows, err := q.Query(ctx, `SELECT `+ticketColumns(q.D)+` FROM crm_tickets t WHERE t.tenant_id = ? AND t.team = ?
 			AND t.queued_at IS NOT NULL AND t.assignee_id = '' AND t.status NOT IN ('solved', 'closed')
 			ORDER BY t.queued_at, t.id LIMIT `+fmt.Sprint(maxDrain)+q.D.LockRows(), r.tenant, team)
 		if err != nil {

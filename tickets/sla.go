@@ -270,23 +270,33 @@ func (e *slaEnv) fill(ctx context.Context, t *Ticket, now time.Time) error {
 	if c.pausedSince != nil {
 		ref = *c.pausedSince
 	}
-	target := func(due, met *time.Time) *Target {
-		if due == nil {
-			return nil
-		}
-		at := ref
-		if met != nil {
-			at = *met
-		}
-		return &Target{Due: *due, MetAt: met, RemainingMinutes: int64(h.BusinessBetween(at, *due) / time.Minute), Breached: at.After(*due)}
-	}
 	resolved := c.solvedAt
 	if !t.Status.done() {
 		resolved = nil
 	}
-	t.SLA = &SLA{PolicyID: p.ID, Paused: t.Status.paused(),
-		FirstResponse: target(c.firstResponseDue, c.firstResponseAt),
-		NextResponse:  target(c.nextResponseDue, nil),
-		Resolution:    target(c.resolutionDue, resolved)}
+	// The SLA and its targets in one allocation.
+	b := &struct {
+		sla     SLA
+		targets [3]Target
+	}{sla: SLA{PolicyID: p.ID, Paused: t.Status.paused()}}
+	b.sla.FirstResponse = target(&b.targets[0], h, ref, c.firstResponseDue, c.firstResponseAt)
+	b.sla.NextResponse = target(&b.targets[1], h, ref, c.nextResponseDue, nil)
+	b.sla.Resolution = target(&b.targets[2], h, ref, c.resolutionDue, resolved)
+	t.SLA = &b.sla
 	return nil
+}
+
+// target fills x with the target due at due (nil: none) and met at met
+// (nil: not met), its remaining time measured from ref if not met, and
+// returns it (nil without due).
+func target(x *Target, h *Hours, ref time.Time, due, met *time.Time) *Target {
+	if due == nil {
+		return nil
+	}
+	at := ref
+	if met != nil {
+		at = *met
+	}
+	*x = Target{Due: *due, MetAt: met, RemainingMinutes: int64(h.BusinessBetween(at, *due) / time.Minute), Breached: at.After(*due)}
+	return x
 }

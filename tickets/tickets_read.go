@@ -107,7 +107,7 @@ func (s *Tickets) List(ctx context.Context, opts ListOptions) (_ core.Page[*Tick
 		return core.Page[*Ticket]{}, err
 	}
 	tenant, _ := s.sc.Tenant()
-	rows, err := store.ListPage(ctx, s.sc.Q(), tenant, `SELECT `+ticketColumns+` FROM crm_tickets t `, "t", plan, scanTicket)
+	rows, err := store.ListPage(ctx, s.sc.Q(), tenant, `SELECT `+ticketColumns(s.sc.Q().D)+` FROM crm_tickets t `, "t", plan, newTicketRow(true).scan)
 	if err != nil {
 		return core.Page[*Ticket]{}, store.Wrap(err, "list tickets")
 	}

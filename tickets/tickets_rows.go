@@ -6,60 +6,165 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
 // The rows of crm_tickets: their columns, read into a Ticket, inserted
 // and updated, and the tenant's ticket numbers.
 
-const ticketColumns = `t.id, t.number, t.subject, t.contact_id, t.company_id, t.channel, t.status, t.pending_until, t.priority,
-	t.category, t.tags, t.assignee_id, t.team, t.language, t.product_line, t.queued_at, t.csat, t.nps, t.attributes, t.merged_into_id, t.sla_policy_id, t.paused_seconds, t.paused_since,
-	t.first_response_at, t.first_response_due, t.next_response_from, t.next_response_paused, t.next_response_due, t.resolution_due,
-	t.solved_at, t.sla_due, t.sla_alerts, t.suggestion, t.created_at, t.updated_at, t.version`
+// ticketColumnList are the columns of a ticket row, in ticketRow's order;
+// "@" marks a time.
+var ticketColumnList = []string{"t.id", "t.number", "t.subject", "t.contact_id", "t.company_id", "t.channel", "t.status",
+	"@t.pending_until", "t.priority", "t.category", "t.tags", "t.assignee_id", "t.team", "t.language", "t.product_line",
+	"@t.queued_at", "t.csat", "t.nps", "t.attributes", "t.merged_into_id", "t.sla_policy_id", "t.paused_seconds",
+	"@t.paused_since", "@t.first_response_at", "@t.first_response_due", "@t.next_response_from", "t.next_response_paused",
+	"@t.next_response_due", "@t.resolution_due", "@t.solved_at", "@t.sla_due", "t.sla_alerts", "t.suggestion",
+	"@t.created_at", "@t.updated_at", "t.version"}
 
-func scanTicket(r store.Scanner) (*Ticket, error) {
-	var (
-		t                                    Ticket
-		contact, company, merged, policy     uuid.NullUUID
-		channel, status, priority            string
-		tags, attrs, alerts, suggestion      []byte
-		pending, pausedSince, frAt, frDue    sql.NullTime
-		queued                               sql.NullTime
-		csat, nps                            sql.NullInt64
-		nrFrom, nrDue, resDue, solved, slaDu sql.NullTime
-	)
-	c := &t.clock
-	if err := r.Scan(&t.ID, &t.Number, &t.Subject, &contact, &company, &channel, &status, &pending, &priority,
-		&t.Category, &tags, &t.AssigneeID, &t.Team, &t.Language, &t.ProductLine, &queued, &csat, &nps, &attrs, &merged, &policy, &c.pausedSeconds, &pausedSince,
-		&frAt, &frDue, &nrFrom, &c.nextResponsePaused, &nrDue, &resDue, &solved, &slaDu, &alerts, &suggestion, &t.CreatedAt, &t.UpdatedAt, &t.Version); err != nil {
+// ticketColumnsOf holds ticketColumns' answer by dialect kind.
+var ticketColumnsOf sync.Map
+
+// ticketColumns returns the select list of a ticket row of crm_tickets t
+// for d: its times as stored (dialect.StoredTime), which ticketRow
+// parses faster than the SQLite driver would.
+func ticketColumns(d *dialect.Dialect) string {
+	if s, ok := ticketColumnsOf.Load(d.Kind); ok {
+		return s.(string)
+	}
+	cols := make([]string, len(ticketColumnList))
+	for i, c := range ticketColumnList {
+		if t, ok := strings.CutPrefix(c, "@"); ok {
+			c = d.StoredTime(t)
+		}
+		cols[i] = c
+	}
+	s := strings.Join(cols, ", ")
+	ticketColumnsOf.Store(d.Kind, s)
+	return s
+}
+
+// ticketRow is a row of ticketColumns as scanned. A list scans every row
+// into one ticketRow, with its JSON columns as sql.RawBytes (decoded before
+// the next row is read), so that a row costs no allocations beyond its
+// Ticket and what it holds.
+type ticketRow struct {
+	id                                              core.ID
+	number, version                                 int64
+	subject, channel, status, priority              string
+	category, assignee, team, language, productLine string
+	contact, company, merged, policy                uuid.NullUUID
+	pending, queued, pausedSince, frAt, frDue       dialect.NullTime
+	nrFrom, nrDue, resDue, solved, slaDue           dialect.NullTime
+	csat, nps                                       sql.NullInt64
+	pausedSeconds, nextResponsePaused               int64
+	tags, attrs, alerts, suggestion                 []byte
+	created, updated                                dialect.NullTime
+
+	dest []any
+}
+
+// newTicketRow returns a ticketRow to scan into; raw scans the JSON
+// columns as sql.RawBytes (only for *sql.Rows, never a single *sql.Row).
+func newTicketRow(raw bool) *ticketRow {
+	r := &ticketRow{}
+	js := []any{&r.tags, &r.attrs, &r.alerts, &r.suggestion}
+	if raw {
+		js = []any{(*sql.RawBytes)(&r.tags), (*sql.RawBytes)(&r.attrs), (*sql.RawBytes)(&r.alerts), (*sql.RawBytes)(&r.suggestion)}
+	}
+	r.dest = []any{&r.id, &r.number, &r.subject, &r.contact, &r.company, &r.channel, &r.status, &r.pending, &r.priority,
+		&r.category, js[0], &r.assignee, &r.team, &r.language, &r.productLine, &r.queued, &r.csat, &r.nps, js[1], &r.merged, &r.policy,
+		&r.pausedSeconds, &r.pausedSince, &r.frAt, &r.frDue, &r.nrFrom, &r.nextResponsePaused, &r.nrDue, &r.resDue, &r.solved,
+		&r.slaDue, js[2], js[3], &r.created, &r.updated, &r.version}
+	return r
+}
+
+// scan reads the next row from s into a new Ticket.
+func (r *ticketRow) scan(s store.Scanner) (*Ticket, error) {
+	if err := s.Scan(r.dest...); err != nil {
 		return nil, err
 	}
-	t.ContactID, t.CompanyID, t.MergedInto, c.policyID = idOf(contact), idOf(company), idOf(merged), idOf(policy)
-	t.Channel, t.Status, t.Priority = Channel(channel), Status(status), Priority(priority)
-	t.QueuedAt = timeOf(queued)
-	t.CSAT, t.NPS = intOf(csat), intOf(nps)
-	t.PendingUntil, c.pausedSince, c.firstResponseAt, c.firstResponseDue = timeOf(pending), timeOf(pausedSince), timeOf(frAt), timeOf(frDue)
-	c.nextResponseFrom, c.nextResponseDue, c.resolutionDue, c.solvedAt, c.slaDue = timeOf(nrFrom), timeOf(nrDue), timeOf(resDue), timeOf(solved), timeOf(slaDu)
+	return r.ticket()
+}
+
+// ticketBox is a Ticket with room for the values its pointers point to,
+// so that reading a ticket is one allocation instead of one per value.
+type ticketBox struct {
+	Ticket
+	times [10]time.Time
+	ids   [4]core.ID
+	ints  [2]int
+}
+
+func (b *ticketBox) time(i int, n dialect.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	b.times[i] = n.Time.UTC()
+	return &b.times[i]
+}
+
+func (b *ticketBox) id(i int, n uuid.NullUUID) *core.ID {
+	if !n.Valid {
+		return nil
+	}
+	b.ids[i] = n.UUID
+	return &b.ids[i]
+}
+
+func (b *ticketBox) int(i int, n sql.NullInt64) *int {
+	if !n.Valid {
+		return nil
+	}
+	b.ints[i] = int(n.Int64)
+	return &b.ints[i]
+}
+
+// ticket decodes the scanned row.
+func (r *ticketRow) ticket() (*Ticket, error) {
+	b := &ticketBox{}
+	t := &b.Ticket
+	t.ID, t.Number, t.Subject, t.Version = r.id, r.number, r.subject, r.version
+	t.Channel, t.Status, t.Priority = Channel(r.channel), Status(r.status), Priority(r.priority)
+	t.Category, t.AssigneeID, t.Team, t.Language, t.ProductLine = r.category, r.assignee, r.team, r.language, r.productLine
+	t.ContactID, t.CompanyID, t.MergedInto = b.id(0, r.contact), b.id(1, r.company), b.id(2, r.merged)
+	t.CSAT, t.NPS = b.int(0, r.csat), b.int(1, r.nps)
+	t.PendingUntil, t.QueuedAt = b.time(0, r.pending), b.time(1, r.queued)
+	t.CreatedAt, t.UpdatedAt = r.created.Time.UTC(), r.updated.Time.UTC()
+	c := &t.clock
+	c.policyID = b.id(3, r.policy)
+	c.pausedSeconds, c.nextResponsePaused = r.pausedSeconds, r.nextResponsePaused
+	c.pausedSince, c.firstResponseAt, c.firstResponseDue = b.time(2, r.pausedSince), b.time(3, r.frAt), b.time(4, r.frDue)
+	c.nextResponseFrom, c.nextResponseDue, c.resolutionDue = b.time(5, r.nrFrom), b.time(6, r.nrDue), b.time(7, r.resDue)
+	c.solvedAt, c.slaDue = b.time(8, r.solved), b.time(9, r.slaDue)
 	if c.slaDue != nil && !c.slaDue.Before(noDue) {
 		c.slaDue = nil
 	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	if err := json.Unmarshal(tags, &t.Tags); err != nil {
-		return nil, fmt.Errorf("decode tags of ticket %s: %w", t.ID, err)
+	if string(r.tags) != "[]" {
+		if err := json.Unmarshal(r.tags, &t.Tags); err != nil {
+			return nil, fmt.Errorf("decode tags of ticket %s: %w", t.ID, err)
+		}
 	}
-	if err := json.Unmarshal(attrs, &t.Attributes); err != nil {
-		return nil, fmt.Errorf("decode attributes of ticket %s: %w", t.ID, err)
+	if string(r.attrs) != "{}" {
+		if err := json.Unmarshal(r.attrs, &t.Attributes); err != nil {
+			return nil, fmt.Errorf("decode attributes of ticket %s: %w", t.ID, err)
+		}
 	}
-	if err := json.Unmarshal(alerts, &c.alerts); err != nil {
-		return nil, fmt.Errorf("decode SLA alerts of ticket %s: %w", t.ID, err)
+	if string(r.alerts) != "{}" {
+		// No alerts (nil) reads as an empty map; timers add to a new one.
+		if err := json.Unmarshal(r.alerts, &c.alerts); err != nil {
+			return nil, fmt.Errorf("decode SLA alerts of ticket %s: %w", t.ID, err)
+		}
 	}
-	if suggestion != nil {
-		if err := json.Unmarshal(suggestion, &t.Suggestion); err != nil {
+	if r.suggestion != nil {
+		if err := json.Unmarshal(r.suggestion, &t.Suggestion); err != nil {
 			return nil, fmt.Errorf("decode suggestion of ticket %s: %w", t.ID, err)
 		}
 	}
@@ -69,38 +174,17 @@ func scanTicket(r store.Scanner) (*Ticket, error) {
 	if t.Attributes == nil {
 		t.Attributes = map[string]any{}
 	}
-	return &t, nil
+	return t, nil
 }
+
+// scanTicket reads one row of ticketColumns.
+func scanTicket(s store.Scanner) (*Ticket, error) { return newTicketRow(false).scan(s) }
 
 func slaDueColumn(t *time.Time) time.Time {
 	if t == nil {
 		return noDue
 	}
 	return *t
-}
-
-func intOf(n sql.NullInt64) *int {
-	if !n.Valid {
-		return nil
-	}
-	i := int(n.Int64)
-	return &i
-}
-
-func idOf(n uuid.NullUUID) *core.ID {
-	if !n.Valid {
-		return nil
-	}
-	id := core.ID(n.UUID)
-	return &id
-}
-
-func timeOf(n sql.NullTime) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := n.Time.UTC()
-	return &t
 }
 
 func getTicket(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool) (*Ticket, error) {
@@ -110,7 +194,7 @@ func getTicket(ctx context.Context, q store.Q, tenant string, id core.ID, lock b
 // getTicketWhere reads the ticket with id where extra (" AND " and a
 // condition over t, with args, or "") holds as well.
 func getTicketWhere(ctx context.Context, q store.Q, tenant string, id core.ID, lock bool, extra string, args []any) (*Ticket, error) {
-	query := `SELECT ` + ticketColumns + ` FROM crm_tickets t WHERE t.tenant_id = ? AND t.id = ?` + extra
+	query := `SELECT ` + ticketColumns(q.D) + ` FROM crm_tickets t WHERE t.tenant_id = ? AND t.id = ?` + extra
 	if lock {
 		query += q.D.LockRows()
 	}
@@ -169,4 +253,12 @@ func updateTicket(ctx context.Context, q store.Q, tenant string, t *Ticket, oldV
 		return fmt.Errorf("%w: ticket %s was changed by someone else; read it again", core.ErrConflict, t.ID)
 	}
 	return nil
+}
+
+func timeOf(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time.UTC()
+	return &t
 }

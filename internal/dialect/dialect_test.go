@@ -152,6 +152,18 @@ func TestDialectConformance(t *testing.T) {
 		run("TimeParam", func(t *testing.T, c *conformance) {
 			require.Equal(t, []int{1, 2}, c.ids(d.SecondsBetween(d.TimeParam(), "b")+" > ?", "", c.at, 0.1))
 		})
+		run("StoredTime", func(t *testing.T, c *conformance) {
+			// A time column read as stored scans into NullTime on both,
+			// as does the column itself and NULL.
+			var stored, plain, null dialect.NullTime
+			err := c.db.QueryRowContext(context.Background(), d.Rebind(`SELECT `+d.StoredTime("a")+`, a, NULL FROM dt WHERE id = ?`), 1).
+				Scan(&stored, &plain, &null)
+			require.NoError(t, err)
+			require.True(t, stored.Valid && plain.Valid)
+			require.True(t, c.at.Equal(stored.Time), "%v", stored.Time)
+			require.True(t, c.at.Equal(plain.Time), "%v", plain.Time)
+			require.False(t, null.Valid)
+		})
 		run("SecondsBetween", func(t *testing.T, c *conformance) {
 			require.InDelta(t, 90.0, *c.float(d.SecondsBetween("a", "b"), 1), 1e-3)
 			require.InDelta(t, 0.5, *c.float(d.SecondsBetween("a", "b"), 2), 1e-3)
