@@ -88,33 +88,6 @@ func finite(f float64) float64 {
 // weeks is d in weeks, the time unit of the purchase models.
 func weeks(seconds float64) float64 { return seconds / (7 * 86400) }
 
-// instant scans a time that an aggregate returns: PostgreSQL gives a
-// time.Time, SQLite the stored text (an aggregate has no declared type for
-// the driver to convert by).
-type instant struct{ t time.Time }
-
-func (i *instant) Scan(src any) error {
-	switch v := src.(type) {
-	case time.Time:
-		i.t = v.UTC()
-		return nil
-	case string:
-		return i.parse(v)
-	case []byte:
-		return i.parse(string(v))
-	}
-	return fmt.Errorf("crm: a time scanned from %T", src)
-}
-
-func (i *instant) parse(s string) error {
-	t, err := time.Parse(dialect.TimeLayout, s)
-	if err != nil {
-		return fmt.Errorf("crm: a stored time: %w", err)
-	}
-	i.t = t
-	return nil
-}
-
 // stamp is a stored time scanned for comparisons only (see
 // dialect.StoredTime): SQLite's text, unparsed, or PostgreSQL's time.
 type stamp struct {
@@ -141,9 +114,9 @@ func (s stamp) time() (time.Time, error) {
 	if s.text == "" {
 		return s.t, nil
 	}
-	i := instant{}
-	err := i.parse(s.text)
-	return i.t, err
+	var n dialect.NullTime
+	err := n.Scan(s.text)
+	return n.Time, err
 }
 
 // bounds are ascending instants that stamps are placed among.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -146,11 +147,11 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	err = store.EachRow(rows, func(r store.Scanner) error {
 		var c record
 		var currency string
-		var last instant
+		var last dialect.NullTime // an aggregate: SQLite's driver leaves it text
 		if err := r.Scan(&c.id, &currency, &c.f, &c.m, &last); err != nil {
 			return err
 		}
-		c.last = last.t.UnixMicro()
+		c.last = last.Time.UnixMicro()
 		byCurrency[currency] = append(byCurrency[currency], c)
 		n++
 		return nil
