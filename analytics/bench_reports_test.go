@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"math"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/crmkit/crmkit/analytics"
 	"github.com/crmkit/crmkit/core"
+	"github.com/crmkit/crmkit/internal/benchdata"
 	"github.com/crmkit/crmkit/internal/dialect"
 )
 
@@ -507,7 +507,7 @@ func BenchmarkCustomerValue(b *testing.B) {
 			bd.rt.QueryHook = core.QueryHookFunc(func(_ context.Context, q core.QueryInfo) { inSQL += q.Duration })
 			defer func() { bd.rt.QueryHook = nil }()
 			runtime.GC()
-			peak := watchLiveHeap()
+			peak := benchdata.WatchHeap()
 			for b.Loop() {
 				cv, err := bd.svc.CustomerValue(ctx, opts)
 				if err != nil || cv.Purchases == nil || len(cv.Customers) == 0 {
@@ -521,7 +521,7 @@ func BenchmarkCustomerValue(b *testing.B) {
 		})
 		b.Run("raw", func(b *testing.B) {
 			runtime.GC()
-			peak := watchLiveHeap()
+			peak := benchdata.WatchHeap()
 			for b.Loop() {
 				if len(rawCustomers(b, raw, args)) == 0 {
 					b.Fatal("no customers")
@@ -598,32 +598,5 @@ func checkCustomers(b *testing.B, want *analytics.CustomerValue, got []rawCustom
 			math.Abs(w.RecencyWeeks-g.span/(7*86400)) > 1e-6 || math.Abs(w.AgeWeeks-g.age/(7*86400)) > 1e-6 {
 			b.Fatalf("customer value: crmkit and raw differ at %d: %+v, %+v", i, w, g)
 		}
-	}
-}
-
-// watchLiveHeap samples the live heap every few milliseconds until the
-// returned function is called, which returns the largest sample.
-func watchLiveHeap() (stop func() uint64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-finished
-		return peak
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -741,7 +740,7 @@ func BenchmarkImport(b *testing.B) {
 		}{{"", plainRow}, {"-extid", extRow}} {
 			rowsOf := variant.rowsOf
 			b.Run(kind.name+"/crmkit"+variant.suffix, func(b *testing.B) {
-				peak := watchHeap()
+				peak := benchdata.WatchHeap()
 				defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
@@ -905,34 +904,6 @@ func benchBatch() int {
 	return 1000
 }
 
-// watchHeap samples the live heap every few milliseconds until the returned
-// function is called, which returns the largest sample.
-func watchHeap() (stop func() uint64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-finished
-		return peak
-	}
-}
-
 // Rule scoring of N contacts (CRM_BENCH_SCORE, default 1M) with five
 // activities each, in a fresh database: crmkit's Rescore (transactions of
 // 5,000 contacts) against one hand-written UPDATE computing the same scores
@@ -993,7 +964,7 @@ func BenchmarkScoreBatch(b *testing.B) {
 			return db, scoring
 		}
 		b.Run(kind.name+"/crmkit", func(b *testing.B) {
-			peak := watchHeap()
+			peak := benchdata.WatchHeap()
 			defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
