@@ -1,10 +1,13 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
@@ -293,13 +296,11 @@ func group(d *wonDeal, w []float64, name func(touch) string) (names []string, sh
 	if len(d.touches) == 0 {
 		return []string{None}, []float64{1}, []int64{0}
 	}
-	idx := map[string]int{}
 	for i, t := range d.touches {
 		n := name(t)
-		j, ok := idx[n]
-		if !ok {
+		j := slices.Index(names, n) // a deal has a few names: no map
+		if j < 0 {
 			j = len(names)
-			idx[n] = j
 			names, shares, touches = append(names, n), append(shares, 0), append(touches, 0)
 		}
 		shares[j] += w[i]
@@ -309,7 +310,7 @@ func group(d *wonDeal, w []float64, name func(touch) string) (names []string, sh
 	for i := range perm {
 		perm[i] = i
 	}
-	sort.Slice(perm, func(i, j int) bool { return names[perm[i]] < names[perm[j]] })
+	slices.SortFunc(perm, func(i, j int) int { return strings.Compare(names[i], names[j]) })
 	n2, s2, t2 := make([]string, len(perm)), make([]float64, len(perm)), make([]int64, len(perm))
 	for i, p := range perm {
 		n2[i], s2[i], t2[i] = names[p], shares[p], touches[p]
@@ -450,11 +451,11 @@ func allocate(amount int64, currency string, names []string, shares []float64) [
 	// .333333333), which would decide the tie by rounding noise: closer
 	// than the error a product of units carries, they are a tie.
 	eps := math.Max(1e-9, float64(units)*1e-14)
-	sort.SliceStable(rems, func(a, b int) bool {
-		if math.Abs(rems[a].r-rems[b].r) > eps {
-			return rems[a].r > rems[b].r
+	slices.SortStableFunc(rems, func(a, b rem) int {
+		if math.Abs(a.r-b.r) > eps {
+			return cmp.Compare(b.r, a.r)
 		}
-		return names[rems[a].i] < names[rems[b].i]
+		return strings.Compare(names[a.i], names[b.i])
 	})
 	// Floating error can leave the floors a unit off either way; the
 	// correction keeps the sum exact.
