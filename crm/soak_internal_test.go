@@ -82,8 +82,10 @@ func (s *soak) worker(g int, seed uint64) {
 	}
 	var mine []own
 	var deals []core.ID
+	// 16 hex digits: a needle of the leftover scan keeps ten or more of
+	// them after any prefix FTS5 shares with a neighbouring term.
 	token := func() string {
-		b := make([]byte, 6)
+		b := make([]byte, 8)
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
