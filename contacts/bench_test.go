@@ -398,18 +398,15 @@ func BenchmarkContactList(b *testing.B) {
 		bare, full := e.rawSelect(where), e.rawFullSelect(where)
 		var rc rawContact
 		var rf rawFull
-		ops := []struct {
-			name string
-			run  func(b *testing.B)
-		}{
-			{"crmkit", func(b *testing.B) {
+		ops := []benchdata.Op{
+			{Name: "crmkit", Run: func(b *testing.B) {
 				page, err := e.svc.List(ctx, opts)
 				if err != nil || len(page.Items) != 50 {
 					b.Fatal(err, len(page.Items))
 				}
 			}},
 			// raw: the bare query, its columns scanned as they come.
-			{"raw", func(b *testing.B) {
+			{Name: "raw", Run: func(b *testing.B) {
 				n, err := e.rawRows(ctx, bare, rc.dest(), args...)
 				if err != nil || n != 51 {
 					b.Fatal(err, n)
@@ -417,7 +414,7 @@ func BenchmarkContactList(b *testing.B) {
 			}},
 			// raw-decoded: crmkit's work by hand — every column, the JSON
 			// decoded, a value per row kept.
-			{"raw-decoded", func(b *testing.B) {
+			{Name: "raw-decoded", Run: func(b *testing.B) {
 				page := make([]rawFull, 0, 51)
 				n, err := e.rawEach(ctx, full, rf.dest(), func() error {
 					if err := rf.decode(); err != nil {
@@ -431,38 +428,7 @@ func BenchmarkContactList(b *testing.B) {
 				}
 			}},
 		}
-		for _, op := range ops {
-			b.Run(op.name, func(b *testing.B) {
-				for b.Loop() {
-					op.run(b)
-				}
-			})
-		}
-		// The three in turns, so that a load that changes during the run
-		// changes all three alike: each one's time per page and crmkit's
-		// ratio to both baselines. Each turn runs a block of pages: on
-		// PostgreSQL crmkit's pool and the baselines' connection are two
-		// server processes, and a single page per turn would measure the
-		// wake-up of an idle one as much as the query.
-		const block = 10
-		b.Run("interleaved", func(b *testing.B) {
-			var spent [3]time.Duration
-			for b.Loop() {
-				for k, op := range ops {
-					start := time.Now()
-					for range block {
-						op.run(b)
-					}
-					spent[k] += time.Since(start)
-				}
-			}
-			per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N*block) }
-			b.ReportMetric(per(spent[0]), "crmkit-µs/op")
-			b.ReportMetric(per(spent[1]), "raw-µs/op")
-			b.ReportMetric(per(spent[2]), "raw-decoded-µs/op")
-			b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "x-raw")
-			b.ReportMetric(spent[0].Seconds()/spent[2].Seconds(), "x-raw-decoded")
-		})
+		benchdata.InTurns(b, 10, ops)
 	})
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/benchdata"
 	"github.com/crmkit/crmkit/internal/dbtest"
 	"github.com/crmkit/crmkit/internal/dialect"
 	"github.com/crmkit/crmkit/tickets"
@@ -133,18 +134,15 @@ func BenchmarkQueue(b *testing.B) {
 			hours := queueHours(b, c)
 			now := utc("2026-03-02T10:00:00Z")
 
-			ops := []struct {
-				name string
-				run  func(b *testing.B)
-			}{
-				{"crmkit", func(b *testing.B) {
+			ops := []benchdata.Op{
+				{Name: "crmkit", Run: func(b *testing.B) {
 					page, err := c.Tickets.List(ctx, tickets.ListOptions{Filter: queue, Sort: "sla_due", Limit: 50})
 					if err != nil || len(page.Items) != 50 || page.Items[0].SLA == nil {
 						b.Fatal(err)
 					}
 				}},
 				// raw: the bare query, its columns scanned as they come.
-				{"raw", func(b *testing.B) {
+				{Name: "raw", Run: func(b *testing.B) {
 					rows, err := bare.QueryContext(ctx, "default", "team-3", "open")
 					if err != nil {
 						b.Fatal(err)
@@ -169,7 +167,7 @@ func BenchmarkQueue(b *testing.B) {
 				// the decoder crmkit uses, each ticket's remaining business
 				// time from its policy's compiled calendar, a value per
 				// row kept.
-				{"raw-decoded", func(b *testing.B) {
+				{Name: "raw-decoded", Run: func(b *testing.B) {
 					rows, err := full.QueryContext(ctx, "default", "team-3", "open")
 					if err != nil {
 						b.Fatal(err)
@@ -190,36 +188,7 @@ func BenchmarkQueue(b *testing.B) {
 					}
 				}},
 			}
-			for _, op := range ops {
-				b.Run(op.name, func(b *testing.B) {
-					for b.Loop() {
-						op.run(b)
-					}
-				})
-			}
-			// The three in turns, so that a load that changes during the
-			// run changes all three alike: each one's time per page and
-			// crmkit's ratio to both baselines. Each turn runs a block of
-			// pages, as the contacts list's interleaved benchmark does.
-			const block = 10
-			b.Run("interleaved", func(b *testing.B) {
-				var spent [3]time.Duration
-				for b.Loop() {
-					for k, op := range ops {
-						start := time.Now()
-						for range block {
-							op.run(b)
-						}
-						spent[k] += time.Since(start)
-					}
-				}
-				per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N*block) }
-				b.ReportMetric(per(spent[0]), "crmkit-µs/op")
-				b.ReportMetric(per(spent[1]), "raw-µs/op")
-				b.ReportMetric(per(spent[2]), "raw-decoded-µs/op")
-				b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "x-raw")
-				b.ReportMetric(spent[0].Seconds()/spent[2].Seconds(), "x-raw-decoded")
-			})
+			benchdata.InTurns(b, 10, ops)
 		})
 	}
 }
