@@ -35,11 +35,16 @@ var benchQuarter = analytics.Period{From: core.NewDate(2026, 4, 1), To: core.Dat
 // prepareFor prepares the SQLite or the PostgreSQL text of a statement.
 func prepareFor(b *testing.B, bd *bundle, pg bool, sqlite, postgres string) *sql.Stmt {
 	b.Helper()
-	q := sqlite
 	if pg {
-		q = postgres
+		return prepare(b, bd, postgres)
 	}
-	st, err := bd.db.DB.Prepare(q)
+	return prepare(b, bd, sqlite)
+}
+
+// prepare prepares query on the benchmark's database until b ends.
+func prepare(b *testing.B, bd *bundle, query string) *sql.Stmt {
+	b.Helper()
+	st, err := bd.db.DB.Prepare(query)
 	require.NoError(b, err)
 	b.Cleanup(func() { st.Close() })
 	return st

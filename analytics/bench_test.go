@@ -104,9 +104,7 @@ func BenchmarkRFM(b *testing.B) {
 				query = strings.Replace(rebindDollar(query), "SUM(amount)", "SUM(amount)::bigint", 1)
 				end = benchEnd
 			}
-			st, err := bd.db.DB.PrepareContext(ctx, query)
-			require.NoError(b, err)
-			defer st.Close()
+			st := prepare(b, bd, query)
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, "default", end)
 				if err != nil {
@@ -194,9 +192,7 @@ func BenchmarkRFM(b *testing.B) {
 				ORDER BY s.currency, s.contact_id`
 				end = benchEnd
 			}
-			st, err := bd.db.DB.PrepareContext(ctx, query)
-			require.NoError(b, err)
-			defer st.Close()
+			st := prepare(b, bd, query)
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, end, "default")
 				if err != nil {
@@ -271,10 +267,7 @@ func BenchmarkWinRate(b *testing.B) {
 			}
 			var sts [3]*sql.Stmt
 			for i, q := range []string{stagesQ, historyQ, deals} {
-				st, err := bd.db.DB.PrepareContext(ctx, q)
-				require.NoError(b, err)
-				defer st.Close()
-				sts[i] = st
+				sts[i] = prepare(b, bd, q)
 			}
 			type stage struct {
 				pipeline               string
@@ -391,12 +384,8 @@ func BenchmarkWinRate(b *testing.B) {
 				stages = rebindDollar(stages)
 				from, to = period.From.Time(), period.To.Time()
 			}
-			dst, err := bd.db.DB.PrepareContext(ctx, deals)
-			require.NoError(b, err)
-			defer dst.Close()
-			sst, err := bd.db.DB.PrepareContext(ctx, stages)
-			require.NoError(b, err)
-			defer sst.Close()
+			dst := prepare(b, bd, deals)
+			sst := prepare(b, bd, stages)
 			for b.Loop() {
 				n := scanRows(b, sst, []any{"default", from, from, to, "default"}, func(rows *sql.Rows) error {
 					var pid, pname, sid, sname, kind string
@@ -486,9 +475,7 @@ func BenchmarkCohorts(b *testing.B) {
 				query = strings.Replace(rebindDollar(query), "occurred_at || ''", "occurred_at", 1)
 				end = bounds[len(bounds)-1]
 			}
-			st, err := bd.db.DB.PrepareContext(ctx, query)
-			require.NoError(b, err)
-			defer st.Close()
+			st := prepare(b, bd, query)
 			months := len(bounds) - 1
 			type purchase struct {
 				month    int
@@ -589,9 +576,7 @@ func BenchmarkCohorts(b *testing.B) {
 				query = strings.Replace(query, "SUM(p.amount)", "SUM(p.amount)::bigint", 1)
 				query = rebindDollar(query)
 			}
-			st, err := bd.db.DB.PrepareContext(ctx, query)
-			require.NoError(b, err)
-			defer st.Close()
+			st := prepare(b, bd, query)
 			args := append(append(bounds, "default"), bounds[len(bounds)-1])
 			type cell struct {
 				c, n, active, amount int64
@@ -647,10 +632,7 @@ func BenchmarkDashboard(b *testing.B) {
 				if pg {
 					q = strings.ReplaceAll(rebindDollar(q), "SUM(amount), 0)", "SUM(amount), 0)::bigint")
 				}
-				st, err := bd.db.DB.PrepareContext(ctx, q)
-				require.NoError(b, err)
-				defer st.Close()
-				sts = append(sts, st)
+				sts = append(sts, prepare(b, bd, q))
 			}
 			for b.Loop() {
 				var newContacts int64
