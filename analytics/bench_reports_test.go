@@ -79,19 +79,23 @@ func BenchmarkFunnel(b *testing.B) {
 		require.NoError(b, err)
 		checkFunnel(b, want.Stages, raw.run(b))
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				f, err := bd.svc.Funnel(ctx, analytics.FunnelOptions{Period: benchQuarter})
 				if err != nil || f.Stages[0].Entered+f.Stages[1].Entered == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		b.Run("raw", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				if f := raw.run(b); f[0].Entered+f[1].Entered == 0 {
 					b.Fatal("no entries")
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }
@@ -272,19 +276,23 @@ func BenchmarkAttribution(b *testing.B) {
 		require.NoError(b, err)
 		checkAttribution(b, want, raw.run(b))
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				a, err := bd.svc.Attribution(ctx, opts)
 				if err != nil || a.Deals == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		b.Run("raw", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				if a := raw.run(b); a.deals == 0 {
 					b.Fatal("no deals")
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }
@@ -513,12 +521,14 @@ func BenchmarkCustomerValue(b *testing.B) {
 			defer func() { bd.rt.QueryHook = nil }()
 			runtime.GC()
 			peak := benchdata.WatchHeap()
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				cv, err := bd.svc.CustomerValue(ctx, opts)
 				if err != nil || cv.Purchases == nil || len(cv.Customers) == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 			b.ReportMetric(inSQL.Seconds()*1000/float64(b.N), "sql-first-row-ms/op")
 			b.ReportMetric(float64(len(want.Customers)), "customers")
@@ -527,11 +537,13 @@ func BenchmarkCustomerValue(b *testing.B) {
 		b.Run("raw", func(b *testing.B) {
 			runtime.GC()
 			peak := benchdata.WatchHeap()
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				if len(rawCustomers(b, raw, args)) == 0 {
 					b.Fatal("no customers")
 				}
 			}
+			cpu.Report(b)
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 		})
 	})

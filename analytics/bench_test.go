@@ -86,12 +86,14 @@ func BenchmarkRFM(b *testing.B) {
 	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
 		ctx := context.Background()
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				r, err := bd.svc.RFM(ctx, analytics.RFMOptions{Period: analytics.Period{To: core.DateOf(benchEnd)}})
 				if err != nil || len(r.Customers) == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		// The same work by hand: each contact's purchases summed in SQL,
 		// ranked in Go.
@@ -105,6 +107,7 @@ func BenchmarkRFM(b *testing.B) {
 				end = benchEnd
 			}
 			st := prepare(b, bd, query)
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, "default", end)
 				if err != nil {
@@ -169,6 +172,7 @@ func BenchmarkRFM(b *testing.B) {
 					b.Fatal("no rows")
 				}
 			}
+			cpu.Report(b)
 		})
 		// What one writes first: NTILE windows in SQL.
 		b.Run("raw-ntile", func(b *testing.B) {
@@ -193,6 +197,7 @@ func BenchmarkRFM(b *testing.B) {
 				end = benchEnd
 			}
 			st := prepare(b, bd, query)
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, end, "default")
 				if err != nil {
@@ -211,6 +216,7 @@ func BenchmarkRFM(b *testing.B) {
 				}
 				rows.Close()
 			}
+			cpu.Report(b)
 		})
 	})
 }
@@ -228,12 +234,14 @@ func BenchmarkWinRate(b *testing.B) {
 	benchDBs(b, func(b *testing.B, bd *bundle, pg bool) {
 		ctx := context.Background()
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				r, err := bd.svc.Pipelines(ctx, analytics.PipelineOptions{Period: period})
 				if err != nil || len(r.Pipelines) == 0 || r.Pipelines[0].Won == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		// The same work by hand: the stages, each deal's history since the
 		// period's start streamed in deal order and walked from its last
@@ -276,6 +284,7 @@ func BenchmarkWinRate(b *testing.B) {
 				entered, advanced      int64
 				seenDeal, advancedDeal int
 			}
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				stages := map[string]*stage{}
 				scanRows(b, sts[0], []any{"default"}, func(rows *sql.Rows) error {
@@ -347,6 +356,7 @@ func BenchmarkWinRate(b *testing.B) {
 					b.Fatal("no rows")
 				}
 			}
+			cpu.Report(b)
 		})
 		// What one writes first: the conversion by a window over each
 		// deal's history in SQL.
@@ -386,6 +396,7 @@ func BenchmarkWinRate(b *testing.B) {
 			}
 			dst := prepare(b, bd, deals)
 			sst := prepare(b, bd, stages)
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				n := scanRows(b, sst, []any{"default", from, from, to, "default"}, func(rows *sql.Rows) error {
 					var pid, pname, sid, sname, kind string
@@ -403,6 +414,7 @@ func BenchmarkWinRate(b *testing.B) {
 					b.Fatal("no rows")
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }
@@ -449,12 +461,14 @@ func BenchmarkCohorts(b *testing.B) {
 		require.NoError(b, err)
 		p := analytics.Period{From: core.NewDate(2024, 7, 1), To: core.NewDate(2026, 7, 1)}
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				c, err := bd.svc.Cohorts(ctx, analytics.CohortOptions{Period: p, Location: ny})
 				if err != nil || len(c.Cohorts) == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		// The same work by hand: the purchases streamed in contact order,
 		// placed among the month bounds in Go.
@@ -482,6 +496,7 @@ func BenchmarkCohorts(b *testing.B) {
 				currency string
 				amount   int64
 			}
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				active := make([][]int64, months)
 				revenue := make([]map[string][]int64, months)
@@ -545,6 +560,7 @@ func BenchmarkCohorts(b *testing.B) {
 					b.Fatal("no cohort")
 				}
 			}
+			cpu.Report(b)
 		})
 		// What one writes first: the months by a CASE in SQL, the first
 		// month per contact joined back.
@@ -582,6 +598,7 @@ func BenchmarkCohorts(b *testing.B) {
 				c, n, active, amount int64
 				currency             string
 			}
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				var out []cell
 				n := scanRows(b, st, args, func(rows *sql.Rows) error {
@@ -594,6 +611,7 @@ func BenchmarkCohorts(b *testing.B) {
 					b.Fatal("no rows")
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }
@@ -606,12 +624,14 @@ func BenchmarkDashboard(b *testing.B) {
 		ctx := context.Background()
 		opts := analytics.DashboardOptions{Period: benchQuarter}
 		b.Run("crmkit", func(b *testing.B) {
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				d, err := bd.svc.Dashboard(ctx, opts)
 				if err != nil || d.NewContacts == 0 {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 		b.Run("raw", func(b *testing.B) {
 			queries := []string{
@@ -634,6 +654,7 @@ func BenchmarkDashboard(b *testing.B) {
 				}
 				sts = append(sts, prepare(b, bd, q))
 			}
+			cpu := benchdata.StartCPU()
 			for b.Loop() {
 				var newContacts int64
 				if err := sts[0].QueryRowContext(ctx, args[0]...).Scan(&newContacts); err != nil || newContacts == 0 {
@@ -656,6 +677,7 @@ func BenchmarkDashboard(b *testing.B) {
 					}
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }
