@@ -66,9 +66,10 @@ type CohortRevenue struct {
 //
 // Months are calendar months in o.Location, on both databases: the
 // boundaries are local midnight of each 1st, computed with time.Date, so
-// exact across daylight-saving changes and any offset. One query streams
-// the purchases before the period's end in contact order, from the
-// purchases index alone; each contact's purchases are placed among the
+// exact across daylight-saving changes and any offset. The purchases
+// before the period's end stream in contact order from the purchases
+// index alone, one query per range of contacts, the ranges read side by
+// side (see the package doc); each contact's purchases are placed among the
 // boundaries here. The same in SQL — each purchase's month by a CASE over
 // the bounds, the first month per contact joined back — took SQLite 17 s
 // at 1M contacts and 1.4M purchases, and PostgreSQL 3.5 s.

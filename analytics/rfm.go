@@ -90,7 +90,8 @@ type RFMRow struct {
 // RFM scores every purchasing contact by quintiles of recency (last
 // purchase), frequency (purchases) and monetary value (their sum) over the
 // contacts of each currency (money of different currencies is not ranked
-// together). One SQL query sums each contact's purchases; the quintiles
+// together). SQL sums each contact's purchases (one query per range of
+// contacts, the ranges read side by side: see the package doc); the quintiles
 // are NTILE(5)'s, computed here: the ranked contacts are split into five
 // groups whose sizes differ by at most one, the larger groups first, and
 // contacts with equal values are ranked by contact id, so ties at a
