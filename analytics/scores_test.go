@@ -16,6 +16,7 @@ import (
 	"github.com/crmkit/crmkit/contacts"
 	"github.com/crmkit/crmkit/core"
 	"github.com/crmkit/crmkit/filter"
+	"github.com/crmkit/crmkit/internal/module"
 	"github.com/crmkit/crmkit/internal/store"
 )
 
@@ -287,5 +288,33 @@ func TestStoreScoresAccess(t *testing.T) {
 		n, err := o.c.Contacts.Count(context.Background(), filter.Exists("rfm_segment"))
 		require.NoError(t, err)
 		require.Equal(t, int64(2), n)
+	})
+}
+
+// The module declares the daily refresh, for every tenant with contacts;
+// a run stores the scores of the tenant it is given.
+func TestPeriodicRefreshStoresScores(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b *bundle) {
+		var refresh *module.Periodic
+		for _, p := range analytics.Module.Declare().Periodic {
+			if p.Name == analytics.PeriodicStoreScores {
+				refresh = &p
+			}
+		}
+		require.NotNil(t, refresh)
+		require.Equal(t, 24*time.Hour, refresh.Every)
+		require.Equal(t, "crm_contacts", refresh.Table)
+		d := randomData(t, b, rand.New(rand.NewPCG(91, 92)), 40, 0)
+		b.load(t, d)
+		require.NoError(t, refresh.Run(context.Background(), b.sc))
+		rfm, err := b.svc.RFM(context.Background(), analytics.RFMOptions{})
+		require.NoError(t, err)
+		require.NotEmpty(t, rfm.Customers)
+		stored := storedScores(t, b.sc, d)
+		for _, r := range rfm.Customers {
+			require.NotNil(t, stored[r.ContactID])
+			require.Equal(t, string(r.Segment), stored[r.ContactID].Segment)
+		}
 	})
 }
