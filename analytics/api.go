@@ -19,6 +19,7 @@ type AnalyticsAPI interface {
 	Pipelines(ctx context.Context, o PipelineOptions) (*PipelineReport, error)
 	RFM(ctx context.Context, o RFMOptions) (*RFM, error)
 	ServiceLevels(ctx context.Context, o ServiceOptions) (*ServiceReport, error)
+	StoreScores(ctx context.Context, o StoreScoresOptions) (*StoredScores, error)
 }
 
 // The services satisfy their interfaces.

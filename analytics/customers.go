@@ -23,6 +23,19 @@ type purchaser struct {
 	// end of observation, from the last to the end.
 	span, age, since float64
 	total, repeat    int64 // storage units: all purchases, all but the first
+	last             int64 // the last purchase, in Unix microseconds (StoreScores ranks by it)
+}
+
+// daysSince is the time from p's last purchase to the end, in days.
+func (p purchaser) daysSince() float64 { return finite(p.since / 86400) }
+
+// meanGap is the mean time between p's consecutive purchases in days, 0
+// with one purchase.
+func (p purchaser) meanGap() float64 {
+	if p.count < 2 {
+		return 0
+	}
+	return finite(p.span / 86400 / float64(p.count-1))
 }
 
 // summary is p in the BG/NBD model's terms (weeks).
@@ -70,6 +83,7 @@ func (s *Service) eachPurchaser(ctx context.Context, g *guard, tenant string, fr
 			return err
 		}
 		cur.span, cur.age, cur.since = l.Sub(f).Seconds(), end.Sub(f).Seconds(), end.Sub(l).Seconds()
+		cur.last = l.UnixMicro()
 		cur.repeat = cur.total - firstAmount
 		return fn(cur)
 	}
@@ -319,6 +333,23 @@ type ChurnOptions struct {
 	MaxFit int
 }
 
+// checkOverdueFactor validates and defaults an OverdueFactor option.
+func checkOverdueFactor(v *core.ValidationError, f *float64) {
+	switch {
+	case *f < 0 || math.IsNaN(*f) || math.IsInf(*f, 0):
+		v.Add("overdue_factor", "must be a positive number")
+	case *f == 0:
+		*f = DefaultOverdueFactor
+	}
+}
+
+// overdue reports whether a contact whose last purchase was daysSince
+// days ago, after a mean gap of meanGap days between purchases, is
+// overdue under factor (Churn's rule; meanGap is 0 with one purchase).
+func overdue(purchases int64, daysSince, meanGap, factor float64) bool {
+	return purchases > 1 && daysSince > meanGap*factor
+}
+
 // Churn is every purchasing contact's churn risk.
 type Churn struct {
 	AsOf          time.Time `json:"as_of"`
@@ -365,12 +396,7 @@ func (s *Service) Churn(ctx context.Context, o ChurnOptions) (_ *Churn, err erro
 	}
 	v := &core.ValidationError{}
 	o.Period.checkOptional(v)
-	switch {
-	case o.OverdueFactor < 0 || math.IsNaN(o.OverdueFactor) || math.IsInf(o.OverdueFactor, 0):
-		v.Add("overdue_factor", "must be a positive number")
-	case o.OverdueFactor == 0:
-		o.OverdueFactor = DefaultOverdueFactor
-	}
+	checkOverdueFactor(v, &o.OverdueFactor)
 	checkMaxFit(v, &o.MaxFit)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -388,11 +414,8 @@ func (s *Service) Churn(ctx context.Context, o ChurnOptions) (_ *Churn, err erro
 	bg := fitPurchases(sample(ps, o.MaxFit))
 	out.Purchases = bg
 	for _, p := range ps {
-		row := ChurnRow{ContactID: p.contactID, Purchases: p.count, DaysSinceLast: finite(p.since / 86400)}
-		if p.count > 1 {
-			row.MeanGapDays = finite(p.span / 86400 / float64(p.count-1))
-			row.Overdue = row.DaysSinceLast > row.MeanGapDays*o.OverdueFactor
-		}
+		row := ChurnRow{ContactID: p.contactID, Purchases: p.count, DaysSinceLast: p.daysSince(), MeanGapDays: p.meanGap()}
+		row.Overdue = overdue(p.count, row.DaysSinceLast, row.MeanGapDays, o.OverdueFactor)
 		if bg != nil {
 			row.PAlive = finite(bg.pAlive(p.summary()))
 		}

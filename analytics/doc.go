@@ -4,7 +4,9 @@
 // desk's KPIs and the accuracy of sales forecasts. It reads the other
 // modules' tables (deals and their stage history, forecast snapshots,
 // contacts and their activities, tickets and their surveys) and writes
-// nothing: it owns no table and emits no event.
+// no table: it owns none and emits no event. The one thing it keeps, the
+// customer scores StoreScores puts on the contacts, is written by the
+// contacts module (contacts.Scoring.SetCustomerScores).
 //
 // Every report reads its rows with SQL on SQLite and PostgreSQL alike —
 // sums of money are exact integer sums of the stored 1/10,000 units,
@@ -27,6 +29,7 @@
 //	credit, _ := c.Analytics.Attribution(ctx, analytics.AttributionOptions{Period: q1, Model: analytics.WShaped})
 //	value, _ := c.Analytics.CustomerValue(ctx, analytics.CustomerValueOptions{Horizon: 365 * 24 * time.Hour})
 //	segments, _ := c.Analytics.RFM(ctx, analytics.RFMOptions{})
+//	_, _ = c.Analytics.StoreScores(ctx, analytics.StoreScoresOptions{}) // then filter contacts by "rfm_segment"
 //	berlin, _ := time.LoadLocation("Europe/Berlin")
 //	cohorts, _ := c.Analytics.Cohorts(ctx, analytics.CohortOptions{Period: q1, Location: berlin})
 //	desk, _ := c.Analytics.ServiceLevels(ctx, analytics.ServiceOptions{Period: q1, Location: berlin, By: analytics.ByTeam})
@@ -37,9 +40,9 @@
 //
 // A Period is days [From, To), core.Date as pipeline's forecasts take
 // them. Pipelines, Attribution, Cohorts, Funnel, Dashboard,
-// ServiceLevels and ForecastAccuracy need both ends; CustomerValue,
-// RFM and Churn take an optional From (zero: all history) and an optional
-// To, the end of observation (zero: now). Bad input is core.ErrInvalid
+// ServiceLevels and ForecastAccuracy need both ends; CustomerValue, RFM,
+// Churn and StoreScores take an optional From (zero: all history) and an
+// optional To, the end of observation (zero: now). Bad input is core.ErrInvalid
 // with every problem listed (*core.ValidationError): a period ending
 // before it starts, a negative half-life or overdue factor, a horizon that
 // is not positive, an unknown model, breakdown or interval. An unknown
@@ -141,9 +144,38 @@
 // identically on both databases. Segments
 // are named from R and F by the table at SegmentOf (champions, loyal,
 // potential loyalist, new, promising, need attention, about to sleep, at
-// risk, can't lose, hibernating, lost). Scores are returned, not stored on
-// the contact: storing them would need a column of the contacts module and
-// a migration.
+// risk, can't lose, hibernating, lost). RFM returns the scores;
+// StoreScores stores them on the contacts (below).
+//
+// # Stored scores
+//
+// StoreScores computes every purchasing contact's R, F, M, segment,
+// P(alive) and overdue flag and stores them on the contact through the
+// contacts module (contacts.Facts.Customer), where lists, segments and
+// rule conditions filter by them: "rfm_segment" = "at_risk",
+// "churn_overdue" = true, "p_alive" < 0.3, "rfm_r", "rfm_f", "rfm_m",
+// "customer_scored_at". The values are RFM's and Churn's for the same
+// options (a test holds them equal on both databases, P(alive) to the
+// bit), computed from one stream of the purchases — the customer summary
+// query — rather than those reports' two queries, so that both parts see
+// one state of the data and one end of observation, and a million
+// customers need about half the memory. Where Churn reports P(alive) 0
+// because the data determine no fit, the stored P(alive) is unknown
+// (nil), which no "p_alive" condition selects. Each call replaces the
+// tenant's stored scores in one transaction: contacts without a
+// purchase in the period any more lose theirs; restricted contacts keep
+// theirs; erased contacts — ranked with the others, as in the reports —
+// get none (see the contacts package). A contact with purchases in
+// several currencies (which the contacts module refuses) takes its first
+// currency's scores.
+//
+// The workers refresh the stored scores daily for every tenant with
+// contacts (periodic work PeriodicStoreScores, "customer_scores"; set
+// crm.Config.Periodic["customer_scores"] to another interval, or to a
+// negative one to turn it off and call StoreScores yourself). A refresh
+// reads every purchase and rewrites every customer's row, about what
+// RFM and Churn cost together, at a quiet hour: on SQLite other writers
+// wait for the write (statements of 512 contacts in one transaction).
 //
 // # Cohorts
 //
@@ -307,7 +339,8 @@
 //
 // With an actor in the context (core.WithActor) every report — Pipelines,
 // Attribution, CustomerValue, Churn, RFM, Cohorts, Funnel, Dashboard,
-// Campaigns, ServiceLevels and ForecastAccuracy — needs "analytics" read (package access; no actor is the
+// Campaigns, ServiceLevels and ForecastAccuracy — and StoreScores need
+// "analytics" read (package access; no actor is the
 // host's own trusted code, which sees everything, as before roles
 // existed). Without it the report is core.ErrForbidden, written to the
 // audit log through store.Runtime.Audit: action AuditDenied
@@ -329,7 +362,10 @@
 //     Dashboard's new contacts, the Funnel, and the purchases (activities
 //     of a contact) that CustomerValue, Churn, RFM, Cohorts and the
 //     Campaigns report's revenue sum. The models and the RFM quintiles are
-//     fitted and ranked over the contacts the actor sees.
+//     fitted and ranked over the contacts the actor sees. StoreScores
+//     ranks them so too, but stores for an actor only when they see
+//     every contact and may update contacts (the contacts module's
+//     check, made once the scores are computed): else ErrForbidden.
 //   - tickets by the condition the tickets module writes for them
 //     (tickets.Module.Narrow, the one its own lists and Count apply): the
 //     tickets assigned to the actor (own); with team visibility those

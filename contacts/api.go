@@ -92,6 +92,7 @@ type ScoringAPI interface {
 	Model(ctx context.Context) (*ScoringModel, error)
 	Rescore(ctx context.Context) (ScoreResult, error)
 	ScoreContact(ctx context.Context, id core.ID) (*Contact, error)
+	SetCustomerScores(ctx context.Context, asOf time.Time, scores []CustomerScore) (CustomerScoresResult, error)
 	SetModel(ctx context.Context, version int64, m ScoringModel) (*ScoringModel, error)
 	SetPredictedScores(ctx context.Context, scores []PredictedScore) error
 }

@@ -253,6 +253,12 @@ type rawFull struct {
 	predicted  sql.NullInt64
 	restricted bool
 	importID   sql.NullString
+	// The stored customer scores.
+	rfmR, rfmF, rfmM sql.NullInt64
+	segment          string
+	pAlive           sql.NullFloat64
+	overdue          sql.NullBool
+	customerAt       sql.NullTime
 
 	uid, companyID, importUID uuid.UUID
 	tagList                   []string
@@ -264,7 +270,8 @@ func (r *rawFull) dest() []any {
 	return []any{&r.id, &r.email, &r.phone, &r.first, &r.last, &r.company, &r.stage, &r.owner,
 		&r.tags, &r.attrs, &r.created, &r.updated, &r.version,
 		&r.lastActivity, &r.buys, &r.total, &r.currency, &r.firstBuy, &r.lastBuy,
-		&r.score, &r.scoredAt, &r.predicted, &r.restricted, &r.importID, &r.ext}
+		&r.score, &r.scoredAt, &r.predicted, &r.restricted, &r.importID,
+		&r.rfmR, &r.rfmF, &r.rfmM, &r.segment, &r.pAlive, &r.overdue, &r.customerAt, &r.ext}
 }
 
 // decode does with the row what crmkit does with it.
@@ -300,9 +307,10 @@ func (r *rawFull) decode() error {
 
 // rawFullSelect is rawSelect with every column crmkit reads.
 func (e *benchEnv) rawFullSelect(where string) string {
-	more := "c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id,"
+	const scores = " c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_segment, c.p_alive, c.churn_overdue, c.customer_scored_at,"
+	more := "c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id," + scores
 	if e.ph("?") != "?" {
-		more = "c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id::text,"
+		more = "c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id::text," + scores
 	}
 	return strings.Replace(e.rawSelect(where), "c.last_purchase_at,", "c.last_purchase_at, "+more, 1)
 }

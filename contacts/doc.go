@@ -24,6 +24,13 @@
 //     rescores its contact; Rescore recomputes all in SQL, 5,000 contacts
 //     per transaction. The score is a fact: filterable and sortable
 //     ("score").
+//   - Customer scores (c.Scoring.SetCustomerScores, written by
+//     c.Analytics.StoreScores and its nightly refresh): each purchasing
+//     contact's RFM quintiles, RFM segment, P(alive) and whether they are
+//     overdue, stored as Facts.Customer and filterable like the other
+//     facts ("rfm_segment" = "at_risk", "churn_overdue" = true, "p_alive"
+//     < 0.3 — sortable —, "rfm_r", "rfm_f", "rfm_m", "customer_scored_at"),
+//     in lists, segments and rule conditions.
 //   - Dedupe and merge: FindDuplicates proposes groups with a score and the
 //     reasons; Merge folds contacts into one in a transaction, and later
 //     modules re-point their rows in their OnContactMerge hook.
@@ -82,6 +89,26 @@
 //   - Lead scoring lives here, not in the pipeline package: it reads and
 //     writes contacts and activities only. Stages only advance by score;
 //     attribute changes count at the next Rescore (or ScoreContact).
+//   - Customer scores are computed by analytics (floor 5) and stored here,
+//     by the module that owns crm_contacts. SetCustomerScores replaces the
+//     tenant's whole set in one transaction (statements of 512 contacts):
+//     the contacts given get theirs, every other loses its own, so a
+//     contact whose purchases went keeps no stale segment. Restricted
+//     contacts keep what they had (neither written nor cleared); erased
+//     ones get none (erasure removes them and marks the row, checked by
+//     the statement that writes). No event is emitted and Version does not
+//     move, as for the other facts. The segment names live here
+//     (RFMSegments, the values "rfm_segment" accepts): analytics names
+//     the same eleven (analytics.SegmentOf) and its tests hold them
+//     equal. P(alive) is an 8-byte float on both databases, stored as
+//     the model computed it (nil when the model could not be fitted):
+//     filters compare it as Match does, and a scaled integer would have
+//     rounded it for no gain in exactness. Scores describe the data as
+//     of ScoredAt and go stale between refreshes (a merge, a new
+//     purchase).
+//   - The subject access export holds the stored scores (the contact's
+//     Facts); erasure removes them with the rest of the contact's
+//     profile.
 //   - Money fields filter and sort as "attributes.<key>.amount" (a number,
 //     whatever the currency) and "attributes.<key>.currency"; amounts are
 //     written in plain decimals ("1200.50", not "1.2005e3").
@@ -113,7 +140,8 @@
 // actor's, and an owner or assignee outside the actor's view is refused.
 // Operations across the whole tenant — Import, FindDuplicates,
 // DeleteActivities, Companies.Delete (which unlinks contacts),
-// Scoring.SetPredictedScores — need visibility of all contacts (Import and
+// Scoring.SetPredictedScores and SetCustomerScores (update) — need
+// visibility of all contacts (Import and
 // FindDuplicates personal data too), as an Upsert whose keys match a
 // contact the actor does not see is refused.
 //

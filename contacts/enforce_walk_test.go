@@ -235,6 +235,13 @@ func TestRecordAccessWalk(t *testing.T) {
 			}
 			_, err = w.scoring.Rescore(ctx)
 			check("Scoring.Rescore", access.Manage, err)
+			// A write over every contact: update, and seeing them all.
+			_, err = w.scoring.SetCustomerScores(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), nil)
+			if can(access.Update) && rights.hidden == "" {
+				require.NoError(t, err, "SetCustomerScores as %s", user)
+			} else {
+				require.ErrorIs(t, err, core.ErrForbidden, "SetCustomerScores as %s", user)
+			}
 			_, err = w.svc.RebuildSearchIndex(ctx)
 			check("RebuildSearchIndex", access.Manage, err)
 			_, err = w.svc.ExportCSV(ctx, io.Discard, contacts.ExportOptions{})

@@ -71,10 +71,14 @@ func personalData() []store.PersonalData {
 		// The contact row stays, anonymous, so that what refers to it
 		// (purchases, deal counts) still adds up; everything personal goes,
 		// and an erased contact is nobody's lead any more (stage other).
+		// Its stored customer scores (RFM, churn risk) are a profile of
+		// the person: they go too, and the row is marked erased so that
+		// SetCustomerScores stores none on it again.
 		Erase: func(ctx context.Context, sc store.Scope, s store.Subject) error {
 			tenant, _ := sc.Tenant()
 			if _, err := sc.Q().Exec(ctx, `UPDATE crm_contacts SET email = '', phone = '', first_name = '', last_name = '', tags = '[]',
-				attributes = '{}', lifecycle_stage = 'other', updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?`,
+				attributes = '{}', lifecycle_stage = 'other', `+clearCustomerScores+`, erased = TRUE, updated_at = ?, version = version + 1
+				WHERE tenant_id = ? AND id = ?`,
 				sc.Runtime().Now(), tenant, s.ContactID); err != nil {
 				return err
 			}

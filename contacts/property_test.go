@@ -45,6 +45,16 @@ func TestFilterSQLAgreesWithMatch(t *testing.T) {
 
 		all := listAll(t, b, filter.Expr{})
 		require.Len(t, all, 160)
+		// Two in three contacts get customer scores, some without P(alive).
+		var scores []contacts.CustomerScore
+		for _, c := range all {
+			if g.r.IntN(3) > 0 {
+				scores = append(scores, g.customerScore(c.ID))
+			}
+		}
+		_, err := contacts.Module.Scoring(b.sc).SetCustomerScores(ctx, start.Add(time.Duration(g.r.IntN(80))*24*time.Hour), scores)
+		require.NoError(t, err)
+		all = listAll(t, b, filter.Expr{})
 
 		for i := 0; i < 400; i++ {
 			f := g.expr(3)
@@ -163,6 +173,17 @@ func (g *gen) contact(i int) contacts.NewContact {
 	return c
 }
 
+// customerScore is random customer scores of contact id, from small pools.
+func (g *gen) customerScore(id core.ID) contacts.CustomerScore {
+	s := contacts.CustomerScore{ContactID: id, R: 1 + g.r.IntN(5), F: 1 + g.r.IntN(5), M: 1 + g.r.IntN(5),
+		Segment: contacts.RFMSegments[g.r.IntN(4)], Overdue: g.r.IntN(2) == 0}
+	if g.r.IntN(4) > 0 {
+		p := float64(g.r.IntN(5)) / 4
+		s.PAlive = &p
+	}
+	return s
+}
+
 func (g *gen) expr(depth int) filter.Expr {
 	if depth > 0 {
 		switch g.r.IntN(5) {
@@ -187,7 +208,8 @@ func (g *gen) exprs(depth int) []filter.Expr {
 
 func (g *gen) cond() filter.Expr {
 	strOps := []filter.Op{filter.OpEq, filter.OpNe, filter.OpLt, filter.OpLte, filter.OpGt, filter.OpGte, filter.OpContains, filter.OpPrefix}
-	switch g.r.IntN(9) {
+	numOps := strOps[:6]
+	switch g.r.IntN(10) {
 	case 0, 1: // text columns
 		field := g.pick([]string{"first_name", "last_name", "owner_id", "phone", "email"})
 		switch g.r.IntN(4) {
@@ -221,6 +243,22 @@ func (g *gen) cond() filter.Expr {
 		}
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(g.r.IntN(80*24)) * time.Hour)
 		return filter.Cond(field, ops[g.r.IntN(len(ops))], at.Format(time.RFC3339))
+	case 6: // the stored customer scores, missing for a third
+		switch g.r.IntN(7) {
+		case 0:
+			return filter.Exists(g.pick([]string{"rfm_segment", "rfm_r", "p_alive", "churn_overdue", "customer_scored_at"}))
+		case 1:
+			return filter.Eq("rfm_segment", contacts.RFMSegments[g.r.IntN(5)])
+		case 2:
+			return filter.In("rfm_segment", contacts.RFMSegments[g.r.IntN(5)], contacts.RFMSegments[g.r.IntN(5)])
+		case 3:
+			return filter.Cond(g.pick([]string{"rfm_r", "rfm_f", "rfm_m"}), numOps[g.r.IntN(len(numOps))], float64(g.r.IntN(6)))
+		case 4:
+			return filter.Cond("p_alive", numOps[g.r.IntN(len(numOps))], float64(g.r.IntN(5))/4)
+		case 5:
+			return filter.Cond("churn_overdue", []filter.Op{filter.OpEq, filter.OpNe}[g.r.IntN(2)], g.r.IntN(2) == 0)
+		}
+		return filter.WithinLast("customer_scored_at", time.Duration(1+g.r.IntN(80))*24*time.Hour)
 	case 5:
 		switch g.r.IntN(3) {
 		case 0:
@@ -238,7 +276,6 @@ func (g *gen) cond() filter.Expr {
 	case 1:
 		return filter.Cond(field, strOps[g.r.IntN(len(strOps))], g.pick(words))
 	case 2:
-		numOps := strOps[:6]
 		return filter.Cond(field, numOps[g.r.IntN(len(numOps))], float64(g.r.IntN(9)-4)/2)
 	case 3:
 		return filter.Cond(field, []filter.Op{filter.OpEq, filter.OpNe}[g.r.IntN(2)], g.r.IntN(2) == 0)

@@ -48,7 +48,8 @@ var _ repository = sqlRepository{}
 const contactColumns = `c.id, c.email, c.phone, c.first_name, c.last_name, c.company_id, c.lifecycle_stage,
 	c.owner_id, c.tags, c.attributes, c.created_at, c.updated_at, c.version,
 	c.last_activity_at, c.purchase_count, c.purchase_total, c.purchase_currency, c.first_purchase_at, c.last_purchase_at,
-	c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id`
+	c.score, c.scored_at, c.predicted_score, c.restricted, c.import_id,
+	c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_segment, c.p_alive, c.churn_overdue, c.customer_scored_at`
 
 // selectContacts is the SELECT of whole contacts, external ids included.
 func selectContacts(d *dialect.Dialect) string {
@@ -70,13 +71,16 @@ func scanContact(row scanner) (*Contact, error) {
 		scoredAt                  sql.NullTime
 		predicted                 sql.NullInt64
 		total                     int64
+		cust                      customerColumns
 	)
 	if err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.FirstName, &c.LastName, &company, &stage,
 		&c.OwnerID, &tags, &attrs, &c.CreatedAt, &c.UpdatedAt, &c.Version,
 		&lastActivity, &c.Facts.PurchaseCount, &total, &currency, &first, &last,
-		&c.Facts.Score, &scoredAt, &predicted, &c.Restricted, &importID, &ext); err != nil {
+		&c.Facts.Score, &scoredAt, &predicted, &c.Restricted, &importID,
+		&cust.r, &cust.f, &cust.m, &cust.segment, &cust.pAlive, &cust.overdue, &cust.scoredAt, &ext); err != nil {
 		return nil, err
 	}
+	c.Facts.Customer = cust.facts()
 	c.Facts.LastActivityAt = nullTime(lastActivity)
 	c.Facts.FirstPurchaseAt = nullTime(first)
 	c.Facts.LastPurchaseAt = nullTime(last)
@@ -122,6 +126,30 @@ func scanContact(row scanner) (*Contact, error) {
 		c.Attributes = map[string]any{}
 	}
 	return &c, nil
+}
+
+// customerColumns are the stored customer scores of a contact row.
+type customerColumns struct {
+	r, f, m  sql.NullInt64
+	segment  string
+	pAlive   sql.NullFloat64
+	overdue  sql.NullBool
+	scoredAt sql.NullTime
+}
+
+// facts are the scores, nil when none are stored (customer_scored_at is
+// set with them and cleared with them).
+func (c *customerColumns) facts() *CustomerFacts {
+	if !c.scoredAt.Valid {
+		return nil
+	}
+	f := &CustomerFacts{R: int(c.r.Int64), F: int(c.f.Int64), M: int(c.m.Int64), Segment: c.segment,
+		Overdue: c.overdue.Bool, ScoredAt: c.scoredAt.Time.UTC()}
+	if c.pAlive.Valid {
+		p := c.pAlive.Float64
+		f.PAlive = &p
+	}
+	return f
 }
 
 func nullTime(t sql.NullTime) *time.Time {

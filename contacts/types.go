@@ -86,7 +86,44 @@ type Facts struct {
 	// the tenant's trained lead model (pipeline.Deals.TrainLeadModel); nil
 	// until predicted.
 	PredictedScore *int64 `json:"predicted_score,omitempty"`
+	// Customer is the contact's RFM scores and churn risk as last stored
+	// (Scoring.SetCustomerScores, which analytics.Service.StoreScores and
+	// the nightly refresh call); nil when none are stored: the contact has
+	// not purchased, was not scored yet, or its scores were cleared.
+	Customer *CustomerFacts `json:"customer,omitempty"`
 }
+
+// CustomerFacts are a contact's stored RFM scores and churn risk.
+// Filterable as "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "p_alive",
+// "churn_overdue" and "customer_scored_at" (missing for a contact without
+// scores).
+type CustomerFacts struct {
+	// R, F and M are the recency, frequency and monetary quintiles, 1
+	// (longest ago, fewest, least) to 5, among the tenant's customers of
+	// the contact's currency.
+	R int `json:"r"`
+	F int `json:"f"`
+	M int `json:"m"`
+	// Segment is the named RFM segment of R and F (one of RFMSegments).
+	Segment string `json:"segment"`
+	// PAlive is the probability that the contact still buys (BG/NBD);
+	// nil when the tenant's purchases did not determine the model.
+	PAlive *float64 `json:"p_alive,omitempty"`
+	// Overdue: the contact has not purchased for longer than their usual
+	// gap between purchases allows.
+	Overdue bool `json:"overdue"`
+	// ScoredAt is the instant the scores describe: the end of the
+	// observation they were computed over.
+	ScoredAt time.Time `json:"scored_at"`
+}
+
+// RFMSegments are the names of the RFM segments, the values of
+// CustomerFacts.Segment and of the filter field "rfm_segment". They are
+// the segments analytics names (analytics.SegmentOf: champions, loyal, …,
+// lost); this package, which stores them, holds the list, and analytics'
+// tests hold its names to it.
+var RFMSegments = []string{"champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
+	"about_to_sleep", "at_risk", "cant_lose", "hibernating", "lost"}
 
 // Name is the contact's full name, "" when neither part is known.
 func (c *Contact) Name() string {
@@ -173,6 +210,15 @@ var Schema = filter.NewSchema("contact", "c.attributes",
 	filter.Field{Name: "purchase_total", Column: purchaseTotalColumn, Type: filter.Number},
 	filter.Field{Name: "first_purchase_at", Column: "c.first_purchase_at", Type: filter.Time},
 	filter.Field{Name: "last_purchase_at", Column: "c.last_purchase_at", Type: filter.Time},
+	// The stored customer scores (Facts.Customer); missing until stored.
+	filter.Field{Name: "rfm_r", Column: "c.rfm_r", Type: filter.Number},
+	filter.Field{Name: "rfm_f", Column: "c.rfm_f", Type: filter.Number},
+	filter.Field{Name: "rfm_m", Column: "c.rfm_m", Type: filter.Number},
+	filter.Field{Name: "rfm_segment", Column: "c.rfm_segment", Type: filter.Enum, Values: RFMSegments},
+	filter.Field{Name: "p_alive", Column: "c.p_alive", Type: filter.Number, Sortable: true,
+		SortColumn: "COALESCE(c.p_alive, -1)", SortDefault: float64(-1)},
+	filter.Field{Name: "churn_overdue", Column: "c.churn_overdue", Type: filter.Bool},
+	filter.Field{Name: "customer_scored_at", Column: "c.customer_scored_at", Type: filter.Time},
 )
 
 func stageNames() []string {
@@ -238,9 +284,42 @@ func (c *Contact) FilterValue(field string) any {
 		return timeOrZero(c.Facts.FirstPurchaseAt)
 	case "last_purchase_at":
 		return timeOrZero(c.Facts.LastPurchaseAt)
+	case "rfm_r", "rfm_f", "rfm_m", "p_alive", "churn_overdue", "customer_scored_at":
+		return c.Facts.Customer.filterValue(field)
+	case "rfm_segment":
+		if c.Facts.Customer == nil {
+			return ""
+		}
+		return c.Facts.Customer.Segment
 	}
 	if key, ok := cutAttr(field); ok {
 		return attrValue(c.Attributes, key)
+	}
+	return nil
+}
+
+// filterValue is the value of a customer score's filter field: nil (a
+// missing value) when f is nil or has no P(alive).
+func (f *CustomerFacts) filterValue(field string) any {
+	if f == nil {
+		return nil
+	}
+	switch field {
+	case "rfm_r":
+		return float64(f.R)
+	case "rfm_f":
+		return float64(f.F)
+	case "rfm_m":
+		return float64(f.M)
+	case "p_alive":
+		if f.PAlive == nil {
+			return nil
+		}
+		return *f.PAlive
+	case "churn_overdue":
+		return f.Overdue
+	case "customer_scored_at":
+		return f.ScoredAt
 	}
 	return nil
 }

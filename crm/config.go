@@ -124,8 +124,10 @@ type Config struct {
 	QueryHook core.QueryHook
 
 	// Periodic overrides the interval of a module's periodic work by its
-	// name (e.g. "rescore"); zero keeps the module's default, negative
-	// turns the work off. RescoreEvery is the same as Periodic["rescore"].
+	// name (e.g. "rescore"; "customer_scores", the daily refresh of the
+	// RFM and churn scores stored on contacts, analytics.StoreScores);
+	// zero keeps the module's default, negative turns the work off.
+	// RescoreEvery is the same as Periodic["rescore"].
 	Periodic map[string]time.Duration
 
 	// wallClock records that Clock is the default, so River may take the

@@ -83,11 +83,11 @@
 //
 // # Background work
 //
-// Rules, webhooks, waits and periodic work (retention, rescoring) run as
-// River jobs (see package automation). The events a rule or webhook
-// listens to become jobs in the change's own transaction, in every
-// process; Start runs workers in the processes that should do the work,
-// Stop and Close stop them. RegisterAction adds the host's own rule
-// actions. In tests, package crmtest runs the jobs that are due without
+// Rules, webhooks, waits and periodic work (retention, rescoring, the
+// stored customer scores) run as River jobs (see package automation).
+// The events a rule or webhook listens to become jobs in the change's own
+// transaction, in every process; Start runs workers in the processes that
+// should do the work, Stop and Close stop them. RegisterAction adds the
+// host's own rule actions. In tests, package crmtest runs the jobs that are due without
 // workers (its RunDue, through JobWorker), on a clock the test moves.
 package crm

@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/crmkit/crmkit/access"
+	"github.com/crmkit/crmkit/analytics"
 	"github.com/crmkit/crmkit/campaigns"
 	"github.com/crmkit/crmkit/consent"
 	"github.com/crmkit/crmkit/contacts"
@@ -60,6 +61,16 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		purchase := contacts.NewActivity{Kind: contacts.KindPurchase, Name: "order", Purchase: &contacts.Purchase{OrderID: "o-1", Total: core.MustMoney("120", "EUR")}}
 		_, err = c.Contacts.Track(ctx, contacts.ByID(p.ID), purchase)
 		require.NoError(t, err)
+		// Their RFM scores and churn risk, stored on the contact, are in
+		// the subject access export.
+		stored, err := c.Analytics.StoreScores(ctx, analytics.StoreScoresOptions{})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), stored.Stored)
+		doc, err := c.Consent.Export(ctx, p.ID)
+		require.NoError(t, err)
+		exported, err := json.Marshal(doc.Data["contact"])
+		require.NoError(t, err)
+		require.Contains(t, string(exported), `"customer":{"r":1,"f":1,"m":1,"segment":"lost"`)
 		_, err = c.Notes.Create(ctx, contacts.NewNote{ContactID: p.ID, Body: "Augusta prefers calls", AuthorID: "rep"})
 		require.NoError(t, err)
 		_, err = c.Tasks.Create(ctx, contacts.NewTask{Title: "Call Augusta Lovelace back", ContactID: &p.ID})
@@ -132,6 +143,19 @@ func TestErasureLeavesNothingPersonal(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int64(1), anon.Facts.PurchaseCount)
 		require.Empty(t, anon.Email)
+		// The stored scores went, and the next refresh, which still ranks
+		// the anonymous purchase, stores none on the erased contact.
+		require.Nil(t, anon.Facts.Customer)
+		stored, err = c.Analytics.StoreScores(ctx, analytics.StoreScoresOptions{})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), stored.Customers)
+		require.Zero(t, stored.Stored)
+		anon, err = c.Contacts.Get(ctx, p.ID)
+		require.NoError(t, err)
+		require.Nil(t, anon.Facts.Customer)
+		n, err := c.Contacts.Count(ctx, filter.Exists("rfm_segment"))
+		require.NoError(t, err)
+		require.Zero(t, n)
 
 		// An import cannot bring the address back.
 		res, err := c.Contacts.ImportCSV(ctx, strings.NewReader("email,first_name\nAUGUSTA.LOVELACE@example.com,A\nnew@example.com,N\n"), contacts.CSVImportOptions{})

@@ -188,11 +188,14 @@ func (d *Dialect) Time(t time.Time) any {
 // Types returns the column types migrations use, by token. {{TEXT}} is text
 // that is compared and sorted: on PostgreSQL it uses the "C" collation, so
 // order is byte order as in SQLite and Go, whatever the database's locale.
+// {{FLOAT}} is an 8-byte IEEE 754 number on both (PostgreSQL's REAL would
+// be 4 bytes), so a float64 is stored and compared as Go has it.
 func (d *Dialect) Types() map[string]string {
 	if d.Kind == Postgres {
-		return map[string]string{"ID": "UUID", "JSON": "JSONB", "TIME": "TIMESTAMPTZ", "BIGINT": "BIGINT", "TEXT": `TEXT COLLATE "C"`, "BOOL": "BOOLEAN"}
+		return map[string]string{"ID": "UUID", "JSON": "JSONB", "TIME": "TIMESTAMPTZ", "BIGINT": "BIGINT", "TEXT": `TEXT COLLATE "C"`, "BOOL": "BOOLEAN",
+			"FLOAT": "DOUBLE PRECISION"}
 	}
-	return map[string]string{"ID": "TEXT", "JSON": "TEXT", "TIME": "TIMESTAMP", "BIGINT": "INTEGER", "TEXT": "TEXT", "BOOL": "BOOLEAN"}
+	return map[string]string{"ID": "TEXT", "JSON": "TEXT", "TIME": "TIMESTAMP", "BIGINT": "INTEGER", "TEXT": "TEXT", "BOOL": "BOOLEAN", "FLOAT": "REAL"}
 }
 
 // JSONText is the SQL for the text value of key in JSON object column col,

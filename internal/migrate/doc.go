@@ -10,9 +10,10 @@
 // parts in several modules — the history from before each module held its
 // own, kept under the versions existing databases recorded — and the
 // parts run in the order of the module list. One file serves both databases:
-// {{ID}}, {{JSON}}, {{TIME}}, {{BIGINT}} and {{BOOL}} become the column types
-// of the database, and a statement that starts with the comment
-// "-- postgres only" or "-- sqlite only" runs on that database alone.
+// {{ID}}, {{JSON}}, {{TIME}}, {{BIGINT}}, {{BOOL}}, {{TEXT}} and {{FLOAT}}
+// become the column types of the database, and a statement that starts
+// with the comment "-- postgres only" or "-- sqlite only" runs on that
+// database alone.
 // Statements are separated by a line that ends with ";".
 //
 // Up is idempotent and safe when several processes run it at once: all
