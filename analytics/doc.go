@@ -19,8 +19,8 @@
 // At 1M contacts, 5.5M activities and 200k deals that took SQLite from
 // 8–19 s per report to 1–3 s (README, Performance). RFM and cohorts,
 // which read every purchase, split the purchasing contacts into ranges of
-// ids and read the ranges side by side, one connection and processor
-// each (outside a transaction; see "Ranges read side by side" below).
+// ids on SQLite and read the ranges side by side, one connection and
+// processor each (outside a transaction; see "Ranges read side by side").
 // Go also does the attribution weights and fits the purchase models.
 //
 //	c, _ := crm.Open(ctx, crm.Config{DSN: "file:crm.db"})
@@ -195,10 +195,11 @@
 //
 // # Ranges read side by side
 //
-// A query streams its rows on one processor, and at a million purchases
-// the database's time per row is most of a report's time (about 1 µs per
-// purchase on SQLite). RFM and Cohorts therefore cut the ids of the
-// purchasing contacts into as many ranges as there are processors (at most
+// SQLite runs in the process and a query streams its rows on one
+// processor; at a million purchases its time per row is most of a
+// report's time (about 1 µs per purchase). On SQLite RFM and Cohorts
+// therefore cut the ids of the purchasing contacts into as many ranges as
+// there are processors (at most
 // 4, and at most the pool's connections), evenly between the lowest and
 // the highest id by their leading 64 bits, and read each range on a
 // connection of its own at the same time. Every contact falls in one
@@ -209,7 +210,10 @@
 // Each range is its own read transaction: a purchase committed while the
 // report runs can be counted by one range and not another, so a report is
 // consistent per contact rather than as of one instant. Inside a
-// transaction (or on a pool of one connection) the report runs one query.
+// transaction (or on a pool of one connection) the report runs one query,
+// and always on PostgreSQL, which plans a query's parallelism on its own
+// processors (ranges read side by side made PostgreSQL's cohorts slower
+// with the server on the benchmark's two processors).
 //
 // # Funnel
 //
