@@ -14,7 +14,8 @@ import (
 
 // Store every customer's RFM segment and churn risk on the contact, then
 // select contacts by them as any list, segment or rule condition can.
-// The workers do the same every night ("customer_scores").
+// The workers can do the same on an interval (Config.Periodic
+// "customer_scores").
 func ExampleService_StoreScores() {
 	ctx := context.Background()
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)

@@ -291,8 +291,9 @@ func TestStoreScoresAccess(t *testing.T) {
 	})
 }
 
-// The module declares the daily refresh, for every tenant with contacts;
-// a run stores the scores of the tenant it is given.
+// The module declares the refresh, off until the host sets an interval,
+// for every tenant with contacts; a run stores the scores of the tenant
+// it is given.
 func TestPeriodicRefreshStoresScores(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b *bundle) {
@@ -303,7 +304,7 @@ func TestPeriodicRefreshStoresScores(t *testing.T) {
 			}
 		}
 		require.NotNil(t, refresh)
-		require.Equal(t, 24*time.Hour, refresh.Every)
+		require.Zero(t, refresh.Every, "off unless configured")
 		require.Equal(t, "crm_contacts", refresh.Table)
 		d := randomData(t, b, rand.New(rand.NewPCG(91, 92)), 40, 0)
 		b.load(t, d)

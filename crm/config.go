@@ -124,9 +124,10 @@ type Config struct {
 	QueryHook core.QueryHook
 
 	// Periodic overrides the interval of a module's periodic work by its
-	// name (e.g. "rescore"; "customer_scores", the daily refresh of the
-	// RFM and churn scores stored on contacts, analytics.StoreScores);
-	// zero keeps the module's default, negative turns the work off.
+	// name (e.g. "rescore"; "customer_scores", the refresh of the RFM
+	// and churn scores stored on contacts, analytics.StoreScores, off
+	// unless given an interval here); zero keeps the module's default,
+	// negative turns the work off.
 	// RescoreEvery is the same as Periodic["rescore"].
 	Periodic map[string]time.Duration
 

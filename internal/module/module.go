@@ -235,6 +235,7 @@ type Periodic struct {
 	// Name identifies the work (unique across modules): "rescore".
 	Name string
 	// Every is the default interval; crm.Config may override it by name.
+	// Zero: off unless crm.Config gives it an interval.
 	Every time.Duration
 	// Table names the crm_ table whose tenants the work applies to: it runs
 	// for every tenant with a row there.
