@@ -10,7 +10,6 @@ import (
 
 	"github.com/crmkit/crmkit/analytics"
 	"github.com/crmkit/crmkit/core"
-	"github.com/crmkit/crmkit/internal/store"
 )
 
 // refCohorts computes the cohorts in memory: months in loc (Go's own
@@ -78,13 +77,6 @@ func TestCohortsMatchReference(t *testing.T) {
 			got, err := b.svc.Cohorts(context.Background(), opts)
 			require.NoError(t, err)
 			requireFinite(t, got)
-			// In a transaction, one query instead of ranges side by side.
-			require.NoError(t, b.sc.InTx(context.Background(), func(ctx context.Context, sc store.Scope) error {
-				one, err := analytics.Module.Service(sc).Cohorts(ctx, opts)
-				require.NoError(t, err)
-				require.Equal(t, got, one)
-				return nil
-			}))
 			require.Equal(t, name, got.Location)
 			months, active, revenue := refCohorts(d, p, loc)
 			require.Equal(t, months, got.Months)

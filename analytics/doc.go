@@ -17,11 +17,8 @@
 // instead and Go does that part as they pass: RFM's quintiles, cohorts,
 // the customer summaries, the funnel and the pipelines' stage conversion.
 // At 1M contacts, 5.5M activities and 200k deals that took SQLite from
-// 8–19 s per report to 1–3 s (README, Performance). RFM and cohorts,
-// which read every purchase, split the purchasing contacts into ranges of
-// ids on SQLite and read the ranges side by side, one connection and
-// processor each (outside a transaction; see "Ranges read side by side").
-// Go also does the attribution weights and fits the purchase models.
+// 8–19 s per report to 1–3 s (README, Performance). Go also does the
+// attribution weights and fits the purchase models.
 //
 //	c, _ := crm.Open(ctx, crm.Config{DSN: "file:crm.db"})
 //	q1 := analytics.Period{From: core.NewDate(2026, 1, 1), To: core.NewDate(2026, 4, 1)}
@@ -191,32 +188,10 @@
 // time zones and PostgreSQL's would depend on the server's zone database,
 // so the month boundaries — local midnight of each 1st, from time.Date in
 // the zone, exact across daylight-saving changes — are computed in Go.
-// The purchases before the period's end stream in contact order (one
-// query per range of contacts); each is placed among the boundaries as it passes, and each
+// One SQL query streams the purchases before the period's end in contact
+// order; each is placed among the boundaries as it passes, and each
 // contact's first month makes its cohort. A period spans at most
 // MaxCohortMonths months.
-//
-// # Ranges read side by side
-//
-// SQLite runs in the process and a query streams its rows on one
-// processor; at a million purchases its time per row is most of a
-// report's time (about 1 µs per purchase). On SQLite RFM and Cohorts
-// therefore cut the ids of the purchasing contacts into as many ranges as
-// there are processors (at most
-// 4, and at most the pool's connections), evenly between the lowest and
-// the highest id by their leading 64 bits, and read each range on a
-// connection of its own at the same time. Every contact falls in one
-// range, each range counts its contacts as the one query did, and the
-// ranges merge in id order, so the result is the same; tests hold it to
-// the one-query result. Ids are UUIDv7, so the cut is by creation time:
-// contacts created in bursts give uneven ranges, slower but not wrong.
-// Each range is its own read transaction: a purchase committed while the
-// report runs can be counted by one range and not another, so a report is
-// consistent per contact rather than as of one instant. Inside a
-// transaction (or on a pool of one connection) the report runs one query,
-// and always on PostgreSQL, which plans a query's parallelism on its own
-// processors (ranges read side by side made PostgreSQL's cohorts slower
-// with the server on the benchmark's two processors).
 //
 // # Funnel
 //

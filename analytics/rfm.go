@@ -3,7 +3,6 @@ package analytics
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"maps"
 	"slices"
 	"time"
@@ -90,8 +89,7 @@ type RFMRow struct {
 // RFM scores every purchasing contact by quintiles of recency (last
 // purchase), frequency (purchases) and monetary value (their sum) over the
 // contacts of each currency (money of different currencies is not ranked
-// together). SQL sums each contact's purchases (one query per range of
-// contacts, the ranges read side by side: see the package doc); the quintiles
+// together). One SQL query sums each contact's purchases; the quintiles
 // are NTILE(5)'s, computed here: the ranked contacts are split into five
 // groups whose sizes differ by at most one, the larger groups first, and
 // contacts with equal values are ranked by contact id, so ties at a
@@ -126,53 +124,40 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	}
 	vis, vargs := g.contactOf("a", "a.contact_id")
 	where, args = where+vis, append(args, vargs...)
-	ranges, err := purchaserRanges(ctx, q, tenant)
-	if err != nil {
-		return nil, err
-	}
-	// Each range's contacts, in contact id order, with their currencies
-	// numbered per range (parts[i].currencies).
-	parts := make([]rfmPart, len(ranges))
-	err = eachRange(ctx, ranges, func(ctx context.Context, i int, r idRange) error {
-		in, inArgs := r.where("a.contact_id")
-		// Grouped and ordered as the purchases index is (contact,
-		// currency), so neither database sorts.
-		rows, err := q.PlanPerCall().Query(ctx, `SELECT a.contact_id, a.currency, COUNT(*), `+q.D.SumInt("a.amount")+`, MAX(a.occurred_at)
-			FROM crm_activities a
-			WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < ?`+where+in+`
-			GROUP BY a.contact_id, a.currency
-			ORDER BY a.contact_id, a.currency`, append(slices.Clip(args), inArgs...)...)
-		if err != nil {
-			return err
-		}
-		p := &parts[i]
-		var currency []byte
-		return store.EachRow(rows, func(r store.Scanner) error {
-			var c rfmRecord
-			var last dialect.NullTime // an aggregate: SQLite's driver leaves it text
-			if err := r.Scan(&c.id, (*sql.RawBytes)(&currency), &c.f, &c.m, &last); err != nil {
-				return err
-			}
-			c.last = last.Time.UnixMicro()
-			c.currency = p.currency(currency)
-			p.records = append(p.records, c)
-			return nil
-		})
-	})
+	// Grouped and ordered as the purchases index is (contact, currency),
+	// so neither database sorts.
+	rows, err := q.PlanPerCall().Query(ctx, `SELECT a.contact_id, a.currency, COUNT(*), `+q.D.SumInt("a.amount")+`, MAX(a.occurred_at)
+		FROM crm_activities a
+		WHERE a.tenant_id = ? AND a.kind = 'purchase' AND a.amount IS NOT NULL AND a.occurred_at < ?`+where+`
+		GROUP BY a.contact_id, a.currency
+		ORDER BY a.contact_id, a.currency`, args...)
 	if err != nil {
 		return nil, store.Wrap(err, "rfm")
 	}
-	// Every currency's contacts, in contact id order.
-	byCurrency := map[string][]*rfmRecord{}
+	// A compact record per contact while ranking; the rows are made once
+	// the count is known.
+	type record struct {
+		id        core.ID
+		f, m      int64
+		last      int64 // Unix microseconds
+		r, fs, ms int8
+	}
+	byCurrency := map[string][]record{}
 	n := 0
-	for i := range parts {
-		p := &parts[i]
-		for k := range p.records {
-			c := &p.records[k]
-			cur := p.currencies[c.currency]
-			byCurrency[cur] = append(byCurrency[cur], c)
+	err = store.EachRow(rows, func(r store.Scanner) error {
+		var c record
+		var currency string
+		var last dialect.NullTime // an aggregate: SQLite's driver leaves it text
+		if err := r.Scan(&c.id, &currency, &c.f, &c.m, &last); err != nil {
+			return err
 		}
-		n += len(p.records)
+		c.last = last.Time.UnixMicro()
+		byCurrency[currency] = append(byCurrency[currency], c)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, store.Wrap(err, "rfm")
 	}
 	out := &RFM{AsOf: end, Customers: make([]RFMRow, 0, n)}
 	type key struct {
@@ -183,9 +168,9 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 	for _, currency := range slices.Sorted(maps.Keys(byCurrency)) {
 		cs := byCurrency[currency] // in contact id order
 		keys = slices.Grow(keys[:0], len(cs))[:len(cs)]
-		rank := func(value func(*rfmRecord) int64, score func(*rfmRecord) *int8) {
-			for i, c := range cs {
-				keys[i] = key{value(c), int32(i)}
+		rank := func(value func(*record) int64, score func(*record) *int8) {
+			for i := range cs {
+				keys[i] = key{value(&cs[i]), int32(i)}
 			}
 			slices.SortFunc(keys, func(a, b key) int {
 				if c := cmp.Compare(a.v, b.v); c != 0 {
@@ -194,12 +179,12 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 				return cmp.Compare(a.i, b.i)
 			})
 			for k, x := range keys {
-				*score(cs[x.i]) = int8(ntile(k, len(cs)))
+				*score(&cs[x.i]) = int8(ntile(k, len(cs)))
 			}
 		}
-		rank(func(c *rfmRecord) int64 { return c.last }, func(c *rfmRecord) *int8 { return &c.r })
-		rank(func(c *rfmRecord) int64 { return c.f }, func(c *rfmRecord) *int8 { return &c.fs })
-		rank(func(c *rfmRecord) int64 { return c.m }, func(c *rfmRecord) *int8 { return &c.ms })
+		rank(func(c *record) int64 { return c.last }, func(c *record) *int8 { return &c.r })
+		rank(func(c *record) int64 { return c.f }, func(c *record) *int8 { return &c.fs })
+		rank(func(c *record) int64 { return c.m }, func(c *record) *int8 { return &c.ms })
 		for _, c := range cs {
 			last := time.UnixMicro(c.last)
 			out.Customers = append(out.Customers, RFMRow{
@@ -210,33 +195,6 @@ func (s *Service) RFM(ctx context.Context, o RFMOptions) (_ *RFM, err error) {
 		}
 	}
 	return out, nil
-}
-
-// rfmRecord is a contact's purchases in one currency while RFM ranks them.
-type rfmRecord struct {
-	id        core.ID
-	f, m      int64
-	last      int64 // Unix microseconds
-	currency  int32 // in its part's currencies
-	r, fs, ms int8
-}
-
-// rfmPart is what RFM read from one range of contacts.
-type rfmPart struct {
-	records    []rfmRecord
-	currencies []string
-}
-
-// currency numbers code in the part, without allocating for a code seen
-// before (a tenant has a few).
-func (p *rfmPart) currency(code []byte) int32 {
-	for i, c := range p.currencies {
-		if c == string(code) {
-			return int32(i)
-		}
-	}
-	p.currencies = append(p.currencies, string(code))
-	return int32(len(p.currencies) - 1)
 }
 
 // ntile is SQL's NTILE(5) of row k (0-based) of n ranked rows: the first

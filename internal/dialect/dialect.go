@@ -52,11 +52,6 @@ type Dialect struct {
 	// still true when it writes, so check-then-write code needs no
 	// savepoint to recover from a concurrent writer.
 	SerialWrites bool
-	// InProcess: the database engine runs in this process, on the
-	// goroutine that reads the rows, so one query's work uses one of the
-	// process's processors and reads split in ranges can use the others.
-	// A server plans its own parallelism on its own processors.
-	InProcess bool
 
 	rebound sync.Map // query with ? → query with $n
 }
@@ -98,7 +93,7 @@ var (
 // decides (not the driver): k is SQLite or Postgres.
 func newDialect(k Kind) *Dialect {
 	if k == SQLite {
-		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true, InProcess: true}
+		return &Dialect{Kind: SQLite, TimeAsText: true, PrepareCache: true, SerialWrites: true}
 	}
 	return &Dialect{Kind: Postgres, NumberedParams: true}
 }

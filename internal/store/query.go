@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/crmkit/crmkit/core"
@@ -170,29 +169,4 @@ func checkText(args []any) error {
 		}
 	}
 	return nil
-}
-
-// Fanout is how many queries one read may run at once on q: the
-// processors, at most most and at most the pool's connections; 1 inside a
-// transaction, whose statements take turns on its one connection. Reports
-// that read a million rows split them into ranges read side by side (see
-// analytics' contact ranges).
-func (q Q) Fanout(most int) int {
-	var db *sql.DB
-	switch c := q.c.(type) {
-	case *sql.DB:
-		db = c
-	case cachedConn:
-		if c.tx == nil {
-			db = c.cache.db
-		}
-	}
-	if db == nil {
-		return 1
-	}
-	n := min(most, runtime.GOMAXPROCS(0))
-	if m := db.Stats().MaxOpenConnections; m > 0 {
-		n = min(n, m)
-	}
-	return max(n, 1)
 }
