@@ -394,12 +394,8 @@ func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
 		}
 	}
 	if err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		now := tx.Runtime().Now()
-		for _, g := range goes {
-			if _, err := tx.Q().Exec(ctx, `UPDATE crm_campaign_recipients SET state = 'sending', attempts = attempts + 1, email = ?, updated_at = ?
-				WHERE tenant_id = ? AND id = ?`, g.m.To, now, s.tenant, g.r.ID); err != nil {
-				return err
-			}
+		if err := s.markSending(ctx, tx, goes); err != nil {
+			return err
 		}
 		return s.record(ctx, tx, done)
 	}); err != nil {
@@ -513,20 +509,48 @@ func (s *sender) message(r *Recipient, to string, out Rendered, unsubscribe stri
 			"X-Crm-Campaign": s.c.ID.String()}}
 }
 
-// record writes the recipients' outcomes in tx, with an event for each
-// message sent or refused.
+// markSending marks the recipients whose messages are about to go as
+// sending, one attempt more, with the address they go to: one statement.
+func (s *sender) markSending(ctx context.Context, tx *store.Tx, goes []*outgoing) error {
+	if len(goes) == 0 {
+		return nil
+	}
+	type mark struct {
+		ID    core.ID `json:"id"`
+		Email string  `json:"email"`
+	}
+	marks := make([]mark, len(goes))
+	for i, g := range goes {
+		marks[i] = mark{ID: g.r.ID, Email: g.m.To}
+	}
+	q := tx.Q()
+	arg, err := q.D.RecordsArg(marks)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE crm_campaign_recipients SET state = 'sending', attempts = attempts + 1, email = m.email, updated_at = ?
+		FROM `+q.D.Records("m", "id uuid", "email text")+` WHERE crm_campaign_recipients.tenant_id = ? AND crm_campaign_recipients.id = m.id`,
+		tx.Runtime().Now(), arg, s.tenant)
+	return err
+}
+
+// record writes the recipients' outcomes in tx (one statement), with an
+// event for each message sent or refused.
 func (s *sender) record(ctx context.Context, tx *store.Tx, done []outcome) error {
+	if len(done) == 0 {
+		return nil
+	}
 	now := tx.Runtime().Now()
+	type result struct {
+		ID        core.ID `json:"id"`
+		State     string  `json:"state"`
+		Reason    string  `json:"reason"`
+		MessageID string  `json:"message_id"`
+	}
+	results := make([]result, len(done))
 	var evs []core.Event
-	for _, o := range done {
-		var sentAt any
-		if o.state == RecipientSent {
-			sentAt = now
-		}
-		if _, err := tx.Q().Exec(ctx, `UPDATE crm_campaign_recipients SET state = ?, reason = ?, message_id = ?, sent_at = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, string(o.state), o.reason, o.messageID, sentAt, now, s.tenant, o.r.ID); err != nil {
-			return err
-		}
+	for i, o := range done {
+		results[i] = result{ID: o.r.ID, State: string(o.state), Reason: o.reason, MessageID: o.messageID}
 		if o.r.ContactID == nil {
 			continue
 		}
@@ -538,6 +562,17 @@ func (s *sender) record(ctx context.Context, tx *store.Tx, done []outcome) error
 			evs = append(evs, core.Event{TenantID: s.tenant, Type: EventEmailFailed, SubjectType: "contact", SubjectID: *o.r.ContactID,
 				OccurredAt: now, Data: store.JSON(EmailFailed{CampaignID: s.c.ID, RecipientID: o.r.ID, Reason: o.reason})})
 		}
+	}
+	q := tx.Q()
+	arg, err := q.D.RecordsArg(results)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `UPDATE crm_campaign_recipients SET state = o.state, reason = o.reason, message_id = o.message_id,
+		sent_at = CASE WHEN o.state = 'sent' THEN `+q.D.TimeParam()+` END, updated_at = ?
+		FROM `+q.D.Records("o", "id uuid", "state text", "reason text", "message_id text")+`
+		WHERE crm_campaign_recipients.tenant_id = ? AND crm_campaign_recipients.id = o.id`, now, now, arg, s.tenant); err != nil {
+		return err
 	}
 	if len(evs) == 0 {
 		return nil
