@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -214,6 +215,10 @@ type sender struct {
 	attrs    map[string]any
 	consent  *consent.Service
 	contacts *contacts.Service
+	// answered are the outcomes of the messages the mail server answered
+	// that are not recorded yet: they are written in the transaction that
+	// marks the next chunk, or by flush.
+	answered []outcome
 }
 
 // sendBatch sends the batch's recipients that are queued, or were handed
@@ -250,10 +255,10 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 		// A pause or a cancel stops the batch between chunks.
 		cur, err := getCampaign(ctx, sc.Q(), tenant, c.ID, false)
 		if err != nil {
-			return err
+			return errors.Join(err, s.flush(ctx))
 		}
 		if cur.Status != StatusSending {
-			return nil
+			return s.flush(ctx)
 		}
 		n := min(chunkSize, len(todo))
 		if err := s.sendChunk(ctx, todo[:n]); err != nil {
@@ -261,7 +266,16 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 		}
 		todo = todo[n:]
 	}
-	return sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return finishIfDone(ctx, tx, tenant, c.ID) })
+	if err := sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := s.record(ctx, tx, s.answered); err != nil {
+			return err
+		}
+		return finishIfDone(ctx, tx, tenant, c.ID)
+	}); err != nil {
+		return errors.Join(err, s.flush(ctx))
+	}
+	s.answered = nil
+	return nil
 }
 
 // chunkSize is how many recipients are checked, marked, sent and
@@ -322,19 +336,29 @@ type outgoing struct {
 }
 
 // sendChunk sends a chunk of recipients: it checks them all at once
-// (contacts, consent and suppression, the frequency cap), records those
-// skipped and marks the others sending in one transaction, hands their
-// messages to the mailer Options.Concurrency at a time, and records the
-// answers in one transaction.
+// (contacts, consent and suppression, the frequency cap), and in one
+// transaction records the answers of the chunk before (s.answered), the
+// recipients skipped, and marks the others sending; it hands their
+// messages to the mailer Options.Concurrency at a time and keeps the
+// answers in s.answered, for the next chunk's transaction (or flush).
 //
 // So a crash leaves at most one chunk's answers unrecorded: those
 // recipients are still "sending" and are sent again when the job is
 // retried, with the same Message-ID — the one window where a person can
 // get a second copy: between the server's acceptance of their message
-// and the commit of the chunk's record (the time to send at most
-// chunkSize messages). A temporary refusal (4xx, or no answer) leaves the
-// recipient to the job's retry; after maxAttempts it fails for good.
+// and the commit of the transaction that records it (the time to send at
+// most chunkSize messages and to check the next chunk). A temporary
+// refusal (4xx, or no answer) leaves the recipient to the job's retry;
+// after maxAttempts it fails for good.
 func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
+	if err := s.sendChunkChecked(ctx, rs); err != nil {
+		// What the server accepted is recorded whatever went wrong since.
+		return errors.Join(err, s.flush(ctx))
+	}
+	return nil
+}
+
+func (s *sender) sendChunkChecked(ctx context.Context, rs []*Recipient) error {
 	var ids []core.ID
 	for _, r := range rs {
 		if r.ContactID != nil {
@@ -397,10 +421,11 @@ func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
 		if err := s.markSending(ctx, tx, goes); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, done)
+		return s.record(ctx, tx, slices.Concat(s.answered, done))
 	}); err != nil {
 		return err
 	}
+	s.answered = nil
 	// Hand the messages over, Concurrency at a time.
 	work := make(chan *outgoing)
 	var wg sync.WaitGroup
@@ -420,23 +445,34 @@ func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
 	}
 	close(work)
 	wg.Wait()
-	done = done[:0]
 	var retry error
 	for _, g := range goes {
 		var se *SendError
 		switch {
 		case g.err == nil:
-			done = append(done, outcome{r: g.r, state: RecipientSent, messageID: g.m.MessageID})
+			s.answered = append(s.answered, outcome{r: g.r, state: RecipientSent, messageID: g.m.MessageID})
 		case errors.As(g.err, &se) && se.Permanent:
-			done = append(done, outcome{r: g.r, state: RecipientFailed, reason: se.Error()})
+			s.answered = append(s.answered, outcome{r: g.r, state: RecipientFailed, reason: se.Error()})
 		case retry == nil:
 			retry = fmt.Errorf("crm: campaign %s: recipient %s: %w", s.c.ID, g.r.ID, g.err)
 		}
 	}
-	if err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return s.record(ctx, tx, done) }); err != nil {
+	return retry
+}
+
+// flush records the answers not recorded yet (s.answered) in a
+// transaction of their own.
+func (s *sender) flush(ctx context.Context) error {
+	if len(s.answered) == 0 {
+		return nil
+	}
+	if err := s.sc.Write(context.WithoutCancel(ctx), func(ctx context.Context, tx *store.Tx) error {
+		return s.record(ctx, tx, s.answered)
+	}); err != nil {
 		return err
 	}
-	return retry
+	s.answered = nil
+	return nil
 }
 
 // build renders the recipient's message.
