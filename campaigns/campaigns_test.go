@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	bundialect "github.com/uptrace/bun/dialect"
 
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/campaigns"
@@ -430,6 +431,60 @@ func TestPauseBetweenChunks(t *testing.T) {
 		waitFinished(t, c, camp.ID)
 		for _, ct := range s.granted {
 			require.Equal(t, 1, len(srv.To(ct.Email)), "copies to %s", ct.Email)
+		}
+	})
+}
+
+// Sending reads and writes a campaign's recipients through indexes that
+// lead to them: no statement walks the recipients of the whole tenant
+// (every campaign it ever sent) — SQLite chose the primary key
+// (tenant_id, id) for a batch read ordered by id. PostgreSQL plans by
+// its statistics, on tables this small by sequential scans: the check is
+// SQLite's.
+func TestSendingQueriesFindRecipientsByIndex(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		if db.Dialect().Name() != bundialect.SQLite {
+			t.Skip("PostgreSQL plans by its statistics")
+		}
+		ctx := context.Background()
+		srv := mailtest.Start(t)
+		cfg := sendingConfig(srv)
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		cfg.QueryHook = core.QueryHookFunc(func(_ context.Context, q core.QueryInfo) {
+			if strings.Contains(q.SQL, "crm_campaign_recipients") {
+				mu.Lock()
+				seen[q.SQL] = true
+				mu.Unlock()
+			}
+		})
+		c := newCRM(t, db, cfg)
+		s := newSetup(t, c, 7)
+		camp := s.campaign(t)
+		require.NoError(t, c.Start(ctx))
+		_, err := c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		waitFinished(t, c, camp.ID)
+
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, seen)
+		for query := range seen {
+			if strings.HasPrefix(query, "INSERT") {
+				continue
+			}
+			rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, strings.Count(query, "?"))...) // NULLs
+			require.NoError(t, err, query)
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+				require.False(t, strings.Contains(detail, "crm_campaign_recipients_1 (tenant_id=?)") || strings.HasPrefix(detail, "SCAN crm_campaign_recipients") ||
+					strings.HasPrefix(detail, "SCAN r "), "%s\n%s", detail, query)
+			}
+			require.NoError(t, rows.Err())
+			require.NoError(t, rows.Close())
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package campaigns
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,13 +184,17 @@ func finishIfDone(ctx context.Context, tx *store.Tx, tenant string, id core.ID) 
 	if !prepared || c.Status != StatusSending || c.Kind == Automated {
 		return nil
 	}
+	// Is anyone left? From the last batch back: batches are worked in
+	// about their order, so one left is found at once until the end, and
+	// the batches' jobs do not each count the whole campaign.
 	var left int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_campaign_recipients WHERE tenant_id = ? AND campaign_id = ? AND state IN ('queued', 'sending', 'held')`,
-		tenant, id).Scan(&left); err != nil {
-		return err
-	}
-	if left > 0 {
+	err = q.QueryRow(ctx, `SELECT 1 FROM crm_campaign_recipients WHERE tenant_id = ? AND campaign_id = ? AND state IN ('queued', 'sending', 'held')
+		ORDER BY batch DESC LIMIT 1`, tenant, id).Scan(&left)
+	if err == nil {
 		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
 	}
 	now := tx.Runtime().Now()
 	c.Status, c.FinishedAt, c.UpdatedAt = StatusSent, &now, now
@@ -238,8 +244,11 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 		return err
 	}
 	c := s.c
+	// Sorted here, not by the query: SQLite walked the primary key
+	// (tenant_id, id) for the order, every recipient of the tenant's
+	// campaigns for each batch, instead of the batch's index.
 	rows, err := sc.Q().Query(ctx, `SELECT `+recipientColumns+` FROM crm_campaign_recipients r WHERE r.tenant_id = ? AND r.campaign_id = ?
-		AND r.batch = ? AND r.state IN ('queued', 'sending') ORDER BY r.id`, tenant, c.ID, a.Batch)
+		AND r.batch = ? AND r.state IN ('queued', 'sending')`, tenant, c.ID, a.Batch)
 	if err != nil {
 		return err
 	}
@@ -251,6 +260,7 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 	}); err != nil {
 		return err
 	}
+	slices.SortFunc(todo, func(a, b *Recipient) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	for len(todo) > 0 {
 		// A pause or a cancel stops the batch between chunks.
 		cur, err := getCampaign(ctx, sc.Q(), tenant, c.ID, false)
