@@ -189,5 +189,8 @@ func sendRecipient(ctx context.Context, sc store.Scope, raw json.RawMessage) err
 	if err != nil {
 		return err
 	}
-	return s.sendChunk(ctx, []*Recipient{r})
+	if err := s.sendChunk(ctx, []*Recipient{r}); err != nil {
+		return err
+	}
+	return s.flush(ctx)
 }

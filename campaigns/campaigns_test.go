@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	bundialect "github.com/uptrace/bun/dialect"
 
 	"github.com/crmkit/crmkit/automation"
 	"github.com/crmkit/crmkit/campaigns"
@@ -346,6 +347,145 @@ func TestCampaignRefusals(t *testing.T) {
 		evs, err := c.Events(ctx, crm.EventQuery{SubjectID: s.granted[1].ID, Types: []string{campaigns.EventEmailFailed}})
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
+	})
+}
+
+// A batch of three chunks: the server refuses a recipient of the last
+// chunk once (451). What it accepted before — the chunks before, whose
+// answers are recorded with the next chunk's marks, and the last chunk's
+// others — is recorded before the job gives up, so its retry sends only
+// the refused message: one copy each.
+func TestATemporaryRefusalLateInABatch(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		srv := mailtest.Start(t)
+		cfg := sendingConfig(srv)
+		cfg.Campaigns.BatchSize = 500 // one batch, three chunks
+		c := newCRM(t, db, cfg)
+		s := newSetup(t, c, 120)
+		last := s.granted[len(s.granted)-1] // in the last chunk (recipients go in contact id order)
+		srv.RefuseOnce(last.Email, 451)
+		camp := s.campaign(t)
+		require.NoError(t, c.Start(ctx))
+		_, err := c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		waitFinished(t, c, camp.ID)
+
+		for _, ct := range s.granted {
+			require.Equal(t, 1, len(srv.To(ct.Email)), "copies to %s", ct.Email)
+		}
+		st, err := c.Campaigns.Stats(ctx, camp.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 120, st.Sent)
+		sent, err := c.Campaigns.Recipients(ctx, camp.ID, campaigns.RecipientSent, core.NilID, 0)
+		require.NoError(t, err)
+		for _, r := range sent {
+			want := 1
+			if *r.ContactID == last.ID {
+				want = 2
+			}
+			require.EqualValues(t, want, r.Attempts, r.Email)
+		}
+	})
+}
+
+// A pause stops a batch between chunks with every answer of the server
+// recorded (nobody is left "sending"); Resume sends the rest, one copy
+// each.
+func TestPauseBetweenChunks(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		srv := mailtest.Start(t)
+		srv.Delay(10 * time.Millisecond)
+		cfg := sendingConfig(srv)
+		cfg.Campaigns.BatchSize = 500 // one batch, three chunks
+		c := newCRM(t, db, cfg)
+		s := newSetup(t, c, 120)
+		camp := s.campaign(t)
+		require.NoError(t, c.Start(ctx))
+		camp, err := c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(srv.Messages()) > 60 }, 20*time.Second, time.Millisecond) // in the second chunk
+		camp, err = c.Campaigns.Pause(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		var st campaigns.Stats
+		require.Eventually(t, func() bool {
+			st, err = c.Campaigns.Stats(ctx, camp.ID)
+			require.NoError(t, err)
+			return st.Sending == 0 && st.Sent == int64(len(srv.Messages()))
+		}, 20*time.Second, 10*time.Millisecond, "every accepted message recorded when the batch stopped")
+		require.Less(t, st.Sent, int64(120), "paused before the end")
+		// Resume queues nothing for a batch whose stopped job River still
+		// counts as running (its unique key is taken): wait until River
+		// has finished it. See "Pause and Resume" in the package docs.
+		require.Eventually(t, func() bool {
+			res, err := c.River().JobList(ctx, river.NewJobListParams().Kinds("crm.job").States(rivertype.JobStateRunning))
+			require.NoError(t, err)
+			return len(res.Jobs) == 0
+		}, 20*time.Second, 10*time.Millisecond)
+
+		_, err = c.Campaigns.Resume(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		waitFinished(t, c, camp.ID)
+		for _, ct := range s.granted {
+			require.Equal(t, 1, len(srv.To(ct.Email)), "copies to %s", ct.Email)
+		}
+	})
+}
+
+// Sending reads and writes a campaign's recipients through indexes that
+// lead to them: no statement walks the recipients of the whole tenant
+// (every campaign it ever sent) — SQLite chose the primary key
+// (tenant_id, id) for a batch read ordered by id. PostgreSQL plans by
+// its statistics, on tables this small by sequential scans: the check is
+// SQLite's.
+func TestSendingQueriesFindRecipientsByIndex(t *testing.T) {
+	t.Parallel()
+	migrated.Run(t, func(t *testing.T, db *bun.DB) {
+		if db.Dialect().Name() != bundialect.SQLite {
+			t.Skip("PostgreSQL plans by its statistics")
+		}
+		ctx := context.Background()
+		srv := mailtest.Start(t)
+		cfg := sendingConfig(srv)
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		cfg.QueryHook = core.QueryHookFunc(func(_ context.Context, q core.QueryInfo) {
+			if strings.Contains(q.SQL, "crm_campaign_recipients") {
+				mu.Lock()
+				seen[q.SQL] = true
+				mu.Unlock()
+			}
+		})
+		c := newCRM(t, db, cfg)
+		s := newSetup(t, c, 7)
+		camp := s.campaign(t)
+		require.NoError(t, c.Start(ctx))
+		_, err := c.Campaigns.Start(ctx, camp.ID, camp.Version)
+		require.NoError(t, err)
+		waitFinished(t, c, camp.ID)
+
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, seen)
+		for query := range seen {
+			if strings.HasPrefix(query, "INSERT") {
+				continue
+			}
+			rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, strings.Count(query, "?"))...) // NULLs
+			require.NoError(t, err, query)
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+				require.False(t, strings.Contains(detail, "crm_campaign_recipients_1 (tenant_id=?)") || strings.HasPrefix(detail, "SCAN crm_campaign_recipients") ||
+					strings.HasPrefix(detail, "SCAN r "), "%s\n%s", detail, query)
+			}
+			require.NoError(t, rows.Err())
+			require.NoError(t, rows.Close())
+		}
 	})
 }
 

@@ -1,11 +1,14 @@
 package campaigns
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -181,13 +184,17 @@ func finishIfDone(ctx context.Context, tx *store.Tx, tenant string, id core.ID) 
 	if !prepared || c.Status != StatusSending || c.Kind == Automated {
 		return nil
 	}
+	// Is anyone left? From the last batch back: batches are worked in
+	// about their order, so one left is found at once until the end, and
+	// the batches' jobs do not each count the whole campaign.
 	var left int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM crm_campaign_recipients WHERE tenant_id = ? AND campaign_id = ? AND state IN ('queued', 'sending', 'held')`,
-		tenant, id).Scan(&left); err != nil {
-		return err
-	}
-	if left > 0 {
+	err = q.QueryRow(ctx, `SELECT 1 FROM crm_campaign_recipients WHERE tenant_id = ? AND campaign_id = ? AND state IN ('queued', 'sending', 'held')
+		ORDER BY batch DESC LIMIT 1`, tenant, id).Scan(&left)
+	if err == nil {
 		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
 	}
 	now := tx.Runtime().Now()
 	c.Status, c.FinishedAt, c.UpdatedAt = StatusSent, &now, now
@@ -214,6 +221,10 @@ type sender struct {
 	attrs    map[string]any
 	consent  *consent.Service
 	contacts *contacts.Service
+	// answered are the outcomes of the messages the mail server answered
+	// that are not recorded yet: they are written in the transaction that
+	// marks the next chunk, or by flush.
+	answered []outcome
 }
 
 // sendBatch sends the batch's recipients that are queued, or were handed
@@ -233,8 +244,11 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 		return err
 	}
 	c := s.c
+	// Sorted here, not by the query: SQLite walked the primary key
+	// (tenant_id, id) for the order, every recipient of the tenant's
+	// campaigns for each batch, instead of the batch's index.
 	rows, err := sc.Q().Query(ctx, `SELECT `+recipientColumns+` FROM crm_campaign_recipients r WHERE r.tenant_id = ? AND r.campaign_id = ?
-		AND r.batch = ? AND r.state IN ('queued', 'sending') ORDER BY r.id`, tenant, c.ID, a.Batch)
+		AND r.batch = ? AND r.state IN ('queued', 'sending')`, tenant, c.ID, a.Batch)
 	if err != nil {
 		return err
 	}
@@ -246,14 +260,15 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 	}); err != nil {
 		return err
 	}
+	slices.SortFunc(todo, func(a, b *Recipient) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	for len(todo) > 0 {
 		// A pause or a cancel stops the batch between chunks.
 		cur, err := getCampaign(ctx, sc.Q(), tenant, c.ID, false)
 		if err != nil {
-			return err
+			return errors.Join(err, s.flush(ctx))
 		}
 		if cur.Status != StatusSending {
-			return nil
+			return s.flush(ctx)
 		}
 		n := min(chunkSize, len(todo))
 		if err := s.sendChunk(ctx, todo[:n]); err != nil {
@@ -261,7 +276,16 @@ func sendBatch(ctx context.Context, sc store.Scope, raw json.RawMessage) error {
 		}
 		todo = todo[n:]
 	}
-	return sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return finishIfDone(ctx, tx, tenant, c.ID) })
+	if err := sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := s.record(ctx, tx, s.answered); err != nil {
+			return err
+		}
+		return finishIfDone(ctx, tx, tenant, c.ID)
+	}); err != nil {
+		return errors.Join(err, s.flush(ctx))
+	}
+	s.answered = nil
+	return nil
 }
 
 // chunkSize is how many recipients are checked, marked, sent and
@@ -322,19 +346,29 @@ type outgoing struct {
 }
 
 // sendChunk sends a chunk of recipients: it checks them all at once
-// (contacts, consent and suppression, the frequency cap), records those
-// skipped and marks the others sending in one transaction, hands their
-// messages to the mailer Options.Concurrency at a time, and records the
-// answers in one transaction.
+// (contacts, consent and suppression, the frequency cap), and in one
+// transaction records the answers of the chunk before (s.answered), the
+// recipients skipped, and marks the others sending; it hands their
+// messages to the mailer Options.Concurrency at a time and keeps the
+// answers in s.answered, for the next chunk's transaction (or flush).
 //
 // So a crash leaves at most one chunk's answers unrecorded: those
 // recipients are still "sending" and are sent again when the job is
 // retried, with the same Message-ID — the one window where a person can
 // get a second copy: between the server's acceptance of their message
-// and the commit of the chunk's record (the time to send at most
-// chunkSize messages). A temporary refusal (4xx, or no answer) leaves the
-// recipient to the job's retry; after maxAttempts it fails for good.
+// and the commit of the transaction that records it (the time to send at
+// most chunkSize messages and to check the next chunk). A temporary
+// refusal (4xx, or no answer) leaves the recipient to the job's retry;
+// after maxAttempts it fails for good.
 func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
+	if err := s.sendChunkChecked(ctx, rs); err != nil {
+		// What the server accepted is recorded whatever went wrong since.
+		return errors.Join(err, s.flush(ctx))
+	}
+	return nil
+}
+
+func (s *sender) sendChunkChecked(ctx context.Context, rs []*Recipient) error {
 	var ids []core.ID
 	for _, r := range rs {
 		if r.ContactID != nil {
@@ -394,17 +428,14 @@ func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
 		}
 	}
 	if err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		now := tx.Runtime().Now()
-		for _, g := range goes {
-			if _, err := tx.Q().Exec(ctx, `UPDATE crm_campaign_recipients SET state = 'sending', attempts = attempts + 1, email = ?, updated_at = ?
-				WHERE tenant_id = ? AND id = ?`, g.m.To, now, s.tenant, g.r.ID); err != nil {
-				return err
-			}
+		if err := s.markSending(ctx, tx, goes); err != nil {
+			return err
 		}
-		return s.record(ctx, tx, done)
+		return s.record(ctx, tx, slices.Concat(s.answered, done))
 	}); err != nil {
 		return err
 	}
+	s.answered = nil
 	// Hand the messages over, Concurrency at a time.
 	work := make(chan *outgoing)
 	var wg sync.WaitGroup
@@ -424,23 +455,34 @@ func (s *sender) sendChunk(ctx context.Context, rs []*Recipient) error {
 	}
 	close(work)
 	wg.Wait()
-	done = done[:0]
 	var retry error
 	for _, g := range goes {
 		var se *SendError
 		switch {
 		case g.err == nil:
-			done = append(done, outcome{r: g.r, state: RecipientSent, messageID: g.m.MessageID})
+			s.answered = append(s.answered, outcome{r: g.r, state: RecipientSent, messageID: g.m.MessageID})
 		case errors.As(g.err, &se) && se.Permanent:
-			done = append(done, outcome{r: g.r, state: RecipientFailed, reason: se.Error()})
+			s.answered = append(s.answered, outcome{r: g.r, state: RecipientFailed, reason: se.Error()})
 		case retry == nil:
 			retry = fmt.Errorf("crm: campaign %s: recipient %s: %w", s.c.ID, g.r.ID, g.err)
 		}
 	}
-	if err := s.sc.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return s.record(ctx, tx, done) }); err != nil {
+	return retry
+}
+
+// flush records the answers not recorded yet (s.answered) in a
+// transaction of their own.
+func (s *sender) flush(ctx context.Context) error {
+	if len(s.answered) == 0 {
+		return nil
+	}
+	if err := s.sc.Write(context.WithoutCancel(ctx), func(ctx context.Context, tx *store.Tx) error {
+		return s.record(ctx, tx, s.answered)
+	}); err != nil {
 		return err
 	}
-	return retry
+	s.answered = nil
+	return nil
 }
 
 // build renders the recipient's message.
@@ -513,20 +555,48 @@ func (s *sender) message(r *Recipient, to string, out Rendered, unsubscribe stri
 			"X-Crm-Campaign": s.c.ID.String()}}
 }
 
-// record writes the recipients' outcomes in tx, with an event for each
-// message sent or refused.
+// markSending marks the recipients whose messages are about to go as
+// sending, one attempt more, with the address they go to: one statement.
+func (s *sender) markSending(ctx context.Context, tx *store.Tx, goes []*outgoing) error {
+	if len(goes) == 0 {
+		return nil
+	}
+	type mark struct {
+		ID    core.ID `json:"id"`
+		Email string  `json:"email"`
+	}
+	marks := make([]mark, len(goes))
+	for i, g := range goes {
+		marks[i] = mark{ID: g.r.ID, Email: g.m.To}
+	}
+	q := tx.Q()
+	arg, err := q.D.RecordsArg(marks)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE crm_campaign_recipients SET state = 'sending', attempts = attempts + 1, email = m.email, updated_at = ?
+		FROM `+q.D.Records("m", "id uuid", "email text")+` WHERE crm_campaign_recipients.tenant_id = ? AND crm_campaign_recipients.id = m.id`,
+		tx.Runtime().Now(), arg, s.tenant)
+	return err
+}
+
+// record writes the recipients' outcomes in tx (one statement), with an
+// event for each message sent or refused.
 func (s *sender) record(ctx context.Context, tx *store.Tx, done []outcome) error {
+	if len(done) == 0 {
+		return nil
+	}
 	now := tx.Runtime().Now()
+	type result struct {
+		ID        core.ID `json:"id"`
+		State     string  `json:"state"`
+		Reason    string  `json:"reason"`
+		MessageID string  `json:"message_id"`
+	}
+	results := make([]result, len(done))
 	var evs []core.Event
-	for _, o := range done {
-		var sentAt any
-		if o.state == RecipientSent {
-			sentAt = now
-		}
-		if _, err := tx.Q().Exec(ctx, `UPDATE crm_campaign_recipients SET state = ?, reason = ?, message_id = ?, sent_at = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, string(o.state), o.reason, o.messageID, sentAt, now, s.tenant, o.r.ID); err != nil {
-			return err
-		}
+	for i, o := range done {
+		results[i] = result{ID: o.r.ID, State: string(o.state), Reason: o.reason, MessageID: o.messageID}
 		if o.r.ContactID == nil {
 			continue
 		}
@@ -538,6 +608,17 @@ func (s *sender) record(ctx context.Context, tx *store.Tx, done []outcome) error
 			evs = append(evs, core.Event{TenantID: s.tenant, Type: EventEmailFailed, SubjectType: "contact", SubjectID: *o.r.ContactID,
 				OccurredAt: now, Data: store.JSON(EmailFailed{CampaignID: s.c.ID, RecipientID: o.r.ID, Reason: o.reason})})
 		}
+	}
+	q := tx.Q()
+	arg, err := q.D.RecordsArg(results)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `UPDATE crm_campaign_recipients SET state = o.state, reason = o.reason, message_id = o.message_id,
+		sent_at = CASE WHEN o.state = 'sent' THEN `+q.D.TimeParam()+` END, updated_at = ?
+		FROM `+q.D.Records("o", "id uuid", "state text", "reason text", "message_id text")+`
+		WHERE crm_campaign_recipients.tenant_id = ? AND crm_campaign_recipients.id = o.id`, now, now, arg, s.tenant); err != nil {
+		return err
 	}
 	if len(evs) == 0 {
 		return nil

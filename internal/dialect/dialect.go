@@ -481,6 +481,42 @@ func jsonList[T any](values []T) string {
 	return string(b)
 }
 
+// Records is a FROM item named alias: the rows of a JSON array of
+// objects bound as one parameter (RecordsArg), one column per key. Each of
+// cols is "key type", type the key's PostgreSQL type (uuid, text, bigint);
+// keys are SQL identifiers the caller writes, never input. With it one
+// UPDATE … FROM writes a value of its own to each of many rows:
+//
+//	q := `UPDATE t SET v = r.v FROM ` + d.Records("r", "id uuid", "v text") + ` WHERE t.tenant_id = ? AND t.id = r.id`
+func (d *Dialect) Records(alias string, cols ...string) string {
+	if d.Kind == Postgres {
+		return fmt.Sprintf("jsonb_to_recordset(?::jsonb) AS %s(%s)", alias, strings.Join(cols, ", "))
+	}
+	fields := make([]string, len(cols))
+	for i, c := range cols {
+		key, _, _ := strings.Cut(c, " ")
+		fields[i] = fmt.Sprintf("json_extract(value, '$.%s') AS %s", key, key)
+	}
+	// LIMIT -1 (no limit) keeps SQLite from flattening the subquery into
+	// the join: it reads the records first and finds each row by its key.
+	// Flattened, it walked the table's rows of the tenant and looked each
+	// up in json_each.
+	return fmt.Sprintf("(SELECT %s FROM json_each(?) LIMIT -1) AS %s", strings.Join(fields, ", "), alias)
+}
+
+// RecordsArg is the parameter of Records: rows (a slice of structs or
+// maps) as a JSON array of objects; no rows is [].
+func (d *Dialect) RecordsArg(rows any) (string, error) {
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", err
+	}
+	if string(b) == "null" {
+		return "[]", nil
+	}
+	return string(b), nil
+}
+
 // SecondsBetween is the SQL for the seconds from time column from to time
 // column to, as a floating-point number.
 func (d *Dialect) SecondsBetween(from, to string) string {

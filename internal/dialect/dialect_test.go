@@ -260,6 +260,71 @@ func TestDialectConformance(t *testing.T) {
 			many[4999] = "beta"
 			require.Equal(t, []int{2}, c.ids(d.InList("name", "text"), "", d.ListArg(many)), "one parameter for any number of values")
 		})
+		run("Records", func(t *testing.T, c *conformance) {
+			// One UPDATE writes a value of its own to each row named, in a
+			// table keyed like crmkit's (tenant, id).
+			ctx := context.Background()
+			tx, err := c.db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			ddl := `CREATE TABLE rt (tenant {{TEXT}} NOT NULL, id {{ID}} NOT NULL, name {{TEXT}} NOT NULL, n {{BIGINT}}, PRIMARY KEY (tenant, id))`
+			for token, typ := range d.Types() {
+				ddl = strings.ReplaceAll(ddl, "{{"+token+"}}", typ)
+			}
+			_, err = tx.ExecContext(ctx, ddl)
+			require.NoError(t, err)
+			var ids []uuid.UUID
+			for i := range 200 {
+				id := uuid.Must(uuid.NewV7())
+				ids = append(ids, id)
+				_, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO rt (tenant, id, name, n) VALUES (?, ?, ?, ?)"),
+					d.Args([]any{[]string{"a", "b"}[i%2], id, fmt.Sprint(i), i}, false)...)
+				require.NoError(t, err)
+			}
+			type rec struct {
+				ID   uuid.UUID `json:"id"`
+				Name string    `json:"name"`
+				N    *int64    `json:"n"`
+			}
+			seventy := int64(70)
+			arg, err := d.RecordsArg([]rec{{ID: ids[0], Name: "zero", N: &seventy}, {ID: ids[2], Name: `it's "2" ü`},
+				{ID: ids[1], Name: "another tenant's"}, {ID: uuid.Must(uuid.NewV7()), Name: "nobody"}})
+			require.NoError(t, err)
+			update := d.Rebind(`UPDATE rt SET name = r.name, n = r.n FROM ` + d.Records("r", "id uuid", "name text", "n bigint") +
+				` WHERE rt.tenant = ? AND rt.id = r.id`)
+			res, err := tx.ExecContext(ctx, update, d.Args([]any{arg, "a"}, false)...)
+			require.NoError(t, err)
+			affected, err := res.RowsAffected()
+			require.NoError(t, err)
+			require.EqualValues(t, 2, affected)
+			got := map[int]string{}
+			for i := range 4 {
+				var name string
+				var n int64
+				require.NoError(t, tx.QueryRowContext(ctx, d.Rebind("SELECT name, coalesce(n, -1) FROM rt WHERE id = ?"), d.Args([]any{ids[i]}, false)...).
+					Scan(&name, &n))
+				got[i] = fmt.Sprintf("%s/%d", name, n)
+			}
+			require.Equal(t, map[int]string{0: "zero/70", 1: "1/1", 2: `it's "2" ü/-1`, 3: "3/3"}, got)
+			empty, err := d.RecordsArg([]rec(nil))
+			require.NoError(t, err)
+			require.Equal(t, "[]", empty)
+			if d.Kind == dialect.SQLite {
+				// Each record's row is found by its key, not by a walk of
+				// the tenant's rows.
+				rows, err := tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+update, d.Args([]any{arg, "a"}, false)...)
+				require.NoError(t, err)
+				var plan []string
+				for rows.Next() {
+					var id, parent, unused int
+					var detail string
+					require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+					plan = append(plan, detail)
+				}
+				require.NoError(t, rows.Err())
+				require.Contains(t, strings.Join(plan, "\n"), "(tenant=? AND id=?)")
+			}
+		})
 		run("SumInt", func(t *testing.T, c *conformance) {
 			var sum int64
 			c.value(d.SumInt("n"), 0, &sum)
