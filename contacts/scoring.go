@@ -148,7 +148,7 @@ func (s *Scoring) SetModel(ctx context.Context, version int64, m ScoringModel) (
 		if m.HalfLifeDays == 0 {
 			m.HalfLifeDays = 30
 		}
-		if err := s.checkModel(ctx, &m); err != nil {
+		if err := checkModel(ctx, s.sc.WithTx(tx), &m); err != nil {
 			return err
 		}
 		m.UpdatedAt = tx.Runtime().Now()
@@ -177,7 +177,9 @@ func (s *Scoring) SetModel(ctx context.Context, version int64, m ScoringModel) (
 	return out, nil
 }
 
-func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
+// checkModel checks m, reading the custom fields its rules may name in sc
+// (the scope of SetModel's transaction).
+func checkModel(ctx context.Context, sc store.Scope, m *ScoringModel) error {
 	v := &core.ValidationError{}
 	if len(m.Rules) > MaxScoringRules {
 		v.Add("rules", "has more than %d rules", MaxScoringRules)
@@ -185,7 +187,7 @@ func (s *Scoring) checkModel(ctx context.Context, m *ScoringModel) error {
 	if m.HalfLifeDays < 0.01 || m.HalfLifeDays > 3650 {
 		v.Add("half_life_days", "must be between 0.01 and 3650")
 	}
-	schema, err := schemaOf(ctx, s.sc, EntityContact)
+	schema, err := schemaOf(ctx, sc, EntityContact)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,12 @@ import (
 // EnvPostgres names the variable holding the PostgreSQL DSN for tests.
 const EnvPostgres = "CRM_TEST_POSTGRES_DSN"
 
+// OneConnection opens a pool of one connection with a one-second busy
+// timeout (Template.RunWith): a statement sent to the pool while a
+// transaction holds that connection waits until its context ends, so a
+// test whose context has a deadline fails instead of hanging.
+var OneConnection = opendb.Options{MaxOpenConns: 1, BusyTimeout: time.Second}
+
 // Run runs fn as subtests "sqlite" and "postgres".
 func Run(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 	t.Helper()
